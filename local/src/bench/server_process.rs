@@ -1,0 +1,67 @@
+//! The server under measurement, as a child process, so its CPU time and peak memory are
+//! its own (read from /proc) and not mixed with the publishers' and the receiver's.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct ServerProcess {
+    child: Child,
+    pub address: String,
+    data: PathBuf,
+}
+
+impl ServerProcess {
+    pub async fn start(label: &str) -> anyhow::Result<Self> {
+        let data = std::env::temp_dir().join(format!("hookline-bench-{}-{label}.db", std::process::id()));
+        remove_database(&data);
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-http", "--allow-net", "127.0.0.0/8"])
+            .arg("--data")
+            .arg(&data)
+            .env("HOOKLINE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the server")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let line = tokio::time::timeout(Duration::from_secs(10), BufReader::new(stdout).lines().next_line())
+            .await
+            .context("the server did not start")??
+            .ok_or_else(|| anyhow!("the server exited"))?;
+        let address = line.split_whitespace().find(|w| w.starts_with("http://")).ok_or_else(|| anyhow!("no address in {line}"))?;
+        Ok(Self { address: address.to_owned(), child, data })
+    }
+
+    /// User plus system CPU seconds the server has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(pid) = self.child.id() else { return 0.0 };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
+        ticks / 100.0
+    }
+
+    /// Peak resident memory in MiB (VmHWM).
+    pub fn peak_rss_mib(&self) -> f64 {
+        let Some(pid) = self.child.id() else { return 0.0 };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        kib.unwrap_or(0.0) / 1024.0
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        remove_database(&self.data);
+    }
+}
+
+fn remove_database(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

@@ -1,0 +1,5 @@
+//! `hookline`: the whole service as one local process over SQLite.
+
+pub mod bench;
+pub mod cli;
+pub mod server;

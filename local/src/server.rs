@@ -1,0 +1,100 @@
+//! The local server: the management API and the delivery workers in one process,
+//! over one SQLite file. `run` serves until `shutdown` resolves, then stops taking
+//! requests, lets in-flight deliveries finish and returns.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hookline_core::adapters::clock::SystemClock;
+use hookline_core::adapters::http_sender::ReqwestSender;
+use hookline_core::adapters::resolver::SystemResolver;
+use hookline_core::adapters::sqlite::{Db, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore};
+use hookline_core::api;
+use hookline_core::config::Config;
+use hookline_core::ports::Resolver;
+use hookline_core::service::Hookline;
+use hookline_core::worker::WorkerPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The services wired over SQLite, plus the queue the workers drain.
+pub struct Wiring {
+    pub hookline: Hookline,
+    pub queue: Arc<SqliteDeliveryQueue>,
+}
+
+/// Opens the data file and builds every adapter once.
+pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Wiring> {
+    config.validate()?;
+    let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
+    let queue = Arc::new(SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout));
+    let released = queue.release_claims().await.context("releasing claims left by a previous run")?;
+    if released > 0 {
+        tracing::info!(released, "deliveries interrupted by the previous run will be attempted again");
+    }
+    let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
+    let hookline = Hookline {
+        subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone())),
+        events: Arc::new(SqliteEventStore::new(db.clone())),
+        attempts: Arc::new(SqliteAttemptLog::new(db)),
+        queue: queue.clone(),
+        sender: Arc::new(sender),
+        resolver,
+        clock: Arc::new(SystemClock),
+        settings: config.settings(),
+    };
+    Ok(Wiring { hookline, queue })
+}
+
+/// Serves the API on `listener` and delivers until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    data: &Path,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run_with(listener, data, config, Arc::new(SystemResolver), shutdown).await
+}
+
+/// `run` with a chosen resolver (tests use one whose answers they control).
+pub async fn run_with(
+    listener: TcpListener,
+    data: &Path,
+    config: Config,
+    resolver: Arc<dyn Resolver>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let wiring = wire(data, &config, resolver).await?;
+    let (stop_workers, stopped) = watch::channel(false);
+    let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
+    let app = api::router(wiring.hookline, config.api());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
+    tracing::info!("no longer accepting requests; draining deliveries in flight");
+    let _ = stop_workers.send(true);
+    workers.await.context("delivery workers")?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,188 @@
+//! `AttemptLog` over SQLite: deliveries and their attempts.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::stats::delivery_stats;
+use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::outcome::ErrorKind;
+use crate::domain::stats::DeliveryStats;
+use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, StoreError};
+
+const COLUMNS: &str =
+    "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at";
+
+pub struct SqliteAttemptLog {
+    db: Arc<Db>,
+}
+
+impl SqliteAttemptLog {
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl AttemptLog for SqliteAttemptLog {
+    async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let deliveries = deliveries.to_vec();
+        self.db
+            .write(move |conn| {
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
+                )?;
+                for d in &deliveries {
+                    let next = d.next_attempt_at.map(to_text);
+                    insert.execute(params![d.id.as_str(), d.event_id.as_str(), d.webhook_id.as_str(), d.event_type, d.status.as_str(), next, to_text(d.created_at)])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"))?;
+                Ok(statement.query_row([id], |row| read_delivery(row).map(|(_, d)| d)).optional()?)
+            })
+            .await
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at \
+                     FROM attempts WHERE delivery_id = ?1 ORDER BY number",
+                )?;
+                let rows = statement.query_map([id], read_attempt)?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
+        let before = decode_cursor(filter.cursor.as_deref())?.unwrap_or(i64::MAX);
+        let filter = filter.clone();
+        self.db.read(move |conn| list_page(conn, &filter, before)).await
+    }
+
+    async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, record, at) = (id.to_string(), record.clone(), to_text(at));
+        self.db
+            .write(move |conn| {
+                let a = &record.attempt;
+                conn.prepare_cached(
+                    "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    id, a.number, to_text(a.started_at), a.duration_ms, a.status_code, a.response_excerpt,
+                    a.error_kind.map(ErrorKind::as_str), a.error_detail, a.next_attempt_at.map(to_text)
+                ])?;
+                conn.prepare_cached(
+                    "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, last_status_code = ?5, \
+                     last_error = ?6, updated_at = ?7 WHERE id = ?1 AND status IN ('pending', 'retrying')",
+                )?
+                .execute(params![id, record.status.as_str(), a.number, a.next_attempt_at.map(to_text), a.status_code, record.last_error, at])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
+        self.db
+            .write(move |conn| {
+                let sql = "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
+                           WHERE id = ?1 AND status IN ('pending', 'retrying')";
+                Ok(conn.execute(sql, params![id, reason, at]).map(|_| ())?)
+            })
+            .await
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
+        self.db.read(move |conn| delivery_stats(conn, since)).await
+    }
+
+    async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (webhook, reason, at) = (webhook.to_string(), reason.to_owned(), to_text(at));
+        self.db
+            .write(move |conn| {
+                let sql = "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
+                           WHERE webhook_id = ?1 AND status IN ('pending', 'retrying')";
+                let cancelled = conn.execute(sql, params![webhook, reason, at])?;
+                conn.execute("DELETE FROM queue WHERE webhook_id = ?1", [webhook])?;
+                Ok(cancelled as u64)
+            })
+            .await
+    }
+}
+
+fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<Page<Delivery>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE seq < ?1 AND (?2 IS NULL OR webhook_id = ?2) AND (?3 IS NULL OR status = ?3) \
+         AND (?4 IS NULL OR event_type = ?4) AND (?5 IS NULL OR created_at >= ?5) ORDER BY seq DESC LIMIT ?6"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let webhook = filter.webhook_id.as_ref().map(|id| id.to_string());
+    let status = filter.status.map(DeliveryStatus::as_str);
+    let since = filter.since.map(to_text);
+    let fetch = i64::try_from(filter.limit + 1).unwrap_or(i64::MAX);
+    let rows = statement.query_map(params![before, webhook, status, filter.event_type, since, fetch], read_delivery)?;
+    let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if rows.len() > filter.limit {
+        rows.truncate(filter.limit);
+        rows.last().map(|(seq, _)| encode_cursor(*seq))
+    } else {
+        None
+    };
+    Ok(Page { items: rows.into_iter().map(|(_, delivery)| delivery).collect(), next_cursor })
+}
+
+fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    row.get::<_, Option<String>>(index)?.map(|raw| from_text(&raw)).transpose()
+}
+
+fn read_delivery(row: &Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
+    let status: String = row.get(5)?;
+    let delivery = Delivery {
+        id: DeliveryId::parse(&row.get::<_, String>(1)?).ok_or_else(|| corrupt("delivery id"))?,
+        event_id: EventId::parse(&row.get::<_, String>(2)?).map_err(|_| corrupt("event id"))?,
+        webhook_id: WebhookId::parse(&row.get::<_, String>(3)?).ok_or_else(|| corrupt("webhook id"))?,
+        event_type: row.get(4)?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status"))?,
+        attempts: row.get(6)?,
+        next_attempt_at: optional_time(row, 7)?,
+        last_status_code: row.get(8)?,
+        last_error: row.get(9)?,
+        created_at: from_text(&row.get::<_, String>(10)?)?,
+        updated_at: from_text(&row.get::<_, String>(11)?)?,
+    };
+    Ok((row.get(0)?, delivery))
+}
+
+fn read_attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        number: row.get(0)?,
+        started_at: from_text(&row.get::<_, String>(1)?)?,
+        duration_ms: row.get(2)?,
+        status_code: row.get(3)?,
+        response_excerpt: row.get(4)?,
+        error_kind: row.get::<_, Option<String>>(5)?.as_deref().and_then(ErrorKind::parse),
+        error_detail: row.get(6)?,
+        next_attempt_at: optional_time(row, 7)?,
+    })
+}

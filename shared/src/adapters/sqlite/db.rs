@@ -1,0 +1,156 @@
+//! The database handle: a group-commit writer thread and a pool of readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use super::schema::SCHEMA;
+use crate::ports::StoreError;
+
+/// How many waiting writes one transaction takes at most.
+const MAX_GROUP: usize = 512;
+/// Read connections kept for reuse; more are opened under load and closed afterwards.
+const MAX_IDLE_READERS: usize = 4;
+/// How often the WAL is checkpointed into the database file, off the commit path.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+pub struct Db {
+    path: PathBuf,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+    /// The checkpoint thread runs while this is alive.
+    _alive: Arc<()>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer = Connection::open(path)?;
+        // Commits do not wait for fsync (a commit survives the process dying, not a power cut);
+        // checkpoints, which do, run on their own thread so they never stall a commit.
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        writer.execute_batch(SCHEMA)?;
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        spawn("hookline-sqlite-writer", move || run_writer(&writer, &inbox))?;
+        let alive = Arc::new(());
+        let checkpointer = Connection::open(path)?;
+        checkpointer.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        let token = Arc::downgrade(&alive);
+        spawn("hookline-sqlite-checkpoint", move || run_checkpoints(&checkpointer, &token))?;
+        Ok(Self { path: path.to_owned(), jobs: Mutex::new(jobs), readers: Mutex::new(Vec::new()), _alive: alive })
+    }
+
+    /// Runs `work` inside the next group transaction and returns once that transaction committed.
+    /// An error from `work` rolls back only its own changes.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, work);
+            Box::new(move |committed| {
+                let outcome = match committed {
+                    Ok(()) => result,
+                    Err(error) => Err(StoreError::Backend(error.into())),
+                };
+                let _ = reply.send(outcome);
+            })
+        });
+        self.jobs.lock().map_err(|_| closed())?.send(job).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Runs `work` on a read connection (it sees every committed write). Reads are short
+    /// indexed look-ups, so they run in place: a hop to a blocking thread costs more than they do.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.take_reader()?;
+        let result = work(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < MAX_IDLE_READERS
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.readers.lock().map_err(|_| closed())?.pop() {
+            return Ok(conn);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -1024;")?;
+        Ok(conn)
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new().name(name.into()).spawn(body).map(|_| ()).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// Copies committed pages from the WAL into the database file until the `Db` is dropped.
+fn run_checkpoints(conn: &Connection, alive: &Weak<()>) {
+    while alive.upgrade().is_some() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "WAL checkpoint failed; it will be tried again");
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend("the database writer has stopped".into())
+}
+
+fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let result = work(conn);
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    conn.execute_batch(end)?;
+    result
+}
+
+/// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, commits once,
+/// then tells each caller the outcome.
+fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Job>) {
+    while let Ok(first) = inbox.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match inbox.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let message = error.to_string();
+            for job in group {
+                // Run nothing: report the failure to every caller.
+                drop(job);
+                tracing::error!(error = %message, "could not begin a write transaction");
+            }
+            continue;
+        }
+        let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for finish in finishers {
+            finish(committed.clone());
+        }
+    }
+}

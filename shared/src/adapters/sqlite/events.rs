@@ -1,0 +1,121 @@
+//! `EventStore` over SQLite: events are written once; a second write of the same id reports
+//! whether the first one finished its fan-out.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, corrupt, from_text, to_text};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::EventId;
+use crate::ports::{EventStore, Recorded, StoreError};
+
+/// Recently recorded events are kept in memory up to this many body bytes: fan-out reads the
+/// same event once per webhook, right after recording it.
+const RECENT_BYTES: usize = 8 * 1024 * 1024;
+
+pub struct SqliteEventStore {
+    db: Arc<Db>,
+    recent: Mutex<Recent>,
+}
+
+/// Events in the order they were recorded, oldest dropped first. Events never change.
+#[derive(Default)]
+struct Recent {
+    by_id: HashMap<EventId, Event>,
+    order: VecDeque<EventId>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn remember(&mut self, event: &Event) {
+        self.bytes += event.body.len();
+        self.order.push_back(event.id.clone());
+        self.by_id.insert(event.id.clone(), event.clone());
+        while self.bytes > RECENT_BYTES {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some(dropped) = self.by_id.remove(&oldest) {
+                self.bytes -= dropped.body.len();
+            }
+        }
+    }
+}
+
+impl SqliteEventStore {
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db, recent: Mutex::new(Recent::default()) }
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn record(&self, event: &Event) -> Result<Recorded, StoreError> {
+        let recorded = self.insert(event).await?;
+        if recorded == Recorded::New
+            && let Ok(mut recent) = self.recent.lock()
+        {
+            recent.remember(event);
+        }
+        Ok(recorded)
+    }
+
+    async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.db.write(move |conn| Ok(conn.execute("UPDATE events SET fanned_out = 1 WHERE id = ?1", [id]).map(|_| ())?)).await
+    }
+
+    async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        if let Some(event) = self.recent.lock().ok().and_then(|recent| recent.by_id.get(id).cloned()) {
+            return Ok(Some(event));
+        }
+        self.load(id).await
+    }
+}
+
+impl SqliteEventStore {
+    async fn insert(&self, event: &Event) -> Result<Recorded, StoreError> {
+        let values =
+            (event.id.to_string(), event.event_type.as_str(), to_text(event.occurred_at), event.body.clone(), event.fingerprint.clone());
+        self.db
+            .write(move |conn| {
+                let (id, event_type, occurred_at, body, fingerprint) = values;
+                let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5) \
+                           ON CONFLICT (id) DO NOTHING";
+                if conn.execute(sql, params![id, event_type, occurred_at, body, fingerprint])? == 1 {
+                    return Ok(Recorded::New);
+                }
+                let (fanned_out, stored): (bool, String) =
+                    conn.query_row("SELECT fanned_out, fingerprint FROM events WHERE id = ?1", [id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                Ok(Recorded::Existing { fanned_out, same_content: stored == fingerprint })
+            })
+            .await
+    }
+
+    async fn load(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let mut statement =
+                    conn.prepare_cached("SELECT id, event_type, occurred_at, body, fingerprint FROM events WHERE id = ?1")?;
+                let event = statement
+                    .query_row([id], |row| {
+                        let event_type = row.get::<_, String>(1)?;
+                        Ok(Event {
+                            id: EventId::parse(&row.get::<_, String>(0)?).map_err(|_| corrupt("event id"))?,
+                            event_type: match event_type.as_str() {
+                                "webhook.test" => EventType::test_ping(),
+                                other => EventType::parse(other).map_err(|_| corrupt("event type"))?,
+                            },
+                            occurred_at: from_text(&row.get::<_, String>(2)?)?,
+                            body: row.get(3)?,
+                            fingerprint: row.get(4)?,
+                        })
+                    })
+                    .optional()?;
+                Ok(event)
+            })
+            .await
+    }
+}

@@ -1,0 +1,66 @@
+//! SQLite storage for the local mode: one file in WAL mode. All writes go through one
+//! writer thread that commits whatever is waiting in a single transaction (group commit),
+//! each caller's work in its own savepoint; reads use a small pool of read connections.
+//! A caller's `write` returns only after its transaction committed, so an accepted event
+//! or a recorded attempt survives the process being killed.
+
+mod attempts;
+mod db;
+mod events;
+mod queue;
+mod schema;
+mod stats;
+mod subscriptions;
+
+pub use attempts::SqliteAttemptLog;
+pub use db::Db;
+pub use events::SqliteEventStore;
+pub use queue::SqliteDeliveryQueue;
+pub use subscriptions::SqliteSubscriptionStore;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+
+use crate::domain::event::format_timestamp;
+use crate::ports::{QueueError, StoreError};
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
+}
+
+impl From<StoreError> for QueueError {
+    fn from(error: StoreError) -> Self {
+        QueueError::Backend(Box::new(error))
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text, so text order is time order.
+fn to_text(at: DateTime<Utc>) -> String {
+    format_timestamp(at)
+}
+
+fn from_text(raw: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("stored {what} does not parse").into())
+}
+
+/// Cursors are the row sequence number, wrapped so callers treat them as opaque.
+fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<i64>, StoreError> {
+    let Some(raw) = cursor else { return Ok(None) };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let seq = text.strip_prefix("seq:").and_then(|n| n.parse().ok()).ok_or(StoreError::InvalidCursor)?;
+    Ok(Some(seq))
+}

@@ -1,0 +1,67 @@
+//! The SQLite schema, created on open. Tables keyed by text ids are `WITHOUT ROWID` (one
+//! b-tree instead of two); `seq` columns order listings and back their cursors: AUTOINCREMENT
+//! for webhooks (deleted ones must not hand their number to a new one), a plain rowid for
+//! deliveries (never deleted, so it only grows, and an insert skips `sqlite_sequence`).
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS webhooks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    is_active INTEGER NOT NULL,
+    description TEXT,
+    headers TEXT NOT NULL,
+    retry_policy TEXT,
+    disabled_reason TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    fanned_out INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at TEXT,
+    last_status_code INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, seq);
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    response_excerpt TEXT,
+    error_kind TEXT,
+    error_detail TEXT,
+    next_attempt_at TEXT,
+    PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (
+    delivery_id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receipt TEXT,
+    receive_count INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (visible_at);
+";

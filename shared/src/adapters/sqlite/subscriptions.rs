@@ -1,0 +1,211 @@
+//! `SubscriptionStore` over SQLite. Active webhooks are cached in memory for fan-out and
+//! delivery, and the cache is dropped on every write through this store; in local mode this
+//! process is the only writer, so the cache is never stale.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Row, params};
+
+use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
+use crate::domain::filter::{EventPattern, any_matches};
+use crate::domain::ids::WebhookId;
+use crate::domain::secret::SigningSecret;
+use crate::domain::webhook::Webhook;
+use crate::domain::webhook_url::WebhookUrl;
+use crate::ports::{Page, StoreError, SubscriptionStore, WebhookFilter};
+
+const COLUMNS: &str =
+    "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at";
+
+pub struct SqliteSubscriptionStore {
+    db: Arc<Db>,
+    active: RwLock<Option<Arc<Vec<Webhook>>>>,
+}
+
+impl SqliteSubscriptionStore {
+    pub fn new(db: Arc<Db>) -> Self {
+        Self { db, active: RwLock::new(None) }
+    }
+
+    fn forget_cache(&self) {
+        if let Ok(mut active) = self.active.write() {
+            *active = None;
+        }
+    }
+
+    async fn active_webhooks(&self) -> Result<Arc<Vec<Webhook>>, StoreError> {
+        if let Some(cached) = self.active.read().ok().and_then(|a| a.clone()) {
+            return Ok(cached);
+        }
+        let loaded = Arc::new(
+            self.db
+                .read(|conn| {
+                    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM webhooks WHERE is_active = 1 ORDER BY seq"))?;
+                    let rows = statement.query_map([], |row| read_webhook(row).map(|(_, webhook)| webhook))?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .await?,
+        );
+        if let Ok(mut active) = self.active.write() {
+            *active = Some(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    async fn write_row(&self, webhook: &Webhook, replace: bool) -> Result<(), StoreError> {
+        let row = WebhookRow::from(webhook);
+        self.db.write(move |conn| row.save(conn, replace)).await?;
+        self.forget_cache();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for SqliteSubscriptionStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.write_row(webhook, false).await
+    }
+
+    async fn get(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        let cached = self.active.read().ok().and_then(|a| a.clone());
+        if let Some(webhook) = cached.and_then(|active| active.iter().find(|w| &w.id == id).cloned()) {
+            return Ok(Some(webhook));
+        }
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1"))?;
+                let mut rows = statement.query_map([id], |row| read_webhook(row).map(|(_, webhook)| webhook))?;
+                Ok(rows.next().transpose()?)
+            })
+            .await
+    }
+
+    async fn list(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, StoreError> {
+        let after = decode_cursor(filter.cursor.as_deref())?.unwrap_or(0);
+        let (is_active, event_type, limit) = (filter.is_active, filter.event_type.clone(), filter.limit);
+        self.db
+            .read(move |conn| {
+                let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE seq > ?1 AND (?2 IS NULL OR is_active = ?2) ORDER BY seq");
+                let mut statement = conn.prepare_cached(&sql)?;
+                let mut items = Vec::new();
+                let mut next_cursor = None;
+                for row in statement.query_map(params![after, is_active], read_webhook)? {
+                    let (seq, webhook) = row?;
+                    if event_type.as_deref().is_some_and(|t| !any_matches(&webhook.events, t)) {
+                        continue;
+                    }
+                    if items.len() == limit {
+                        next_cursor = Some(encode_cursor(seq - 1));
+                        break;
+                    }
+                    items.push(webhook);
+                }
+                Ok(Page { items, next_cursor })
+            })
+            .await
+    }
+
+    async fn replace(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.write_row(webhook, true).await
+    }
+
+    async fn delete(&self, id: &WebhookId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let deleted = self.db.write(move |conn| Ok(conn.execute("DELETE FROM webhooks WHERE id = ?1", [id])?)).await?;
+        self.forget_cache();
+        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError> {
+        Ok(self.active_webhooks().await?.iter().filter(|webhook| webhook.wants(event_type)).cloned().collect())
+    }
+
+    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
+        self.db
+            .write(move |conn| {
+                let sql = "UPDATE webhooks SET is_active = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1";
+                Ok(conn.execute(sql, params![id, reason, at])?)
+            })
+            .await?;
+        self.forget_cache();
+        Ok(())
+    }
+}
+
+/// A webhook flattened to column values, owned so it can move to the writer thread.
+struct WebhookRow {
+    values: [Option<String>; 12],
+}
+
+impl From<&Webhook> for WebhookRow {
+    fn from(webhook: &Webhook) -> Self {
+        let events: Vec<String> = webhook.events.iter().map(EventPattern::as_string).collect();
+        let json = |value: serde_json::Result<String>| value.unwrap_or_default();
+        Self {
+            values: [
+                Some(webhook.id.to_string()),
+                Some(webhook.name.clone()),
+                Some(webhook.url.as_str().to_owned()),
+                Some(webhook.secret.expose().to_owned()),
+                Some(json(serde_json::to_string(&events))),
+                Some(if webhook.is_active { "1" } else { "0" }.to_owned()),
+                webhook.description.clone(),
+                Some(json(serde_json::to_string(&webhook.headers))),
+                webhook.retry_policy.as_ref().map(|p| json(serde_json::to_string(p))),
+                webhook.disabled_reason.clone(),
+                Some(to_text(webhook.created_at)),
+                Some(to_text(webhook.updated_at)),
+            ],
+        }
+    }
+}
+
+impl WebhookRow {
+    fn save(&self, conn: &Connection, replace: bool) -> Result<(), StoreError> {
+        let v = &self.values;
+        if replace {
+            let sql = "UPDATE webhooks SET name = ?2, url = ?3, secret = ?4, events = ?5, is_active = ?6, description = ?7, \
+                       headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12 WHERE id = ?1";
+            let changed = conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]])?;
+            return if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) };
+        }
+        let sql = "INSERT INTO webhooks (id, name, url, secret, events, is_active, description, headers, retry_policy, \
+                   disabled_reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]]) {
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::Conflict("a webhook with this id already exists".into()))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+}
+
+fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
+    let text = |index: usize| row.get::<_, String>(index);
+    let events: Vec<String> = serde_json::from_str(&text(5)?).map_err(|_| corrupt("events"))?;
+    let headers: BTreeMap<String, String> = serde_json::from_str(&text(8)?).map_err(|_| corrupt("headers"))?;
+    let retry_policy = match row.get::<_, Option<String>>(9)? {
+        Some(raw) => Some(serde_json::from_str(&raw).map_err(|_| corrupt("retry policy"))?),
+        None => None,
+    };
+    let webhook = Webhook {
+        id: WebhookId::parse(&text(1)?).ok_or_else(|| corrupt("webhook id"))?,
+        name: text(2)?,
+        url: WebhookUrl::from_stored(&text(3)?).ok_or_else(|| corrupt("url"))?,
+        secret: SigningSecret::parse(&text(4)?).map_err(|_| corrupt("secret"))?,
+        events: events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
+        is_active: row.get::<_, String>(6).map(|v| v == "1").or_else(|_| row.get::<_, i64>(6).map(|v| v == 1))?,
+        description: row.get(7)?,
+        headers,
+        retry_policy,
+        disabled_reason: row.get(10)?,
+        created_at: from_text(&text(11)?)?,
+        updated_at: from_text(&text(12)?)?,
+    };
+    Ok((row.get(0)?, webhook))
+}

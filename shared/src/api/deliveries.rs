@@ -1,0 +1,89 @@
+//! Delivery history: global, per webhook, and one delivery with its attempts.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::extract::{QueryParams, page_limit};
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::stats::DeliveryStats;
+use crate::ports::DeliveryFilter;
+use crate::service::{DeliveryDetail, Hookline};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    status: Option<String>,
+    event_type: Option<String>,
+    since: Option<String>,
+}
+
+impl HistoryQuery {
+    fn into_filter(self) -> Result<DeliveryFilter, ApiError> {
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(raw) => Some(
+                DeliveryStatus::parse(raw)
+                    .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("unknown status '{raw}'")))?,
+            ),
+        };
+        let since = self.since.as_deref().map(parse_since).transpose()?;
+        Ok(DeliveryFilter {
+            webhook_id: None,
+            status,
+            event_type: self.event_type,
+            since,
+            limit: page_limit(self.limit)?,
+            cursor: self.cursor,
+        })
+    }
+}
+
+pub async fn list(State(hookline): State<Hookline>, QueryParams(query): QueryParams<HistoryQuery>) -> Result<Json<Value>, ApiError> {
+    page(&hookline, query.into_filter()?).await
+}
+
+pub async fn list_for_webhook(
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let webhook = hookline.webhook(&id).await?;
+    page(&hookline, DeliveryFilter { webhook_id: Some(webhook.id), ..query.into_filter()? }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsQuery {
+    since: Option<String>,
+}
+
+/// `GET /api/v1/webhooks/metrics`: delivery health, by default over the last 24 hours.
+pub async fn metrics(
+    State(hookline): State<Hookline>,
+    QueryParams(query): QueryParams<MetricsQuery>,
+) -> Result<Json<DeliveryStats>, ApiError> {
+    let since = query.since.as_deref().map(parse_since).transpose()?;
+    Ok(Json(hookline.delivery_stats(since).await?))
+}
+
+fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "since must be an RFC 3339 date-time"))
+}
+
+pub async fn one(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
+    Ok(Json(hookline.delivery(&id).await?))
+}
+
+async fn page(hookline: &Hookline, filter: DeliveryFilter) -> Result<Json<Value>, ApiError> {
+    let page = hookline.list_deliveries(&filter).await?;
+    Ok(Json(json!({ "data": page.items, "next_cursor": page.next_cursor })))
+}

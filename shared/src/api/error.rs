@@ -1,0 +1,79 @@
+//! Every error leaves the API as `{"code", "detail"}` (plus `field` for validation) with
+//! the right status. Unexpected errors are logged with their cause and answered with an
+//! opaque 500 that echoes nothing.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::ports::StoreError;
+use crate::service::ServiceError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), field: None }
+    }
+
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let field = field.into();
+        let detail = detail.into();
+        let detail = if field.is_empty() { detail } else { format!("{field}: {detail}") };
+        Self { field: Some(field).filter(|f| !f.is_empty()), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail) }
+    }
+
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(next) = source {
+            chain.push_str(": ");
+            chain.push_str(&next.to_string());
+            source = next.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid(invalid) => Self::validation(invalid.field, invalid.detail),
+            ServiceError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::PayloadTooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
+            ServiceError::Store(StoreError::InvalidCursor) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_cursor", "the cursor is not valid for this listing")
+            }
+            ServiceError::Store(StoreError::NotFound) => Self::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            ServiceError::Store(StoreError::Conflict(detail)) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code, "detail": self.detail });
+        if let Some(field) = self.field {
+            body["field"] = field.into();
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+}

@@ -1,0 +1,59 @@
+//! Extractors whose rejections are `ApiError`s, so malformed input gets the same
+//! `{code, detail}` shape as everything else.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::domain::json::from_value;
+
+/// A JSON body: 415 for another content type, 413 over the size limit, 400 for malformed
+/// JSON, 422 (naming the field) for JSON of the wrong shape.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+        if !content_type.to_ascii_lowercase().starts_with("application/json") {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is over the size limit")
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read"),
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}")))?;
+        let parsed = from_value(value).map_err(|invalid| ApiError::validation(invalid.field, invalid.detail))?;
+        Ok(Self(parsed))
+    }
+}
+
+/// Query parameters: 400 `invalid_query` when they do not parse.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text()))?;
+        Ok(Self(value))
+    }
+}
+
+/// `?limit=`: 1 to 100, 20 when absent.
+pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(20),
+        Some(n @ 1..=100) => Ok(n),
+        Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 100")),
+    }
+}

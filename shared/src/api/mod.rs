@@ -1,0 +1,50 @@
+//! The management HTTP API: one axum `Router`, served by `axum::serve` in the local binary
+//! and by `lambda_http` on AWS. Handlers are thin: extractors parse, one service call acts.
+
+mod catalog;
+mod deliveries;
+mod error;
+mod events;
+mod extract;
+mod health;
+mod webhooks;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::service::Hookline;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApiConfig {
+    /// Request bodies larger than this are refused with 413 before they are parsed.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { max_request_bytes: 1024 * 1024 }
+    }
+}
+
+pub fn router(hookline: Hookline, config: ApiConfig) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/api/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/api/v1/webhooks/events", get(catalog::list))
+        .route("/api/v1/webhooks/events/{event_type}", get(catalog::one))
+        .route("/api/v1/webhooks/deliveries", get(deliveries::list))
+        .route("/api/v1/webhooks/metrics", get(deliveries::metrics))
+        .route("/api/v1/webhooks/deliveries/{delivery_id}", get(deliveries::one))
+        .route("/api/v1/webhooks/{id}", get(webhooks::one).put(webhooks::replace).delete(webhooks::delete))
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))
+        .route("/api/v1/events", post(events::publish))
+        .route("/api/v1/events/batch", post(events::publish_batch))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.max_request_bytes))
+        .with_state(hookline)
+}

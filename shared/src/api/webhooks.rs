@@ -1,0 +1,110 @@
+//! `/api/v1/webhooks` and `/api/v1/webhooks/{id}`: create, list, read, replace, delete, test.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::extract::{JsonBody, QueryParams, page_limit};
+use crate::domain::filter::EventPattern;
+use crate::domain::ids::WebhookId;
+use crate::domain::retry::RetryPolicy;
+use crate::domain::webhook::{Webhook, WebhookRequest};
+use crate::ports::WebhookFilter;
+use crate::service::{Hookline, TestOutcome};
+
+/// A webhook as the API shows it: the secret masked unless `secret_shown` says otherwise.
+#[derive(Serialize)]
+pub struct WebhookView {
+    id: WebhookId,
+    name: String,
+    url: String,
+    secret: String,
+    events: Vec<EventPattern>,
+    is_active: bool,
+    description: Option<String>,
+    headers: BTreeMap<String, String>,
+    retry_policy: Option<RetryPolicy>,
+    disabled_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    fn masked(webhook: Webhook) -> Self {
+        let secret = webhook.secret.masked();
+        Self::with_secret(webhook, secret)
+    }
+
+    /// Only the creation response shows the secret in full.
+    fn revealed(webhook: Webhook) -> Self {
+        let secret = webhook.secret.expose().to_owned();
+        Self::with_secret(webhook, secret)
+    }
+
+    fn with_secret(webhook: Webhook, secret: String) -> Self {
+        Self {
+            id: webhook.id,
+            name: webhook.name,
+            url: webhook.url.as_str().to_owned(),
+            secret,
+            events: webhook.events,
+            is_active: webhook.is_active,
+            description: webhook.description,
+            headers: webhook.headers,
+            retry_policy: webhook.retry_policy,
+            disabled_reason: webhook.disabled_reason,
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    is_active: Option<bool>,
+    event_type: Option<String>,
+}
+
+pub async fn create(State(hookline): State<Hookline>, JsonBody(request): JsonBody<WebhookRequest>) -> Result<impl IntoResponse, ApiError> {
+    let webhook = hookline.create_webhook(request).await?;
+    Ok((StatusCode::CREATED, Json(WebhookView::revealed(webhook))))
+}
+
+pub async fn list(State(hookline): State<Hookline>, QueryParams(query): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let filter =
+        WebhookFilter { is_active: query.is_active, event_type: query.event_type, limit: page_limit(query.limit)?, cursor: query.cursor };
+    let page = hookline.list_webhooks(&filter).await?;
+    let data: Vec<WebhookView> = page.items.into_iter().map(WebhookView::masked).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": page.next_cursor })))
+}
+
+pub async fn one(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::masked(hookline.webhook(&id).await?)))
+}
+
+pub async fn replace(
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<WebhookRequest>,
+) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::masked(hookline.replace_webhook(&id, request).await?)))
+}
+
+pub async fn delete(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    hookline.delete_webhook(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn test(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {
+    Ok(Json(hookline.test_webhook(&id).await?))
+}

@@ -1,0 +1,90 @@
+//! One typed configuration for a Hookline deployment, validated once at start-up.
+//! The local binary fills it from its flags (each with a `HOOKLINE_*` environment twin).
+
+use std::time::Duration;
+
+use crate::adapters::http_sender::SenderConfig;
+use crate::api::ApiConfig;
+use crate::domain::net_policy::NetPolicy;
+use crate::domain::retry::RetryPolicy;
+use crate::domain::webhook_url::UrlRules;
+use crate::service::Settings;
+use crate::worker::WorkerConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accept `http://` webhook URLs (local development only).
+    pub allow_http: bool,
+    /// Networks that may be delivered to even though they are private (for example 127.0.0.0/8 in tests).
+    pub net: NetPolicy,
+    /// The retry policy of webhooks that do not set their own.
+    pub retry_policy: RetryPolicy,
+    pub connect_timeout: Duration,
+    /// The whole attempt: connect, send, and read the response.
+    pub request_timeout: Duration,
+    pub max_request_bytes: usize,
+    pub max_event_bytes: usize,
+    /// Deliveries in flight at once (local mode).
+    pub workers: usize,
+    /// Deliveries in flight at once to one webhook (local mode).
+    pub per_webhook_concurrency: usize,
+    /// How long a claimed task stays invisible before another worker may take it.
+    pub visibility_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            net: NetPolicy::default(),
+            retry_policy: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            max_request_bytes: 1024 * 1024,
+            max_event_bytes: 256 * 1024,
+            workers: 64,
+            per_webhook_concurrency: 16,
+            visibility_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.retry_policy.validate().map_err(|e| ConfigError(e.to_string()))?;
+        if self.workers == 0 || self.per_webhook_concurrency == 0 {
+            return Err(ConfigError("workers and per-webhook concurrency must be at least 1".into()));
+        }
+        if self.visibility_timeout <= self.request_timeout {
+            return Err(ConfigError("the visibility timeout must be longer than the request timeout".into()));
+        }
+        if self.max_event_bytes > self.max_request_bytes {
+            return Err(ConfigError("the event size limit cannot exceed the request size limit".into()));
+        }
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            retry_policy: self.retry_policy.clone(),
+            url_rules: UrlRules { allow_http: self.allow_http, net: self.net.clone() },
+            max_event_bytes: self.max_event_bytes,
+        }
+    }
+
+    pub fn sender(&self) -> SenderConfig {
+        SenderConfig { connect_timeout: self.connect_timeout, request_timeout: self.request_timeout, net: self.net.clone() }
+    }
+
+    pub fn api(&self) -> ApiConfig {
+        ApiConfig { max_request_bytes: self.max_request_bytes }
+    }
+
+    pub fn workers(&self) -> WorkerConfig {
+        WorkerConfig { concurrency: self.workers, per_webhook: self.per_webhook_concurrency }
+    }
+}

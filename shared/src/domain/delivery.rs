@@ -1,0 +1,130 @@
+//! Deliveries (one event to one webhook) and their attempts.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ids::{DeliveryId, EventId, WebhookId};
+use super::outcome::ErrorKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Pending,
+    /// At least one attempt failed; another is scheduled.
+    Retrying,
+    Succeeded,
+    /// Every attempt failed (or the endpoint answered 410). Kept for review and replay.
+    Dead,
+    /// Its webhook was deleted or deactivated before it could be sent.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Retrying, Self::Succeeded, Self::Dead, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+
+    /// Pending and retrying deliveries still expect an attempt.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Retrying)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub webhook_id: WebhookId,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    /// Attempts made so far. The count lives here, not in the queue, so redelivered
+    /// messages cannot inflate it.
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    pub fn new(event_id: EventId, webhook_id: WebhookId, event_type: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: DeliveryId::for_pair(&event_id, &webhook_id),
+            event_id,
+            webhook_id,
+            event_type: event_type.to_owned(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            last_status_code: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// One HTTP attempt and what came of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: u32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status_code: Option<u16>,
+    /// The start of the response body, at most [`RESPONSE_EXCERPT_BYTES`].
+    pub response_excerpt: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+    pub error_detail: Option<String>,
+    /// When the next attempt is due; `None` when this was the last.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// How much of a response body an attempt keeps.
+pub const RESPONSE_EXCERPT_BYTES: usize = 4096;
+
+/// Cuts `body` to at most [`RESPONSE_EXCERPT_BYTES`] on a character boundary.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_EXCERPT_BYTES)]).into_owned();
+    let mut end = text.len().min(RESPONSE_EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_capped_at_4_kib_on_a_character_boundary() {
+        assert_eq!(excerpt(b"ok"), "ok");
+        assert_eq!(excerpt(&vec![b'a'; 10_000]).len(), RESPONSE_EXCERPT_BYTES);
+        let accented = "é".repeat(3000);
+        assert!(excerpt(accented.as_bytes()).len() <= RESPONSE_EXCERPT_BYTES);
+    }
+
+    #[test]
+    fn statuses_round_trip_and_only_pending_and_retrying_are_open() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        assert!(DeliveryStatus::Retrying.is_open());
+        assert!(!DeliveryStatus::Dead.is_open());
+    }
+}

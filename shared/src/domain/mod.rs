@@ -1,0 +1,32 @@
+//! The webhook domain: events, the catalog, subscriptions and their filters, signing,
+//! retry policy and delivery outcomes. Pure code: no I/O crate is imported here (a tidy test checks).
+
+pub mod catalog;
+pub mod delivery;
+pub mod event;
+pub mod filter;
+pub mod ids;
+pub mod json;
+pub mod net_policy;
+pub mod outcome;
+pub mod retry;
+pub mod schema;
+pub mod secret;
+pub mod signing;
+pub mod stats;
+pub mod webhook;
+pub mod webhook_url;
+
+/// A validation failure that names the field it is about, as a JSON path (`data.email`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct Invalid {
+    pub field: String,
+    pub detail: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { field: field.into(), detail: detail.into() }
+    }
+}

@@ -1,0 +1,240 @@
+//! A subscription: where to send which events, signed with which secret, retried how.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::Invalid;
+use super::filter::{EventPattern, any_matches, parse_patterns};
+use super::ids::WebhookId;
+use super::retry::{RetryPolicy, Schedule};
+use super::secret::SigningSecret;
+use super::webhook_url::{UrlRules, WebhookUrl};
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub name: String,
+    pub url: WebhookUrl,
+    pub secret: SigningSecret,
+    pub events: Vec<EventPattern>,
+    pub is_active: bool,
+    pub description: Option<String>,
+    /// Sent with every delivery, after Hookline's own headers (which they cannot replace).
+    pub headers: BTreeMap<String, String>,
+    /// `None` means the deployment's policy applies.
+    pub retry_policy: Option<RetryPolicy>,
+    /// Why Hookline deactivated this webhook (for example a 410), if it did.
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Active and subscribed to `event_type`.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.is_active && any_matches(&self.events, event_type)
+    }
+
+    pub fn policy<'a>(&'a self, deployment: &'a RetryPolicy) -> &'a RetryPolicy {
+        self.retry_policy.as_ref().unwrap_or(deployment)
+    }
+}
+
+/// The body of `POST /webhooks` and `PUT /webhooks/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    pub name: String,
+    pub url: String,
+    pub secret: Option<String>,
+    pub events: Vec<String>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub retry_policy: Option<RetryPolicyRequest>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A per-webhook retry policy: a named preset, an explicit schedule, or exponential parameters.
+/// Fields left out keep the preset's (or the default policy's) values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicyRequest {
+    pub preset: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub base_delay_secs: Option<f64>,
+    pub factor: Option<f64>,
+    pub max_delay_secs: Option<f64>,
+    pub schedule_secs: Option<Vec<f64>>,
+    pub jitter: Option<f64>,
+}
+
+/// A parsed [`WebhookRequest`]: everything a webhook has but its id, timestamps and (maybe) secret.
+#[derive(Debug, Clone)]
+pub struct WebhookDraft {
+    pub name: String,
+    pub url: WebhookUrl,
+    pub secret: Option<SigningSecret>,
+    pub events: Vec<EventPattern>,
+    pub is_active: bool,
+    pub description: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub retry_policy: Option<RetryPolicy>,
+}
+
+impl WebhookRequest {
+    pub fn parse(self, rules: &UrlRules) -> Result<WebhookDraft, Invalid> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Invalid::new("name", "must be 1 to 200 characters"));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > 1000) {
+            return Err(Invalid::new("description", "must be at most 1000 characters"));
+        }
+        Ok(WebhookDraft {
+            name,
+            url: WebhookUrl::parse(&self.url, rules)?,
+            secret: self.secret.as_deref().map(SigningSecret::parse).transpose()?,
+            events: parse_patterns(&self.events)?,
+            is_active: self.is_active,
+            description: self.description,
+            headers: parse_headers(self.headers)?,
+            retry_policy: self.retry_policy.map(RetryPolicyRequest::parse).transpose()?,
+        })
+    }
+}
+
+impl RetryPolicyRequest {
+    pub fn parse(self) -> Result<RetryPolicy, Invalid> {
+        let mut policy = match self.preset.as_deref() {
+            None => RetryPolicy::default(),
+            Some(name) => RetryPolicy::preset(name)
+                .ok_or_else(|| Invalid::new("retry_policy.preset", format!("unknown preset '{name}' (known: default, svix)")))?,
+        };
+        if let Some(delays_secs) = self.schedule_secs {
+            policy.max_attempts = u32::try_from(delays_secs.len() + 1).unwrap_or(u32::MAX);
+            policy.schedule = Schedule::Explicit { delays_secs };
+        } else if self.base_delay_secs.is_some() || self.factor.is_some() || self.max_delay_secs.is_some() {
+            let (base, factor, max) = match RetryPolicy::default().schedule {
+                Schedule::Exponential { base_delay_secs, factor, max_delay_secs } => (base_delay_secs, factor, max_delay_secs),
+                Schedule::Explicit { .. } => (10.0, 5.0, 3600.0),
+            };
+            policy.schedule = Schedule::Exponential {
+                base_delay_secs: self.base_delay_secs.unwrap_or(base),
+                factor: self.factor.unwrap_or(factor),
+                max_delay_secs: self.max_delay_secs.unwrap_or(max),
+            };
+        }
+        policy.max_attempts = self.max_attempts.unwrap_or(policy.max_attempts);
+        policy.jitter = self.jitter.unwrap_or(policy.jitter);
+        policy.validate()?;
+        Ok(policy)
+    }
+}
+
+/// Headers Hookline sets itself, or that would break the request; users cannot set them.
+const RESERVED_HEADERS: &[&str] = &["content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"];
+
+fn parse_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Invalid> {
+    if headers.len() > 20 {
+        return Err(Invalid::new("headers", "at most 20 custom headers"));
+    }
+    let mut parsed = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let field = format!("headers.{name}");
+        let token = !lower.is_empty() && lower.len() <= 100 && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        if !token {
+            return Err(Invalid::new(field, "is not a valid header name"));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") || lower.starts_with("x-hookline-") {
+            return Err(Invalid::new(field, "is set by Hookline and cannot be overridden"));
+        }
+        if value.len() > 1024 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(Invalid::new(field, "value must be at most 1024 bytes without line breaks"));
+        }
+        parsed.insert(lower, value);
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(overrides: serde_json::Value) -> WebhookRequest {
+        let mut base = json!({"name": "CRM", "url": "https://example.com/hook", "events": ["customer.*"]});
+        base.as_object_mut().unwrap().extend(overrides.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn field_of(overrides: serde_json::Value) -> String {
+        request(overrides).parse(&UrlRules::default()).unwrap_err().field
+    }
+
+    #[test]
+    fn a_minimal_request_is_active_with_the_default_policy() {
+        let draft = request(json!({})).parse(&UrlRules::default()).unwrap();
+        assert!(draft.is_active);
+        assert!(draft.secret.is_none());
+        assert!(draft.retry_policy.is_none());
+    }
+
+    #[test]
+    fn inactive_webhooks_want_nothing() {
+        let draft = request(json!({})).parse(&UrlRules::default()).unwrap();
+        let now = Utc::now();
+        let mut webhook = Webhook {
+            id: WebhookId::generate(0),
+            name: draft.name,
+            url: draft.url,
+            secret: SigningSecret::generate(),
+            events: draft.events,
+            is_active: true,
+            description: None,
+            headers: BTreeMap::new(),
+            retry_policy: None,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(webhook.wants("customer.created"));
+        assert!(!webhook.wants("invoice.paid"));
+        webhook.is_active = false;
+        assert!(!webhook.wants("customer.created"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(field_of(json!({"name": " "})), "name");
+        assert_eq!(field_of(json!({"url": "http://example.com"})), "url");
+        assert_eq!(field_of(json!({"secret": "hunter2"})), "secret");
+        assert_eq!(field_of(json!({"events": ["nope.nope"]})), "events[0]");
+        assert_eq!(field_of(json!({"headers": {"Webhook-Signature": "x"}})), "headers.Webhook-Signature");
+        assert_eq!(field_of(json!({"headers": {"X-Ok": "a\r\nb"}})), "headers.X-Ok");
+        assert_eq!(field_of(json!({"retry_policy": {"preset": "forever"}})), "retry_policy.preset");
+        assert_eq!(field_of(json!({"retry_policy": {"max_attempts": 99}})), "retry_policy.max_attempts");
+    }
+
+    #[test]
+    fn retry_policies_come_from_presets_schedules_or_parameters() {
+        let svix = RetryPolicyRequest { preset: Some("svix".into()), ..Default::default() }.parse().unwrap();
+        assert_eq!(svix, RetryPolicy::svix());
+        let explicit = RetryPolicyRequest { schedule_secs: Some(vec![1.0, 2.0]), jitter: Some(0.0), ..Default::default() };
+        let explicit = explicit.parse().unwrap();
+        assert_eq!(explicit.max_attempts, 3);
+        assert_eq!(explicit.schedule, Schedule::Explicit { delays_secs: vec![1.0, 2.0] });
+        let exponential = RetryPolicyRequest { max_attempts: Some(5), base_delay_secs: Some(2.0), ..Default::default() };
+        let exponential = exponential.parse().unwrap();
+        assert_eq!(exponential.max_attempts, 5);
+        assert_eq!(exponential.schedule, Schedule::Exponential { base_delay_secs: 2.0, factor: 5.0, max_delay_secs: 3600.0 });
+    }
+}

@@ -1,0 +1,205 @@
+//! Ports: the small capabilities the services need from the outside world.
+//! Adapters (SQLite here; DynamoDB and SQS on AWS) implement them and translate their
+//! own errors into the ones below.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::Event;
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::outcome::ErrorKind;
+use crate::domain::stats::DeliveryStats;
+use crate::domain::webhook::Webhook;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A pagination cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("storage failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// One page of a listing; `next_cursor` is opaque and `None` on the last page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WebhookFilter {
+    pub is_active: Option<bool>,
+    /// Only webhooks subscribed to this type.
+    pub event_type: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn get(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError>;
+    async fn list(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, StoreError>;
+    /// Replaces an existing webhook; `NotFound` if it is gone.
+    async fn replace(&self, webhook: &Webhook) -> Result<(), StoreError>;
+    async fn delete(&self, id: &WebhookId) -> Result<(), StoreError>;
+    /// Active webhooks subscribed to `event_type`: the fan-out query.
+    async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError>;
+    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// Whether an event was new, or already stored (by a retried publish or a redelivered message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    /// `fanned_out` is false when an earlier publish stopped before its deliveries were queued;
+    /// `same_content` is false when the stored event under this id has another type or data.
+    Existing {
+        fanned_out: bool,
+        same_content: bool,
+    },
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn record(&self, event: &Event) -> Result<Recorded, StoreError>;
+    async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError>;
+    async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub webhook_id: Option<WebhookId>,
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// What an attempt changed on its delivery.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: Attempt,
+    pub status: DeliveryStatus,
+    pub last_error: Option<String>,
+}
+
+#[async_trait]
+pub trait AttemptLog: Send + Sync {
+    /// Creates deliveries; ones that already exist (same id) are left as they are.
+    async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
+    async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
+    async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError>;
+    /// Appends an attempt and moves the delivery to `record.status`.
+    async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Closes an open delivery without an attempt (its webhook was deleted or deactivated).
+    async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Delivery health for deliveries created, and attempts started, since `since`.
+    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError>;
+    /// Cancels every open delivery of a webhook; returns how many.
+    async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A unit of delivery work: attempt this delivery now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTask {
+    pub delivery_id: DeliveryId,
+    pub webhook_id: WebhookId,
+    pub event_id: EventId,
+}
+
+/// A task taken from the queue; `receipt` settles exactly this claim.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub task: DeliveryTask,
+    pub receipt: String,
+}
+
+/// How much a claim may take: `max` tasks in all, and no more than brings any webhook to
+/// `per_webhook` in flight, counting the `in_flight` ones.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits<'a> {
+    pub max: usize,
+    pub per_webhook: usize,
+    pub in_flight: &'a HashMap<WebhookId, usize>,
+}
+
+/// What to do with a claimed task once it has been handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Finished (delivered, dead, cancelled or a duplicate): remove it.
+    Done,
+    /// Make it visible again after this delay.
+    RetryIn(Duration),
+}
+
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError>;
+    /// Claims visible tasks within `limits`. A claim that is not settled becomes visible again
+    /// after the queue's visibility timeout.
+    async fn claim(&self, limits: &ClaimLimits<'_>) -> Result<Vec<Claimed>, QueueError>;
+    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError>;
+}
+
+/// The response to one HTTP attempt (any status).
+#[derive(Debug, Clone)]
+pub struct SendResponse {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body_excerpt: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct SendError {
+    pub kind: ErrorKind,
+    pub detail: String,
+}
+
+/// One signed request, ready to send.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, request: &OutboundRequest) -> Result<SendResponse, SendError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not resolve {host}: {detail}")]
+pub struct ResolveError {
+    pub host: String,
+    pub detail: String,
+}
+
+/// DNS, as a port so tests can make a name resolve to any address.
+#[async_trait]
+pub trait Resolver: Send + Sync {
+    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, ResolveError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}

@@ -1,0 +1,192 @@
+//! Delivering: one attempt of one delivery (`deliver_one`), the single step every host
+//! (local workers, the SQS consumer, tests) calls. The decision after an attempt is the
+//! pure function `plan_next`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use super::{Hookline, ServiceError};
+use crate::VERSION;
+use crate::domain::delivery::{Attempt, DeliveryStatus};
+use crate::domain::event::Event;
+use crate::domain::ids::DeliveryId;
+use crate::domain::outcome::{ErrorKind, Outcome, classify};
+use crate::domain::retry::RetryPolicy;
+use crate::domain::signing::sign;
+use crate::domain::webhook::Webhook;
+use crate::ports::{AttemptRecord, DeliveryTask, Disposition, OutboundRequest};
+
+/// One attempt and how its result was classified.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+}
+
+impl AttemptResult {
+    /// A one-line reason for a failed attempt, shown on the delivery.
+    pub fn error_summary(&self) -> Option<String> {
+        match (&self.outcome, self.attempt.error_kind) {
+            (Outcome::Delivered, _) => None,
+            (_, Some(ErrorKind::HttpStatus)) | (_, None) => self.attempt.status_code.map(|code| format!("HTTP {code}")),
+            (_, Some(kind)) => Some(format!("{}: {}", kind.as_str(), self.attempt.error_detail.as_deref().unwrap_or(""))),
+        }
+    }
+}
+
+/// What happens after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub status: DeliveryStatus,
+    /// Wait this long, then attempt again.
+    pub retry_in: Option<Duration>,
+    /// The endpoint answered 410: deactivate the webhook.
+    pub deactivate: bool,
+}
+
+/// Decides what follows attempt `number`. `draw` is the jitter draw in [-1, 1].
+pub fn plan_next(policy: &RetryPolicy, number: u32, outcome: Outcome, draw: f64) -> Plan {
+    let finished = |status| Plan { status, retry_in: None, deactivate: false };
+    match outcome {
+        Outcome::Delivered => finished(DeliveryStatus::Succeeded),
+        Outcome::Gone => Plan { deactivate: true, ..finished(DeliveryStatus::Dead) },
+        Outcome::Retry { .. } if !policy.has_attempts_after(number) => finished(DeliveryStatus::Dead),
+        Outcome::Retry { retry_after } => {
+            Plan { retry_in: Some(policy.next_delay(number, draw, retry_after)), ..finished(DeliveryStatus::Retrying) }
+        }
+    }
+}
+
+impl Hookline {
+    /// Makes the next attempt of a queued delivery and records it. Tasks whose delivery is
+    /// already closed (a redelivered message, a deleted webhook) are finished without sending.
+    pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
+        let Some(delivery) = self.attempts.get(&task.delivery_id).await? else {
+            tracing::warn!(delivery_id = %task.delivery_id, "task for an unknown delivery dropped");
+            return Ok(Disposition::Done);
+        };
+        if !delivery.status.is_open() {
+            return Ok(Disposition::Done);
+        }
+        let webhook = match self.subscriptions.get(&task.webhook_id).await? {
+            Some(webhook) if webhook.is_active => webhook,
+            Some(_) => return self.cancel(&delivery.id, "webhook is inactive").await,
+            None => return self.cancel(&delivery.id, "webhook was deleted").await,
+        };
+        let Some(event) = self.events.get(&task.event_id).await? else {
+            return self.cancel(&delivery.id, "event is no longer stored").await;
+        };
+        let number = delivery.attempts + 1;
+        let mut result = self.attempt(&webhook, &event, &delivery.id, number).await;
+        let policy = webhook.policy(&self.settings.retry_policy);
+        let plan = plan_next(policy, number, result.outcome, rand::rng().random_range(-1.0..=1.0));
+        result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
+        let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
+        self.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        if plan.deactivate {
+            let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);
+            self.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
+            tracing::warn!(webhook_id = %webhook.id, "webhook deactivated after 410 Gone");
+        }
+        Ok(plan.retry_in.map_or(Disposition::Done, Disposition::RetryIn))
+    }
+
+    /// Signs and sends one attempt; never fails, every problem becomes part of the attempt.
+    pub(crate) async fn attempt(&self, webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32) -> AttemptResult {
+        let started_at = self.clock.now();
+        let request = signed_request(webhook, event, delivery_id, number, started_at);
+        let clock = Instant::now();
+        let sent = self.sender.send(&request).await;
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut attempt = Attempt {
+            number,
+            started_at,
+            duration_ms,
+            status_code: None,
+            response_excerpt: None,
+            error_kind: None,
+            error_detail: None,
+            next_attempt_at: None,
+        };
+        let outcome = match sent {
+            Ok(response) => {
+                let outcome = classify(response.status, response.retry_after);
+                attempt.status_code = Some(response.status);
+                attempt.response_excerpt = Some(response.body_excerpt);
+                if outcome != Outcome::Delivered {
+                    attempt.error_kind = Some(ErrorKind::HttpStatus);
+                }
+                outcome
+            }
+            Err(error) => {
+                attempt.error_kind = Some(error.kind);
+                attempt.error_detail = Some(error.detail);
+                Outcome::Retry { retry_after: None }
+            }
+        };
+        AttemptResult { attempt, outcome }
+    }
+
+    async fn cancel(&self, id: &DeliveryId, reason: &str) -> Result<Disposition, ServiceError> {
+        self.attempts.cancel(id, reason, self.clock.now()).await?;
+        Ok(Disposition::Done)
+    }
+}
+
+fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The Standard Webhooks request: `webhook-id` is the event id, stable across attempts.
+fn signed_request(webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32, now: DateTime<Utc>) -> OutboundRequest {
+    let timestamp = now.timestamp();
+    let signature = sign(&webhook.secret, event.id.as_str(), timestamp, event.body.as_bytes());
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("user-agent".to_owned(), format!("Hookline/{VERSION}")),
+        ("webhook-id".to_owned(), event.id.to_string()),
+        ("webhook-timestamp".to_owned(), timestamp.to_string()),
+        ("webhook-signature".to_owned(), signature),
+        ("x-hookline-event-type".to_owned(), event.event_type.as_str().to_owned()),
+        ("x-hookline-delivery-id".to_owned(), delivery_id.to_string()),
+        ("x-hookline-attempt".to_owned(), number.to_string()),
+    ];
+    headers.extend(webhook.headers.iter().map(|(name, value)| (name.clone(), value.clone())));
+    OutboundRequest { url: webhook.url.as_str().to_owned(), headers, body: event.body.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy { jitter: 0.0, ..RetryPolicy::default() }
+    }
+
+    #[test]
+    fn success_closes_the_delivery() {
+        let plan = plan_next(&policy(), 1, Outcome::Delivered, 0.0);
+        assert_eq!(plan, Plan { status: DeliveryStatus::Succeeded, retry_in: None, deactivate: false });
+    }
+
+    #[test]
+    fn a_failure_with_attempts_left_is_retried_after_the_policys_delay() {
+        let plan = plan_next(&policy(), 1, Outcome::Retry { retry_after: None }, 0.0);
+        assert_eq!(plan.status, DeliveryStatus::Retrying);
+        assert_eq!(plan.retry_in, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_last_failure_makes_the_delivery_dead() {
+        let plan = plan_next(&policy(), 3, Outcome::Retry { retry_after: None }, 0.0);
+        assert_eq!(plan, Plan { status: DeliveryStatus::Dead, retry_in: None, deactivate: false });
+    }
+
+    #[test]
+    fn gone_deactivates_the_webhook_without_retrying() {
+        let plan = plan_next(&policy(), 1, Outcome::Gone, 0.0);
+        assert_eq!(plan, Plan { status: DeliveryStatus::Dead, retry_in: None, deactivate: true });
+    }
+}

@@ -1,0 +1,96 @@
+//! Ingesting events: validate against the catalog, store once, fan out to every matching webhook.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Hookline, ServiceError};
+use crate::domain::delivery::Delivery;
+use crate::domain::event::{Event, PublishRequest};
+use crate::domain::ids::EventId;
+use crate::domain::json::from_value;
+use crate::ports::{DeliveryTask, Recorded};
+
+/// The answer to one publish.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishOutcome {
+    pub id: EventId,
+    pub event_type: &'static str,
+    /// How many deliveries the event fanned out to (0 for a duplicate).
+    pub deliveries: usize,
+    /// True when this id was already published: nothing new was queued.
+    pub duplicate: bool,
+}
+
+/// One entry of a batch's answer: the outcome, or why that event was refused.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Accepted(PublishOutcome),
+    Refused { code: &'static str, detail: String, field: Option<String> },
+}
+
+impl Hookline {
+    /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
+    /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
+    pub async fn publish(&self, request: PublishRequest, source: &str) -> Result<PublishOutcome, ServiceError> {
+        let event = Event::from_request(request, self.clock.now(), source)?;
+        let limit = self.settings.max_event_bytes;
+        if event.body.len() > limit {
+            return Err(ServiceError::PayloadTooLarge { actual: event.body.len(), limit });
+        }
+        let duplicate =
+            |deliveries| PublishOutcome { id: event.id.clone(), event_type: event.event_type.as_str(), deliveries, duplicate: true };
+        match self.events.record(&event).await? {
+            Recorded::Existing { same_content: false, .. } => {
+                return Err(ServiceError::Conflict(format!("event id '{}' was already used for a different event", event.id)));
+            }
+            Recorded::Existing { fanned_out: true, .. } => return Ok(duplicate(0)),
+            Recorded::New | Recorded::Existing { fanned_out: false, .. } => {}
+        }
+        let deliveries = self.fan_out(&event).await?;
+        Ok(PublishOutcome { duplicate: false, ..duplicate(deliveries) })
+    }
+
+    /// Publishes each item on its own; one bad item does not refuse the others.
+    pub async fn publish_batch(&self, items: Vec<Value>, source: &str) -> Vec<BatchItem> {
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            results.push(match from_value::<PublishRequest>(item) {
+                Ok(request) => self.publish(request, source).await.map_or_else(refusal, BatchItem::Accepted),
+                Err(invalid) => refusal(invalid.into()),
+            });
+        }
+        results
+    }
+
+    async fn fan_out(&self, event: &Event) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let webhooks = self.subscriptions.matching(event.event_type.as_str()).await?;
+        let deliveries: Vec<Delivery> =
+            webhooks.iter().map(|webhook| Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now)).collect();
+        let tasks: Vec<DeliveryTask> = deliveries
+            .iter()
+            .map(|d| DeliveryTask { delivery_id: d.id.clone(), webhook_id: d.webhook_id.clone(), event_id: d.event_id.clone() })
+            .collect();
+        self.attempts.create(&deliveries).await?;
+        self.queue.enqueue(&tasks).await?;
+        self.events.mark_fanned_out(&event.id).await?;
+        Ok(deliveries.len())
+    }
+}
+
+fn refusal(error: ServiceError) -> BatchItem {
+    match error {
+        ServiceError::Invalid(invalid) => BatchItem::Refused {
+            code: "validation_failed",
+            detail: invalid.to_string(),
+            field: Some(invalid.field).filter(|f| !f.is_empty()),
+        },
+        ServiceError::PayloadTooLarge { .. } => BatchItem::Refused { code: "payload_too_large", detail: error.to_string(), field: None },
+        ServiceError::Conflict(detail) => BatchItem::Refused { code: "conflict", detail, field: Some("id".into()) },
+        other => {
+            tracing::error!(error = %other, "batch item failed");
+            BatchItem::Refused { code: "internal_error", detail: "the event could not be stored; retry it".into(), field: None }
+        }
+    }
+}

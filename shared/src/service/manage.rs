@@ -1,0 +1,127 @@
+//! Managing webhooks: create, read, list, replace, delete and the test ping.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Hookline, ServiceError};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::{Event, unix_millis};
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::secret::SigningSecret;
+use crate::domain::webhook::{Webhook, WebhookDraft, WebhookRequest};
+use crate::domain::webhook_url::{WebhookUrl, refused_ip};
+use crate::ports::{AttemptRecord, Page, StoreError, WebhookFilter};
+
+/// What `POST /webhooks/{id}/test` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestOutcome {
+    pub success: bool,
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
+    pub attempt: Attempt,
+}
+
+impl Hookline {
+    pub async fn create_webhook(&self, request: WebhookRequest) -> Result<Webhook, ServiceError> {
+        let draft = self.parse_draft(request).await?;
+        let now = self.clock.now();
+        let stamp = Stamp { id: WebhookId::generate(unix_millis(now)), created_at: now, updated_at: now };
+        let webhook = build(draft, stamp, SigningSecret::generate);
+        self.subscriptions.insert(&webhook).await?;
+        tracing::info!(webhook_id = %webhook.id, "webhook created");
+        Ok(webhook)
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<Webhook, ServiceError> {
+        let id = WebhookId::parse(id).ok_or(ServiceError::NotFound("webhook"))?;
+        self.subscriptions.get(&id).await?.ok_or(ServiceError::NotFound("webhook"))
+    }
+
+    pub async fn list_webhooks(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, ServiceError> {
+        Ok(self.subscriptions.list(filter).await?)
+    }
+
+    /// Replaces every field; a request without `secret` keeps the current one.
+    pub async fn replace_webhook(&self, id: &str, request: WebhookRequest) -> Result<Webhook, ServiceError> {
+        let current = self.webhook(id).await?;
+        let draft = self.parse_draft(request).await?;
+        let stamp = Stamp { id: current.id.clone(), created_at: current.created_at, updated_at: self.clock.now() };
+        let replaced = build(draft, stamp, || current.secret.clone());
+        self.subscriptions.replace(&replaced).await.map_err(not_found_as_webhook)?;
+        Ok(replaced)
+    }
+
+    /// Deletes a webhook; its open deliveries are cancelled (kept, with the reason), not dropped.
+    pub async fn delete_webhook(&self, id: &str) -> Result<u64, ServiceError> {
+        let webhook = self.webhook(id).await?;
+        self.subscriptions.delete(&webhook.id).await.map_err(not_found_as_webhook)?;
+        let cancelled = self.attempts.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
+        tracing::info!(webhook_id = %webhook.id, cancelled, "webhook deleted");
+        Ok(cancelled)
+    }
+
+    /// Sends a signed `webhook.test` ping now, once, and records it like any delivery.
+    pub async fn test_webhook(&self, id: &str) -> Result<TestOutcome, ServiceError> {
+        let webhook = self.webhook(id).await?;
+        let now = self.clock.now();
+        let event = Event::test_ping(&webhook.name, now);
+        self.events.record(&event).await?;
+        let delivery = Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now);
+        self.attempts.create(std::slice::from_ref(&delivery)).await?;
+        let result = self.attempt(&webhook, &event, &delivery.id, 1).await;
+        let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
+        let status = if success { DeliveryStatus::Succeeded } else { DeliveryStatus::Dead };
+        let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
+        self.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        Ok(TestOutcome { success, delivery_id: delivery.id, event_id: event.id, attempt: result.attempt })
+    }
+
+    async fn parse_draft(&self, request: WebhookRequest) -> Result<WebhookDraft, ServiceError> {
+        let draft = request.parse(&self.settings.url_rules)?;
+        self.check_resolved_addresses(&draft.url).await?;
+        Ok(draft)
+    }
+
+    /// Refuses a host name that resolves to a refused address. A name that does not resolve
+    /// yet is accepted: delivery resolves it again and records a `dns` error if it still fails.
+    async fn check_resolved_addresses(&self, url: &WebhookUrl) -> Result<(), ServiceError> {
+        let Some(host) = url.domain() else { return Ok(()) };
+        let Ok(addresses) = self.resolver.resolve(host).await else { return Ok(()) };
+        match addresses.into_iter().find(|ip| !self.settings.url_rules.net.allows(*ip)) {
+            Some(refused) => Err(refused_ip(refused).into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The identity and timestamps a draft lacks.
+struct Stamp {
+    id: WebhookId,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A webhook from a draft; `default_secret` supplies the secret when the draft has none.
+fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> SigningSecret) -> Webhook {
+    Webhook {
+        id: stamp.id,
+        name: draft.name,
+        url: draft.url,
+        secret: draft.secret.unwrap_or_else(default_secret),
+        events: draft.events,
+        is_active: draft.is_active,
+        description: draft.description,
+        headers: draft.headers,
+        retry_policy: draft.retry_policy,
+        disabled_reason: None,
+        created_at: stamp.created_at,
+        updated_at: stamp.updated_at,
+    }
+}
+
+fn not_found_as_webhook(error: StoreError) -> ServiceError {
+    match error {
+        StoreError::NotFound => ServiceError::NotFound("webhook"),
+        other => other.into(),
+    }
+}

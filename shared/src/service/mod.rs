@@ -1,0 +1,64 @@
+//! Use cases over the ports: managing webhooks, ingesting events, delivering them and
+//! reading the history. Every host (the local binary, the Lambda functions) calls these.
+
+mod deliver;
+mod ingest;
+mod manage;
+mod query;
+
+use std::sync::Arc;
+
+pub use deliver::{AttemptResult, plan_next};
+pub use ingest::{BatchItem, PublishOutcome};
+pub use manage::TestOutcome;
+pub use query::DeliveryDetail;
+
+use crate::domain::Invalid;
+use crate::domain::retry::RetryPolicy;
+use crate::domain::webhook_url::UrlRules;
+use crate::ports::{AttemptLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender};
+
+/// Deployment-wide rules the services apply.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Applies to webhooks that do not set their own.
+    pub retry_policy: RetryPolicy,
+    pub url_rules: UrlRules,
+    /// The largest serialised event envelope accepted.
+    pub max_event_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { retry_policy: RetryPolicy::default(), url_rules: UrlRules::default(), max_event_bytes: 256 * 1024 }
+    }
+}
+
+/// Everything the use cases need, wired once per process.
+#[derive(Clone)]
+pub struct Hookline {
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub events: Arc<dyn EventStore>,
+    pub attempts: Arc<dyn AttemptLog>,
+    pub queue: Arc<dyn DeliveryQueue>,
+    pub sender: Arc<dyn WebhookSender>,
+    pub resolver: Arc<dyn Resolver>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("payload of {actual} bytes is over the limit of {limit} bytes")]
+    PayloadTooLarge { actual: usize, limit: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}

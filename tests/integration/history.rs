@@ -1,0 +1,141 @@
+//! Reading webhooks, the catalog and the delivery history: masking, filters, cursors.
+
+use hookline_tests::{TestReceiver, spawn_app};
+use serde_json::json;
+
+#[tokio::test]
+async fn the_secret_is_shown_once_at_creation_and_masked_everywhere_else() {
+    let app = spawn_app().await;
+    let created = app.create_webhook("https://example.com/hook", &["*"], json!({"secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"})).await;
+    assert_eq!(created["secret"], "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD");
+    let id = created["id"].as_str().unwrap();
+    let (_, one) = app.get(&format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!(one["secret"], "whsec_…b7oD");
+    let (_, list) = app.get("/api/v1/webhooks").await;
+    assert_eq!(list["data"][0]["secret"], "whsec_…b7oD");
+    let generated = app.create_webhook("https://example.com/other", &["*"], json!({})).await;
+    assert!(generated["secret"].as_str().unwrap().starts_with("whsec_"));
+}
+
+#[tokio::test]
+async fn put_replaces_the_webhook_and_keeps_the_secret_when_none_is_given() {
+    let app = spawn_app().await;
+    let created = app.create_webhook("https://example.com/hook", &["customer.*"], json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let replacement = json!({"name": "Billing", "url": "https://example.com/billing", "events": ["invoice.*"], "is_active": false});
+    let (status, replaced) = app.call("PUT", &format!("/api/v1/webhooks/{id}"), Some(&replacement)).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["name"], "Billing");
+    assert_eq!(replaced["events"], json!(["invoice.*"]));
+    assert_eq!(replaced["is_active"], false);
+    assert_eq!(replaced["created_at"], created["created_at"]);
+    let tail = &created["secret"].as_str().unwrap()[created["secret"].as_str().unwrap().len() - 4..];
+    assert!(replaced["secret"].as_str().unwrap().ends_with(tail));
+}
+
+#[tokio::test]
+async fn webhook_lists_filter_and_page_with_opaque_cursors() {
+    let app = spawn_app().await;
+    for (n, events) in [["customer.*"], ["invoice.paid"], ["*"], ["ticket.created"]].iter().enumerate() {
+        app.create_webhook(&format!("https://example.com/{n}"), events, json!({"is_active": n != 3})).await;
+    }
+    let (_, first) = app.get("/api/v1/webhooks?limit=2").await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = app.get(&format!("/api/v1/webhooks?limit=2&cursor={cursor}")).await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 2);
+    assert!(second["next_cursor"].is_null());
+    assert_ne!(first["data"][0]["id"], second["data"][0]["id"]);
+
+    let (_, inactive) = app.get("/api/v1/webhooks?is_active=false").await;
+    assert_eq!(inactive["data"].as_array().unwrap().len(), 1);
+    let (_, paid) = app.get("/api/v1/webhooks?event_type=invoice.paid").await;
+    let urls: Vec<&str> = paid["data"].as_array().unwrap().iter().map(|w| w["url"].as_str().unwrap()).collect();
+    assert_eq!(urls, ["https://example.com/1", "https://example.com/2"]);
+}
+
+#[tokio::test]
+async fn the_catalog_lists_25_types_each_with_schema_and_a_valid_example() {
+    let app = spawn_app().await;
+    let (status, catalog) = app.get("/api/v1/webhooks/events").await;
+    assert_eq!(status, 200);
+    let entries = catalog["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 25);
+    for entry in entries {
+        for key in ["event_type", "category", "description", "schema", "example"] {
+            assert!(!entry[key].is_null(), "{key} missing in {entry}");
+        }
+        let body = json!({"event_type": entry["event_type"], "data": entry["example"]});
+        assert_eq!(app.post("/api/v1/events", &body).await.0, 202, "the example of {} must publish", entry["event_type"]);
+    }
+    let (_, one) = app.get("/api/v1/webhooks/events/network.device.down").await;
+    assert_eq!(one["category"], "network");
+    assert_eq!(one["schema"]["required"], json!(["device_id"]));
+}
+
+#[tokio::test]
+async fn delivery_history_filters_by_status_type_and_time_and_pages() {
+    let app = spawn_app().await;
+    let (ok, failing) = (TestReceiver::start().await, TestReceiver::start().await);
+    failing.always(500);
+    let good = app.create_webhook(&ok.url, &["customer.*", "auth.*"], json!({})).await;
+    app.create_webhook(&failing.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 1}})).await;
+    let before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    app.publish("customer.deleted", json!({"id": 5})).await;
+    for n in 0..3 {
+        app.publish("auth.login", json!({"user_id": format!("u{n}")})).await;
+    }
+    app.settled_deliveries(good["id"].as_str().unwrap(), 4).await;
+    hookline_tests::eventually("dead deliveries", std::time::Duration::from_secs(5), || async {
+        let (_, dead) = app.get("/api/v1/webhooks/deliveries?status=dead").await;
+        (dead["data"].as_array().unwrap().len() == 3).then_some(())
+    })
+    .await;
+    let (_, auth) = app.get("/api/v1/webhooks/deliveries?event_type=auth.login").await;
+    assert_eq!(auth["data"].as_array().unwrap().len(), 6);
+    let (_, recent) = app.get(&format!("/api/v1/webhooks/deliveries?since={}", before.replace('+', "%2B"))).await;
+    assert_eq!(recent["data"].as_array().unwrap().len(), 7);
+    let (_, future) = app.get("/api/v1/webhooks/deliveries?since=2999-01-01T00:00:00Z").await;
+    assert!(future["data"].as_array().unwrap().is_empty());
+
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/webhooks/deliveries?limit=3".to_owned();
+    loop {
+        let (_, page) = app.get(&path).await;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/webhooks/deliveries?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7, "every delivery exactly once across pages");
+}
+
+#[tokio::test]
+async fn metrics_report_success_rate_failures_by_webhook_types_and_timings() {
+    let app = spawn_app().await;
+    let (ok, failing) = (TestReceiver::start().await, TestReceiver::start().await);
+    failing.always(500);
+    let good = app.create_webhook(&ok.url, &["*"], json!({})).await;
+    let bad = app.create_webhook(&failing.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 2, "schedule_secs": [0.05]}})).await;
+    app.publish("customer.deleted", json!({"id": 5})).await;
+    app.publish("auth.login", json!({"user_id": "u"})).await;
+    app.settled_deliveries(good["id"].as_str().unwrap(), 2).await;
+    app.settled_deliveries(bad["id"].as_str().unwrap(), 1).await;
+
+    let (status, metrics) = app.get("/api/v1/webhooks/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    assert_eq!(metrics["deliveries"], json!({"pending": 0, "retrying": 0, "succeeded": 2, "dead": 1, "cancelled": 0}));
+    let rate = metrics["success_rate"].as_f64().unwrap();
+    assert!((rate - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(metrics["attempts"]["total"], 4);
+    assert_eq!(metrics["attempts"]["failed"], 2);
+    assert!(metrics["attempts"]["p99_duration_ms"].is_u64());
+    assert_eq!(metrics["failures_by_webhook"], json!([{"webhook_id": bad["id"], "failed_attempts": 2, "dead_deliveries": 1}]));
+    assert_eq!(metrics["event_types"][0], json!({"event_type": "auth.login", "deliveries": 2}));
+    let (_, later) = app.get("/api/v1/webhooks/metrics?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(later["attempts"]["total"], 0);
+    assert!(later["success_rate"].is_null());
+}

@@ -1,0 +1,12 @@
+//! Hookline's integration tests, one binary: a real server on a random port, a real SQLite
+//! file and real HTTP receivers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_errors;
+mod delivery;
+mod history;
+mod interop;
+mod lifecycle;
+mod network_policy;
+mod process;
+mod tidy;

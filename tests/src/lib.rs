@@ -1,0 +1,28 @@
+//! Helpers for Hookline's integration tests: a real server on a random port over a fresh
+//! SQLite file (`spawn_app`), and a real HTTP receiver whose answers a test can script.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod app;
+pub mod receiver;
+
+pub use app::{TestApp, fast_retries, spawn_app, spawn_app_with, temp_path};
+pub use receiver::{Received, TestReceiver};
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some`, or panics after `limit` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

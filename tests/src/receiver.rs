@@ -1,0 +1,133 @@
+//! `TestReceiver`: a real HTTP server on a loopback port that records every request and
+//! answers with a status the test can change mid-test (a script of statuses, then a default).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hookline_core::domain::secret::SigningSecret;
+use hookline_core::domain::signing::verify;
+use serde_json::Value;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// Checks the Standard Webhooks signature with `secret`.
+    pub fn verifies_with(&self, secret: &str) -> bool {
+        let secret = SigningSecret::parse(secret).unwrap();
+        let timestamp: i64 = self.header("webhook-timestamp").parse().unwrap();
+        verify(&secret, self.header("webhook-id"), timestamp, self.body.as_bytes(), self.header("webhook-signature"))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Reply {
+    status: u16,
+    delay: Duration,
+    retry_after: Option<u64>,
+}
+
+struct Shared {
+    requests: Mutex<Vec<Received>>,
+    script: Mutex<VecDeque<Reply>>,
+    default: Mutex<Reply>,
+}
+
+#[derive(Clone)]
+pub struct TestReceiver {
+    /// The URL to register: `http://127.0.0.1:PORT/hook`.
+    pub url: String,
+    shared: Arc<Shared>,
+}
+
+impl TestReceiver {
+    /// A receiver answering 200 to everything.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared {
+            requests: Mutex::new(Vec::new()),
+            script: Mutex::new(VecDeque::new()),
+            default: Mutex::new(Reply { status: 200, delay: Duration::ZERO, retry_after: None }),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = Router::new().fallback(record).with_state(shared.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, shared }
+    }
+
+    /// From now on, answer every request with `status`.
+    pub fn always(&self, status: u16) -> &Self {
+        self.shared.default.lock().unwrap().status = status;
+        self
+    }
+
+    /// Answer every request after waiting `delay`.
+    pub fn delay_all(&self, delay: Duration) -> &Self {
+        self.shared.default.lock().unwrap().delay = delay;
+        self
+    }
+
+    /// Answer the next requests with these statuses, in order, then fall back to the default.
+    pub fn then(&self, statuses: &[u16]) -> &Self {
+        let mut script = self.shared.script.lock().unwrap();
+        let default = *self.shared.default.lock().unwrap();
+        script.extend(statuses.iter().map(|status| Reply { status: *status, ..default }));
+        self
+    }
+
+    /// Answer the next request with `status` and a `Retry-After: seconds` header.
+    pub fn then_retry_after(&self, status: u16, seconds: u64) -> &Self {
+        let default = *self.shared.default.lock().unwrap();
+        self.shared.script.lock().unwrap().push_back(Reply { status, retry_after: Some(seconds), ..default });
+        self
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `count` requests arrived and returns them all.
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        self.wait_for_within(count, Duration::from_secs(15)).await
+    }
+
+    pub async fn wait_for_within(&self, count: usize, limit: Duration) -> Vec<Received> {
+        crate::eventually(&format!("{count} requests at {}", self.url), limit, || async {
+            let received = self.received();
+            (received.len() >= count).then_some(received)
+        })
+        .await
+    }
+}
+
+async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = {
+        let next = shared.script.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| *shared.default.lock().unwrap())
+    };
+    tokio::time::sleep(reply.delay).await;
+    shared.requests.lock().unwrap().push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+    let status = StatusCode::from_u16(reply.status).unwrap();
+    match reply.retry_after {
+        Some(seconds) => (status, [("retry-after", seconds.to_string())], "slow down").into_response(),
+        None => (status, format!("answered {}", reply.status)).into_response(),
+    }
+}
