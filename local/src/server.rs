@@ -30,9 +30,9 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
     config.validate()?;
     let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
     let queue = Arc::new(SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout));
-    let released = queue.release_claims().await.context("releasing claims left by a previous run")?;
-    if released > 0 {
-        tracing::info!(released, "deliveries interrupted by the previous run will be attempted again");
+    let recovered = queue.recover().await.context("recovering deliveries left by a previous run")?;
+    if recovered > 0 {
+        tracing::info!(recovered, "deliveries interrupted by the previous run will be attempted again");
     }
     let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
     let hookline = Hookline {

@@ -94,6 +94,15 @@ pub struct AttemptRecord {
     pub last_error: Option<String>,
 }
 
+/// Which closed deliveries a replay reopens.
+#[derive(Debug, Clone)]
+pub enum Reopen {
+    /// One delivery, if it is closed (succeeded, dead or cancelled).
+    One(DeliveryId),
+    /// A webhook's dead deliveries, those created since `since` when given.
+    DeadOf { webhook: WebhookId, since: Option<DateTime<Utc>> },
+}
+
 #[async_trait]
 pub trait AttemptLog: Send + Sync {
     /// Creates deliveries; ones that already exist (same id) are left as they are.
@@ -105,6 +114,8 @@ pub trait AttemptLog: Send + Sync {
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Closes an open delivery without an attempt (its webhook was deleted or deactivated).
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Reopens closed deliveries for a new round of attempts (a replay) and returns them.
+    async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
     /// Delivery health for deliveries created, and attempts started, since `since`.
     async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError>;
     /// Cancels every open delivery of a webhook; returns how many.
@@ -123,6 +134,12 @@ pub struct DeliveryTask {
     pub delivery_id: DeliveryId,
     pub webhook_id: WebhookId,
     pub event_id: EventId,
+}
+
+impl DeliveryTask {
+    pub fn of(delivery: &Delivery) -> Self {
+        Self { delivery_id: delivery.id.clone(), webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone() }
+    }
 }
 
 /// A task taken from the queue; `receipt` settles exactly this claim.

@@ -9,4 +9,5 @@ mod interop;
 mod lifecycle;
 mod network_policy;
 mod process;
+mod replay;
 mod tidy;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::extract::{QueryParams, page_limit};
-use crate::domain::delivery::DeliveryStatus;
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::stats::DeliveryStats;
 use crate::ports::DeliveryFilter;
 use crate::service::{DeliveryDetail, Hookline};
@@ -58,19 +58,30 @@ pub async fn list_for_webhook(
     page(&hookline, DeliveryFilter { webhook_id: Some(webhook.id), ..query.into_filter()? }).await
 }
 
+/// `?since=` alone.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MetricsQuery {
+pub struct SinceQuery {
     since: Option<String>,
+}
+
+impl SinceQuery {
+    pub fn parse(&self) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.since.as_deref().map(parse_since).transpose()
+    }
 }
 
 /// `GET /api/v1/webhooks/metrics`: delivery health, by default over the last 24 hours.
 pub async fn metrics(
     State(hookline): State<Hookline>,
-    QueryParams(query): QueryParams<MetricsQuery>,
+    QueryParams(query): QueryParams<SinceQuery>,
 ) -> Result<Json<DeliveryStats>, ApiError> {
-    let since = query.since.as_deref().map(parse_since).transpose()?;
-    Ok(Json(hookline.delivery_stats(since).await?))
+    Ok(Json(hookline.delivery_stats(query.parse()?).await?))
+}
+
+/// `POST /api/v1/webhooks/deliveries/{id}/replay`: a new round of attempts for a closed delivery.
+pub async fn replay(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(hookline.replay_delivery(&id).await?)))
 }
 
 fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {

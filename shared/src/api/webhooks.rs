@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::deliveries::SinceQuery;
 use super::extract::{JsonBody, QueryParams, page_limit};
 use crate::domain::filter::EventPattern;
 use crate::domain::ids::WebhookId;
@@ -103,6 +104,16 @@ pub async fn replace(
 pub async fn delete(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     hookline.delete_webhook(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/webhooks/{id}/replay?since=`: replays the webhook's dead deliveries.
+pub async fn replay_dead(
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<SinceQuery>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let replayed = hookline.replay_dead_of(&id, query.parse()?).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
 }
 
 pub async fn test(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {

@@ -53,6 +53,9 @@ pub struct Delivery {
     /// Attempts made so far. The count lives here, not in the queue, so redelivered
     /// messages cannot inflate it.
     pub attempts: u32,
+    /// The attempt count when the delivery was last replayed (0 if never): a replay gets the
+    /// whole retry policy again, counted from here.
+    pub attempts_before_replay: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<u16>,
     pub last_error: Option<String>,
@@ -69,6 +72,7 @@ impl Delivery {
             event_type: event_type.to_owned(),
             status: DeliveryStatus::Pending,
             attempts: 0,
+            attempts_before_replay: 0,
             next_attempt_at: Some(now),
             last_status_code: None,
             last_error: None,

@@ -81,7 +81,9 @@ impl Hookline {
         let number = delivery.attempts + 1;
         let mut result = self.attempt(&webhook, &event, &delivery.id, number).await;
         let policy = webhook.policy(&self.settings.retry_policy);
-        let plan = plan_next(policy, number, result.outcome, rand::rng().random_range(-1.0..=1.0));
+        // A replayed delivery gets the whole policy again, counted from the replay.
+        let attempt_in_round = number.saturating_sub(delivery.attempts_before_replay);
+        let plan = plan_next(policy, attempt_in_round, result.outcome, rand::rng().random_range(-1.0..=1.0));
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
         self.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;

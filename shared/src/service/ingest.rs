@@ -68,10 +68,7 @@ impl Hookline {
         let webhooks = self.subscriptions.matching(event.event_type.as_str()).await?;
         let deliveries: Vec<Delivery> =
             webhooks.iter().map(|webhook| Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now)).collect();
-        let tasks: Vec<DeliveryTask> = deliveries
-            .iter()
-            .map(|d| DeliveryTask { delivery_id: d.id.clone(), webhook_id: d.webhook_id.clone(), event_id: d.event_id.clone() })
-            .collect();
+        let tasks: Vec<DeliveryTask> = deliveries.iter().map(DeliveryTask::of).collect();
         self.attempts.create(&deliveries).await?;
         self.queue.enqueue(&tasks).await?;
         self.events.mark_fanned_out(&event.id).await?;

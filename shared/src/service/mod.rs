@@ -5,6 +5,7 @@ mod deliver;
 mod ingest;
 mod manage;
 mod query;
+mod replay;
 
 use std::sync::Arc;
 

@@ -12,10 +12,10 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::stats::DeliveryStats;
-use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, StoreError};
+use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, Reopen, StoreError};
 
-const COLUMNS: &str =
-    "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at";
+const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
+     attempts_before_replay";
 
 pub struct SqliteAttemptLog {
     db: Arc<Db>,
@@ -113,6 +113,12 @@ impl AttemptLog for SqliteAttemptLog {
             .await
     }
 
+    async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        let selection = selection.clone();
+        let at = to_text(at);
+        self.db.write(move |conn| reopen(conn, &selection, &at)).await
+    }
+
     async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
         self.db.read(move |conn| delivery_stats(conn, since)).await
     }
@@ -152,6 +158,24 @@ fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<
     Ok(Page { items: rows.into_iter().map(|(_, delivery)| delivery).collect(), next_cursor })
 }
 
+/// Reopens closed deliveries for another round of attempts and returns them as reopened.
+fn reopen(conn: &Connection, selection: &Reopen, at: &str) -> Result<Vec<Delivery>, StoreError> {
+    // ?2 is the delivery id for one, ?3 and ?4 the webhook and `since` for a webhook's dead ones.
+    let (condition, key, since) = match selection {
+        Reopen::One(id) => ("id = ?2 AND status IN ('succeeded', 'dead', 'cancelled') AND ?3 IS NULL", id.to_string(), None),
+        Reopen::DeadOf { webhook, since } => {
+            ("webhook_id = ?2 AND status = 'dead' AND (?3 IS NULL OR created_at >= ?3)", webhook.to_string(), since.map(to_text))
+        }
+    };
+    let sql = format!(
+        "UPDATE deliveries SET status = 'pending', attempts_before_replay = attempts, next_attempt_at = ?1, updated_at = ?1 \
+         WHERE {condition} RETURNING {COLUMNS}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![at, key, since], |row| read_delivery(row).map(|(_, d)| d))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     row.get::<_, Option<String>>(index)?.map(|raw| from_text(&raw)).transpose()
 }
@@ -170,6 +194,7 @@ fn read_delivery(row: &Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
         last_error: row.get(9)?,
         created_at: from_text(&row.get::<_, String>(10)?)?,
         updated_at: from_text(&row.get::<_, String>(11)?)?,
+        attempts_before_replay: row.get(12)?,
     };
     Ok((row.get(0)?, delivery))
 }

@@ -39,15 +39,26 @@ impl SqliteDeliveryQueue {
         Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))))
     }
 
-    /// Makes every claimed task visible now. Only for start-up: one server owns a data file,
-    /// so claims found then belong to a process that is gone.
-    pub async fn release_claims(&self) -> Result<usize, QueueError> {
+    /// Start-up recovery (one server owns a data file, so nothing else is running): claims left
+    /// by a process that is gone become visible now, and every open delivery without a task (a
+    /// process stopped between creating deliveries and queueing them) gets one. Returns how many
+    /// tasks were released or restored.
+    pub async fn recover(&self) -> Result<usize, QueueError> {
         let now = now_millis();
-        let released = self
+        let recovered = self
             .db
-            .write(move |conn| Ok(conn.execute("UPDATE queue SET visible_at = ?1, receipt = NULL WHERE receipt IS NOT NULL", [now])?))
+            .write(move |conn| {
+                let released = conn.execute("UPDATE queue SET visible_at = ?1, receipt = NULL WHERE receipt IS NOT NULL", [now])?;
+                let restored = conn.execute(
+                    "INSERT INTO queue (delivery_id, webhook_id, event_id, visible_at) \
+                     SELECT id, webhook_id, event_id, ?1 FROM deliveries WHERE status IN ('pending', 'retrying') \
+                     AND id NOT IN (SELECT delivery_id FROM queue)",
+                    [now],
+                )?;
+                Ok(released + restored)
+            })
             .await?;
-        Ok(released)
+        Ok(recovered)
     }
 
     /// Tasks in the queue, visible or not.

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     event_type TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL,
+    attempts_before_replay INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT,
     last_status_code INTEGER,
     last_error TEXT,

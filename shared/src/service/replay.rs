@@ -1,0 +1,50 @@
+//! Replaying: closed deliveries get a new round of attempts under their webhook's policy,
+//! one at a time or all of a webhook's dead deliveries at once (after an outage is fixed).
+
+use chrono::{DateTime, Utc};
+
+use super::{Hookline, ServiceError};
+use crate::domain::delivery::Delivery;
+use crate::domain::ids::DeliveryId;
+use crate::ports::{DeliveryTask, Reopen};
+
+impl Hookline {
+    /// Replays one closed delivery (dead, cancelled, or succeeded to resend it). Replaying an
+    /// open delivery only makes sure it is queued, so a replay interrupted half way can be repeated.
+    pub async fn replay_delivery(&self, id: &str) -> Result<Delivery, ServiceError> {
+        let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
+        let delivery = self.attempts.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
+        self.webhook_open_for_replay(&delivery).await?;
+        if delivery.status.is_open() {
+            self.queue.enqueue(&[DeliveryTask::of(&delivery)]).await?;
+            return Ok(delivery);
+        }
+        let mut reopened = self.reopen(&Reopen::One(id)).await?;
+        reopened.pop().ok_or_else(|| ServiceError::Conflict("the delivery changed while it was being replayed".into()))
+    }
+
+    /// Replays every dead delivery of a webhook (created since `since`, when given); returns how many.
+    pub async fn replay_dead_of(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<usize, ServiceError> {
+        let webhook = self.webhook(webhook_id).await?;
+        if !webhook.is_active {
+            return Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id)));
+        }
+        Ok(self.reopen(&Reopen::DeadOf { webhook: webhook.id, since }).await?.len())
+    }
+
+    async fn webhook_open_for_replay(&self, delivery: &Delivery) -> Result<(), ServiceError> {
+        match self.subscriptions.get(&delivery.webhook_id).await? {
+            Some(webhook) if webhook.is_active => Ok(()),
+            Some(webhook) => Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id))),
+            None => Err(ServiceError::Conflict(format!("webhook {} was deleted", delivery.webhook_id))),
+        }
+    }
+
+    async fn reopen(&self, selection: &Reopen) -> Result<Vec<Delivery>, ServiceError> {
+        let reopened = self.attempts.reopen(selection, self.clock.now()).await?;
+        let tasks: Vec<DeliveryTask> = reopened.iter().map(DeliveryTask::of).collect();
+        self.queue.enqueue(&tasks).await?;
+        tracing::info!(replayed = reopened.len(), "deliveries replayed");
+        Ok(reopened)
+    }
+}

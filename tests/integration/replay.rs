@@ -1,0 +1,99 @@
+//! Replaying dead (or finished) deliveries, one at a time or a webhook's whole backlog, and
+//! start-up recovery of deliveries that lost their queue task.
+
+use std::sync::Arc;
+
+use hookline_core::adapters::resolver::SystemResolver;
+use hookline_tests::{TestReceiver, spawn_app, spawn_app_with, temp_path};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_replayed_dead_delivery_gets_a_full_new_round_of_attempts() {
+    let app = spawn_app().await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(500);
+    let webhook =
+        app.create_webhook(&receiver.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 2, "schedule_secs": [0.05]}})).await;
+    let id = webhook["id"].as_str().unwrap();
+    app.publish("auth.failed", json!({"username": "jdoe", "reason": "locked"})).await;
+    let delivery = app.settled_deliveries(id, 1).await.remove(0);
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("dead"), Some(2)));
+    let path = format!("/api/v1/webhooks/deliveries/{}/replay", delivery["id"].as_str().unwrap());
+
+    let (status, replayed) = app.post(&path, &json!({})).await;
+    assert_eq!(status, 202, "{replayed}");
+    let again = app.settled_deliveries(id, 1).await.remove(0);
+    assert_eq!((again["status"].as_str(), again["attempts"].as_u64()), (Some("dead"), Some(4)), "two more attempts, not one");
+
+    receiver.always(200);
+    app.post(&path, &json!({})).await;
+    let fixed = app.settled_deliveries(id, 1).await.remove(0);
+    assert_eq!((fixed["status"].as_str(), fixed["attempts"].as_u64()), (Some("succeeded"), Some(5)));
+    let requests = receiver.received();
+    assert_eq!(requests.len(), 5);
+    assert!(requests.iter().all(|r| r.header("webhook-id") == requests[0].header("webhook-id")), "the same message id every time");
+    assert_eq!(requests[4].header("x-hookline-attempt"), "5");
+}
+
+#[tokio::test]
+async fn replaying_a_webhook_resends_all_its_dead_deliveries() {
+    let app = spawn_app().await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(503);
+    let webhook = app.create_webhook(&receiver.url, &["ticket.*"], json!({"retry_policy": {"max_attempts": 1}})).await;
+    let id = webhook["id"].as_str().unwrap();
+    for n in 0..3 {
+        app.publish("ticket.created", json!({"ticket_id": format!("T-{n}"), "subject": "down", "priority": "high"})).await;
+    }
+    assert!(app.settled_deliveries(id, 3).await.iter().all(|d| d["status"] == "dead"));
+    receiver.always(200);
+
+    let (status, none) = app.post(&format!("/api/v1/webhooks/{id}/replay?since=2999-01-01T00:00:00Z"), &json!({})).await;
+    assert_eq!((status, none["replayed"].as_u64()), (202, Some(0)));
+    let (status, all) = app.post(&format!("/api/v1/webhooks/{id}/replay"), &json!({})).await;
+    assert_eq!((status, all["replayed"].as_u64()), (202, Some(3)));
+    assert!(app.settled_deliveries(id, 3).await.iter().all(|d| d["status"] == "succeeded"));
+    assert_eq!(receiver.received().len(), 6);
+}
+
+#[tokio::test]
+async fn a_succeeded_delivery_can_be_resent_but_not_to_an_inactive_webhook() {
+    let app = spawn_app().await;
+    let receiver = TestReceiver::start().await;
+    let webhook = app.create_webhook(&receiver.url, &["auth.*"], json!({})).await;
+    let id = webhook["id"].as_str().unwrap();
+    app.publish("auth.login", json!({"user_id": "u"})).await;
+    let delivery = app.settled_deliveries(id, 1).await.remove(0);
+    let path = format!("/api/v1/webhooks/deliveries/{}/replay", delivery["id"].as_str().unwrap());
+    assert_eq!(app.post(&path, &json!({})).await.0, 202);
+    receiver.wait_for(2).await;
+
+    let inactive = json!({"name": "off", "url": receiver.url, "events": ["auth.*"], "is_active": false});
+    assert_eq!(app.call("PUT", &format!("/api/v1/webhooks/{id}"), Some(&inactive)).await.0, 200);
+    let (status, body) = app.post(&path, &json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    assert_eq!(app.post(&format!("/api/v1/webhooks/{id}/replay"), &json!({})).await.0, 409);
+    assert_eq!(app.post("/api/v1/webhooks/deliveries/dlv_MISSING/replay", &json!({})).await.0, 404);
+}
+
+#[tokio::test]
+async fn an_open_delivery_that_lost_its_queue_task_is_delivered_after_a_restart() {
+    let data = temp_path("orphan.db");
+    let receiver = TestReceiver::start().await;
+    receiver.always(503);
+    let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
+    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [3600]}});
+    let webhook = first.create_webhook(&receiver.url, &["auth.*"], slow).await;
+    first.publish("auth.login", json!({"user_id": "u"})).await;
+    receiver.wait_for(1).await;
+    first.stop().await;
+    // Simulate a process that stopped after creating the delivery but before queueing it.
+    let conn = rusqlite::Connection::open(&data).unwrap();
+    assert_eq!(conn.execute("DELETE FROM queue", []).unwrap(), 1);
+    drop(conn);
+
+    receiver.always(200);
+    let second = spawn_app_with(data, |_| {}, Arc::new(SystemResolver)).await;
+    let delivery = second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await.remove(0);
+    assert_eq!(delivery["status"], "succeeded");
+}
