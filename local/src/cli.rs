@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hookline_core::config::Config;
+use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
+use hookline_core::config::{AuthConfig, Config};
+use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
 use hookline_core::domain::webhook::RetryPolicyRequest;
 use ipnet::IpNet;
@@ -27,6 +29,59 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Measure throughput, fan-out and latency against a loopback receiver.
     Bench(bench::BenchArgs),
+    /// Print a management token signed with the local key of a data file.
+    Token(TokenArgs),
+}
+
+/// How management tokens are checked (shared by `serve` and `token`).
+#[derive(Args, Debug, Clone)]
+pub struct AuthArgs {
+    /// Required `iss` of management tokens.
+    #[arg(long, env = "HOOKLINE_JWT_ISSUER", default_value = "hookline")]
+    pub jwt_issuer: String,
+    /// Required `aud` of management tokens.
+    #[arg(long, env = "HOOKLINE_JWT_AUDIENCE", default_value = "hookline")]
+    pub jwt_audience: String,
+    /// The claim listing roles (`scope` is read as well).
+    #[arg(long, env = "HOOKLINE_JWT_ROLES_CLAIM", default_value = "roles")]
+    pub jwt_roles_claim: String,
+    /// Verify RS256/ES256 tokens with this JWKS file instead of the local HS256 key.
+    #[arg(long, env = "HOOKLINE_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// The local HS256 key file (default: the data file's path plus `.auth-key`, created on first start).
+    #[arg(long, env = "HOOKLINE_AUTH_KEY_FILE")]
+    pub auth_key_file: Option<PathBuf>,
+}
+
+impl AuthArgs {
+    pub fn to_config(&self) -> AuthConfig {
+        AuthConfig {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            roles_claim: self.jwt_roles_claim.clone(),
+            jwks_file: self.jwks_file.clone(),
+            key_file: self.auth_key_file.clone(),
+            ..AuthConfig::default()
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TokenArgs {
+    /// The data file whose server will accept the token.
+    #[arg(long, env = "HOOKLINE_DATA", default_value = "./hookline.db")]
+    pub data: PathBuf,
+    /// webhooks:read, webhooks:write or webhooks:admin; repeatable.
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// Who the token speaks for (its `sub`, named in the audit trail).
+    #[arg(long)]
+    pub sub: String,
+    /// How long the token is valid: 90s, 30m, 1h, 7d.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -88,6 +143,8 @@ pub struct Tuning {
     /// Largest event envelope accepted, in bytes.
     #[arg(long, env = "HOOKLINE_MAX_EVENT_BYTES", default_value_t = 256 * 1024)]
     pub max_event_bytes: usize,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 impl Tuning {
@@ -115,6 +172,7 @@ impl Tuning {
             workers: self.workers,
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
+            auth: self.auth.to_config(),
         };
         config.validate()?;
         Ok(config)
@@ -135,6 +193,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Token(args) => token(&args),
         }
     });
     match result {
@@ -150,8 +209,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.tuning.to_config()?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, data = %args.data.display(), "hookline is serving");
-    println!("hookline listening on http://{address} (data: {})", args.data.display());
     server::run(listener, &args.data, config, server::termination()).await
+}
+
+/// Prints a token on standard output, alone, so scripts can capture it.
+fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    let auth = args.auth.to_config();
+    if auth.jwks_file.is_some() {
+        anyhow::bail!("tokens for a JWKS deployment come from its identity provider, not from hookline token");
+    }
+    let roles = args
+        .roles
+        .iter()
+        .map(|raw| Role::parse(raw).ok_or_else(|| anyhow::anyhow!("unknown role '{raw}' (webhooks:read, webhooks:write, webhooks:admin)")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ttl = parse_ttl(&args.ttl)?;
+    let settings = crate::auth_key::jwt_settings(&auth, &args.data, false)?;
+    let JwtKeys::Hs256(secret) = &settings.keys else { anyhow::bail!("hookline token signs only with the local HS256 key") };
+    println!("{}", mint_hs256(secret, &settings, &args.sub, &roles, ttl)?);
+    Ok(())
+}
+
+/// `90s`, `30m`, `1h`, `7d`.
+fn parse_ttl(raw: &str) -> anyhow::Result<Duration> {
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().map_err(|_| anyhow::anyhow!("--ttl '{raw}': expected a number and a unit, as in 1h"))?;
+    let seconds = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => anyhow::bail!("--ttl '{raw}': the unit must be s, m, h or d"),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }

@@ -9,9 +9,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use hookline_core::adapters::clock::SystemClock;
 use hookline_core::adapters::http_sender::ReqwestSender;
+use hookline_core::adapters::jwt::TokenVerifier;
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_core::adapters::sqlite::{Db, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore};
-use hookline_core::api;
+use hookline_core::adapters::sqlite::{
+    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
+};
+use hookline_core::api::{self, AppState};
 use hookline_core::config::Config;
 use hookline_core::ports::Resolver;
 use hookline_core::service::Hookline;
@@ -19,15 +22,19 @@ use hookline_core::worker::WorkerPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth_key;
+
 /// The services wired over SQLite, plus the queue the workers drain.
 pub struct Wiring {
     pub hookline: Hookline,
     pub queue: Arc<SqliteDeliveryQueue>,
+    pub tokens: Arc<TokenVerifier>,
 }
 
 /// Opens the data file and builds every adapter once.
 pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Wiring> {
     config.validate()?;
+    let tokens = Arc::new(TokenVerifier::new(auth_key::jwt_settings(&config.auth, data, true)?));
     let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
     let queue = Arc::new(SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout));
     let recovered = queue.recover().await.context("recovering deliveries left by a previous run")?;
@@ -37,6 +44,7 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
     let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
     let hookline = Hookline {
         subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone())),
+        api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
         attempts: Arc::new(SqliteAttemptLog::new(db)),
         queue: queue.clone(),
@@ -45,7 +53,7 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
         clock: Arc::new(SystemClock),
         settings: config.settings(),
     };
-    Ok(Wiring { hookline, queue })
+    Ok(Wiring { hookline, queue, tokens })
 }
 
 /// Serves the API on `listener` and delivers until `shutdown` resolves.
@@ -67,13 +75,26 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let wiring = wire(data, &config, resolver).await?;
+    announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
-    let app = api::router(wiring.hookline, config.api());
+    let app = api::router(AppState { hookline: wiring.hookline, tokens: wiring.tokens }, config.api());
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);
     workers.await.context("delivery workers")?;
+    Ok(())
+}
+
+/// Says where the server listens, once it is ready (the data file and its key exist).
+fn announce(listener: &TcpListener, data: &Path) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data = %data.display(), "hookline is serving");
+    println!("hookline listening on http://{address} (data: {})", data.display());
+    println!(
+        "get a management token: hookline token --data {} --role webhooks:admin --sub you; then create a publisher key: POST /api/v1/api-keys",
+        data.display()
+    );
     Ok(())
 }
 

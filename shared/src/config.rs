@@ -1,6 +1,7 @@
 //! One typed configuration for a Hookline deployment, validated once at start-up.
 //! The local binary fills it from its flags (each with a `HOOKLINE_*` environment twin).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::http_sender::SenderConfig;
@@ -30,6 +31,38 @@ pub struct Config {
     pub per_webhook_concurrency: usize,
     /// How long a claimed task stays invisible before another worker may take it.
     pub visibility_timeout: Duration,
+    pub auth: AuthConfig,
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// The claim that lists roles (`scope` is read as well).
+    pub roles_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// An identity provider's keys (RS256 or ES256) as a JWKS file. When absent, tokens are
+    /// HS256 with the local key.
+    pub jwks_file: Option<PathBuf>,
+    /// The local HS256 key; by default `<data file>.auth-key`, created on first start.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "hookline".into(),
+            audience: "hookline".into(),
+            roles_claim: "roles".into(),
+            leeway: Duration::from_secs(30),
+            jwks_file: None,
+            key_file: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -45,6 +78,7 @@ impl Default for Config {
             workers: 64,
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
+            auth: AuthConfig::default(),
         }
     }
 }

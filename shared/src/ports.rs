@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::api_key::ApiKey;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -215,6 +216,18 @@ pub struct ResolveError {
 #[async_trait]
 pub trait Resolver: Send + Sync {
     async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, ResolveError>;
+}
+
+/// Publisher API keys, stored by id with only a hash of the key text.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn insert(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Every key, revoked ones included, oldest first.
+    async fn list(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// `NotFound` when there is no such key; revoking twice keeps the first time.
+    async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 pub trait Clock: Send + Sync {

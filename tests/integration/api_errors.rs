@@ -15,6 +15,7 @@ async fn malformed_json_is_a_400() {
     let response = app
         .client
         .post(app.url("/api/v1/events"))
+        .header("x-api-key", &app.api_key)
         .header("content-type", "application/json")
         .body("{\"event_type\":")
         .send()
@@ -28,7 +29,8 @@ async fn malformed_json_is_a_400() {
 #[tokio::test]
 async fn a_body_that_is_not_json_is_a_415() {
     let app = spawn_app().await;
-    let response = app.client.post(app.url("/api/v1/webhooks")).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    let request = app.client.post(app.url("/api/v1/webhooks")).bearer_auth(&app.admin_token);
+    let response = request.header("content-type", "text/plain").body("hi").send().await.unwrap();
     assert_eq!(response.status(), 415);
 }
 

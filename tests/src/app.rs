@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_core::config::Config;
+use hookline_core::config::{AuthConfig, Config};
+use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
 use hookline_core::domain::retry::{RetryPolicy, Schedule};
 use hookline_core::ports::Resolver;
@@ -19,6 +21,11 @@ pub struct TestApp {
     pub address: String,
     pub data: PathBuf,
     pub client: reqwest::Client,
+    /// A `webhooks:admin` token, sent by `call` on every request.
+    pub admin_token: String,
+    /// A publisher API key for every event type, sent by `call` on every request.
+    pub api_key: String,
+    auth: AuthConfig,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), String>>>,
 }
@@ -56,6 +63,7 @@ pub fn test_config() -> Config {
 pub async fn spawn_app_with(data: PathBuf, tune: impl FnOnce(&mut Config), resolver: Arc<dyn Resolver>) -> TestApp {
     let mut config = test_config();
     tune(&mut config);
+    let auth = config.auth.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -66,8 +74,21 @@ pub async fn spawn_app_with(data: PathBuf, tune: impl FnOnce(&mut Config), resol
         };
         hookline::server::run_with(listener, &path, config, resolver, shutdown).await.map_err(|e| format!("{e:#}"))
     });
-    let app = TestApp { address, data, client: reqwest::Client::new(), stop: Some(stop), server: Some(server) };
+    let mut app = TestApp {
+        address,
+        data,
+        client: reqwest::Client::new(),
+        admin_token: String::new(),
+        api_key: String::new(),
+        auth,
+        stop: Some(stop),
+        server: Some(server),
+    };
     app.wait_until_healthy().await;
+    app.admin_token = app.token(&[Role::Admin], Duration::from_secs(3600));
+    let (status, key) = app.post("/api/v1/api-keys", &json!({"name": "tests"})).await;
+    assert_eq!(status, 201, "{key}");
+    app.api_key = key["key"].as_str().unwrap().to_owned();
     app
 }
 
@@ -95,10 +116,31 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Sends a request and returns the status and the JSON body (`Null` when empty).
+    /// A token for this server, signed with its local key.
+    pub fn token(&self, roles: &[Role], ttl: Duration) -> String {
+        let settings = hookline::auth_key::jwt_settings(&self.auth, &self.data, false).unwrap();
+        match &settings.keys {
+            JwtKeys::Hs256(secret) => mint_hs256(secret, &settings, "test-admin", roles, ttl).unwrap(),
+            JwtKeys::Jwks(_) => {
+                let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+                crate::tokens::rs256(&crate::tokens::claims(&names))
+            }
+        }
+    }
+
+    /// Sends a request as the test admin (and publisher) and returns the status and the JSON body.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let bearer = format!("Bearer {}", self.admin_token);
+        self.call_with(method, path, body, &[("authorization", &bearer), ("x-api-key", &self.api_key)]).await
+    }
+
+    /// Sends a request with only the given headers (no credentials unless among them).
+    pub async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }

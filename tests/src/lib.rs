@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod receiver;
+pub mod tokens;
 
 pub use app::{TestApp, fast_retries, spawn_app, spawn_app_with, temp_path};
 pub use receiver::{Received, TestReceiver};

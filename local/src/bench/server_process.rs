@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
+use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
+use hookline_core::config::AuthConfig;
+use hookline_core::domain::access::Role;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -13,6 +16,8 @@ pub struct ServerProcess {
     child: Child,
     pub address: String,
     data: PathBuf,
+    /// An admin token signed with the server's local key.
+    pub admin_token: String,
 }
 
 impl ServerProcess {
@@ -34,7 +39,10 @@ impl ServerProcess {
             .context("the server did not start")??
             .ok_or_else(|| anyhow!("the server exited"))?;
         let address = line.split_whitespace().find(|w| w.starts_with("http://")).ok_or_else(|| anyhow!("no address in {line}"))?;
-        Ok(Self { address: address.to_owned(), child, data })
+        let settings = crate::auth_key::jwt_settings(&AuthConfig::default(), &data, false)?;
+        let JwtKeys::Hs256(secret) = &settings.keys else { bail!("the bench server uses its local key") };
+        let admin_token = mint_hs256(secret, &settings, "bench", &[Role::Admin], Duration::from_secs(3600))?;
+        Ok(Self { address: address.to_owned(), child, data, admin_token })
     }
 
     /// User plus system CPU seconds the server has used so far.
@@ -61,7 +69,7 @@ impl ServerProcess {
 }
 
 fn remove_database(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".auth-key"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }

@@ -66,16 +66,23 @@ impl Workload {
             Self::Fanout { webhooks, .. } => *webhooks,
             _ => 1,
         };
+        let admin = Credentials { header: "authorization", value: format!("Bearer {}", server.admin_token) };
         for n in 0..webhooks {
             let body = json!({"name": format!("bench {n}"), "url": receiver.url, "events": ["customer.*"]});
-            post(&client, &server.address, "/api/v1/webhooks", &body).await?;
+            post(&client, &server.address, "/api/v1/webhooks", &body, &admin).await?;
         }
+        let key = post(&client, &server.address, "/api/v1/api-keys", &json!({"name": "bench"}), &admin).await?;
+        let publisher = Credentials { header: "x-api-key", value: key["key"].as_str().unwrap_or_default().to_owned() };
         let cpu_before = server.cpu_seconds();
         let started = Instant::now();
         let (accepted_in, publish_starts) = match self {
-            Self::Throughput { events, publishers } => publish_concurrently(&client, &server.address, run, *events, *publishers).await?,
-            Self::Fanout { events, .. } => publish_concurrently(&client, &server.address, run, *events, 32).await?,
-            Self::Latency { per_second, seconds } => publish_steadily(&client, &server.address, run, *per_second, *seconds).await?,
+            Self::Throughput { events, publishers } => {
+                publish_concurrently(&client, &server.address, &publisher, run, *events, *publishers).await?
+            }
+            Self::Fanout { events, .. } => publish_concurrently(&client, &server.address, &publisher, run, *events, 32).await?,
+            Self::Latency { per_second, seconds } => {
+                publish_steadily(&client, &server.address, &publisher, run, *per_second, *seconds).await?
+            }
         };
         let expected = publish_starts.len() * webhooks;
         wait_for_deliveries(receiver, expected).await?;
@@ -114,12 +121,20 @@ fn event(run: usize, n: usize) -> Value {
     })
 }
 
-async fn post(client: &reqwest::Client, address: &str, path: &str, body: &Value) -> anyhow::Result<()> {
-    let response = client.post(format!("{address}{path}")).header("content-type", "application/json").body(body.to_string()).send().await?;
+/// The one header that authenticates a request.
+#[derive(Clone)]
+struct Credentials {
+    header: &'static str,
+    value: String,
+}
+
+async fn post(client: &reqwest::Client, address: &str, path: &str, body: &Value, credentials: &Credentials) -> anyhow::Result<Value> {
+    let request = client.post(format!("{address}{path}")).header(credentials.header, &credentials.value);
+    let response = request.header("content-type", "application/json").body(body.to_string()).send().await?;
     if !response.status().is_success() {
         bail!("{path} answered {}", response.status());
     }
-    Ok(())
+    Ok(serde_json::from_slice(&response.bytes().await?).unwrap_or(Value::Null))
 }
 
 type PublishStarts = Vec<(String, Instant)>;
@@ -128,6 +143,7 @@ type PublishStarts = Vec<(String, Instant)>;
 async fn publish_concurrently(
     client: &reqwest::Client,
     address: &str,
+    publisher: &Credentials,
     run: usize,
     events: usize,
     publishers: usize,
@@ -136,7 +152,7 @@ async fn publish_concurrently(
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for _ in 0..publishers {
-        let (client, address, next) = (client.clone(), address.to_owned(), next.clone());
+        let (client, address, next, publisher) = (client.clone(), address.to_owned(), next.clone(), publisher.clone());
         tasks.spawn(async move {
             let mut starts = Vec::new();
             loop {
@@ -146,7 +162,7 @@ async fn publish_concurrently(
                 }
                 let body = event(run, n);
                 starts.push((format!("bench-{run}-{n}"), Instant::now()));
-                post(&client, &address, "/api/v1/events", &body).await?;
+                post(&client, &address, "/api/v1/events", &body, &publisher).await?;
             }
         });
     }
@@ -161,6 +177,7 @@ async fn publish_concurrently(
 async fn publish_steadily(
     client: &reqwest::Client,
     address: &str,
+    publisher: &Credentials,
     run: usize,
     per_second: usize,
     seconds: usize,
@@ -171,9 +188,9 @@ async fn publish_steadily(
     let mut starts = Vec::new();
     for n in 0..per_second * seconds {
         ticker.tick().await;
-        let (client, address, body) = (client.clone(), address.to_owned(), event(run, n));
+        let (client, address, body, publisher) = (client.clone(), address.to_owned(), event(run, n), publisher.clone());
         starts.push((format!("bench-{run}-{n}"), Instant::now()));
-        tasks.spawn(async move { post(&client, &address, "/api/v1/events", &body).await });
+        tasks.spawn(async move { post(&client, &address, "/api/v1/events", &body, &publisher).await.map(|_| ()) });
     }
     while let Some(done) = tasks.join_next().await {
         done.context("a publisher panicked")??;

@@ -2,5 +2,6 @@
 
 pub mod clock;
 pub mod http_sender;
+pub mod jwt;
 pub mod resolver;
 pub mod sqlite;

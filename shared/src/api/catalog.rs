@@ -6,14 +6,15 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::auth::Reader;
 use crate::domain::catalog::{self, EventTypeInfo};
 
-pub async fn list() -> Json<Value> {
+pub async fn list(_caller: Reader) -> Json<Value> {
     let data: &[EventTypeInfo] = catalog::all();
     Json(json!({ "data": data, "next_cursor": null }))
 }
 
-pub async fn one(Path(event_type): Path<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
+pub async fn one(_caller: Reader, Path(event_type): Path<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
     catalog::find(&event_type)
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("unknown event type '{event_type}'")))

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::auth::{Reader, Writer};
 use super::extract::{QueryParams, page_limit};
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::stats::DeliveryStats;
@@ -45,11 +46,16 @@ impl HistoryQuery {
     }
 }
 
-pub async fn list(State(hookline): State<Hookline>, QueryParams(query): QueryParams<HistoryQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    QueryParams(query): QueryParams<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
     page(&hookline, query.into_filter()?).await
 }
 
 pub async fn list_for_webhook(
+    _caller: Reader,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<HistoryQuery>,
@@ -73,6 +79,7 @@ impl SinceQuery {
 
 /// `GET /api/v1/webhooks/metrics`: delivery health, by default over the last 24 hours.
 pub async fn metrics(
+    _caller: Reader,
     State(hookline): State<Hookline>,
     QueryParams(query): QueryParams<SinceQuery>,
 ) -> Result<Json<DeliveryStats>, ApiError> {
@@ -80,7 +87,11 @@ pub async fn metrics(
 }
 
 /// `POST /api/v1/webhooks/deliveries/{id}/replay`: a new round of attempts for a closed delivery.
-pub async fn replay(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+pub async fn replay(
+    _caller: Writer,
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(hookline.replay_delivery(&id).await?)))
 }
 
@@ -90,7 +101,7 @@ fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "since must be an RFC 3339 date-time"))
 }
 
-pub async fn one(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
+pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
     Ok(Json(hookline.delivery(&id).await?))
 }
 

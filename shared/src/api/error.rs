@@ -30,6 +30,11 @@ impl ApiError {
         Self { field: Some(field).filter(|f| !f.is_empty()), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail) }
     }
 
+    /// 401, saying what is needed but never why the credentials presented were refused.
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "valid credentials are required")
+    }
+
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         let mut chain = cause.to_string();
         let mut source = cause.source();
@@ -48,6 +53,8 @@ impl From<ServiceError> for ApiError {
         match error {
             ServiceError::Invalid(invalid) => Self::validation(invalid.field, invalid.detail),
             ServiceError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            ServiceError::Unauthenticated => Self::unauthenticated(),
+            ServiceError::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             ServiceError::PayloadTooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
             ServiceError::Store(StoreError::InvalidCursor) => {
@@ -66,7 +73,11 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             body["field"] = field.into();
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

@@ -1,6 +1,8 @@
 //! The management HTTP API: one axum `Router`, served by `axum::serve` in the local binary
 //! and by `lambda_http` on AWS. Handlers are thin: extractors parse, one service call acts.
 
+mod api_keys;
+pub mod auth;
 mod catalog;
 mod deliveries;
 mod error;
@@ -11,11 +13,10 @@ mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
+pub use auth::AppState;
 pub use error::ApiError;
-
-use crate::service::Hookline;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApiConfig {
@@ -29,7 +30,7 @@ impl Default for ApiConfig {
     }
 }
 
-pub fn router(hookline: Hookline, config: ApiConfig) -> Router {
+pub fn router(state: AppState, config: ApiConfig) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/api/v1/webhooks", post(webhooks::create).get(webhooks::list))
@@ -43,10 +44,12 @@ pub fn router(hookline: Hookline, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
         .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))
+        .route("/api/v1/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/api/v1/events", post(events::publish))
         .route("/api/v1/events/batch", post(events::publish_batch))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_request_bytes))
-        .with_state(hookline)
+        .with_state(state)
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::auth::{Reader, Writer};
 use super::deliveries::SinceQuery;
 use super::extract::{JsonBody, QueryParams, page_limit};
 use crate::domain::filter::EventPattern;
@@ -76,12 +77,20 @@ pub struct ListQuery {
     event_type: Option<String>,
 }
 
-pub async fn create(State(hookline): State<Hookline>, JsonBody(request): JsonBody<WebhookRequest>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    _caller: Writer,
+    State(hookline): State<Hookline>,
+    JsonBody(request): JsonBody<WebhookRequest>,
+) -> Result<impl IntoResponse, ApiError> {
     let webhook = hookline.create_webhook(request).await?;
     Ok((StatusCode::CREATED, Json(WebhookView::revealed(webhook))))
 }
 
-pub async fn list(State(hookline): State<Hookline>, QueryParams(query): QueryParams<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let filter =
         WebhookFilter { is_active: query.is_active, event_type: query.event_type, limit: page_limit(query.limit)?, cursor: query.cursor };
     let page = hookline.list_webhooks(&filter).await?;
@@ -89,11 +98,12 @@ pub async fn list(State(hookline): State<Hookline>, QueryParams(query): QueryPar
     Ok(Json(json!({ "data": data, "next_cursor": page.next_cursor })))
 }
 
-pub async fn one(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
+pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
     Ok(Json(WebhookView::masked(hookline.webhook(&id).await?)))
 }
 
 pub async fn replace(
+    _caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<WebhookRequest>,
@@ -101,13 +111,14 @@ pub async fn replace(
     Ok(Json(WebhookView::masked(hookline.replace_webhook(&id, request).await?)))
 }
 
-pub async fn delete(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     hookline.delete_webhook(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/webhooks/{id}/replay?since=`: replays the webhook's dead deliveries.
 pub async fn replay_dead(
+    _caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<SinceQuery>,
@@ -116,6 +127,6 @@ pub async fn replay_dead(
     Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
 }
 
-pub async fn test(State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {
+pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {
     Ok(Json(hookline.test_webhook(&id).await?))
 }

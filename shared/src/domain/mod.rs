@@ -1,6 +1,8 @@
 //! The webhook domain: events, the catalog, subscriptions and their filters, signing,
 //! retry policy and delivery outcomes. Pure code: no I/O crate is imported here (a tidy test checks).
 
+pub mod access;
+pub mod api_key;
 pub mod catalog;
 pub mod delivery;
 pub mod event;

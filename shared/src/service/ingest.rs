@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Hookline, ServiceError};
+use crate::domain::api_key::ApiKey;
 use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, PublishRequest};
 use crate::domain::ids::EventId;
@@ -21,6 +22,14 @@ pub struct PublishOutcome {
     pub duplicate: bool,
 }
 
+/// Who publishes: the ingestion path (`metadata.source` default) and, over HTTP, the API key,
+/// which may limit the event types allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishAs<'a> {
+    pub source: &'a str,
+    pub key: Option<&'a ApiKey>,
+}
+
 /// One entry of a batch's answer: the outcome, or why that event was refused.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
@@ -32,8 +41,11 @@ pub enum BatchItem {
 impl Hookline {
     /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
     /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
-    pub async fn publish(&self, request: PublishRequest, source: &str) -> Result<PublishOutcome, ServiceError> {
-        let event = Event::from_request(request, self.clock.now(), source)?;
+    pub async fn publish(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<PublishOutcome, ServiceError> {
+        if let Some(key) = by.key.filter(|key| !key.may_publish(&request.event_type)) {
+            return Err(ServiceError::Forbidden(format!("API key {} may not publish {}", key.id, request.event_type)));
+        }
+        let event = Event::from_request(request, self.clock.now(), by.source)?;
         let limit = self.settings.max_event_bytes;
         if event.body.len() > limit {
             return Err(ServiceError::PayloadTooLarge { actual: event.body.len(), limit });
@@ -52,11 +64,11 @@ impl Hookline {
     }
 
     /// Publishes each item on its own; one bad item does not refuse the others.
-    pub async fn publish_batch(&self, items: Vec<Value>, source: &str) -> Vec<BatchItem> {
+    pub async fn publish_batch(&self, items: Vec<Value>, by: PublishAs<'_>) -> Vec<BatchItem> {
         let mut results = Vec::with_capacity(items.len());
         for item in items {
             results.push(match from_value::<PublishRequest>(item) {
-                Ok(request) => self.publish(request, source).await.map_or_else(refusal, BatchItem::Accepted),
+                Ok(request) => self.publish(request, by).await.map_or_else(refusal, BatchItem::Accepted),
                 Err(invalid) => refusal(invalid.into()),
             });
         }
@@ -85,6 +97,7 @@ fn refusal(error: ServiceError) -> BatchItem {
         },
         ServiceError::PayloadTooLarge { .. } => BatchItem::Refused { code: "payload_too_large", detail: error.to_string(), field: None },
         ServiceError::Conflict(detail) => BatchItem::Refused { code: "conflict", detail, field: Some("id".into()) },
+        ServiceError::Forbidden(detail) => BatchItem::Refused { code: "forbidden", detail, field: Some("event_type".into()) },
         other => {
             tracing::error!(error = %other, "batch item failed");
             BatchItem::Refused { code: "internal_error", detail: "the event could not be stored; retry it".into(), field: None }

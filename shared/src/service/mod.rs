@@ -3,6 +3,7 @@
 
 mod deliver;
 mod ingest;
+mod keys;
 mod manage;
 mod query;
 mod replay;
@@ -10,14 +11,17 @@ mod replay;
 use std::sync::Arc;
 
 pub use deliver::{AttemptResult, plan_next};
-pub use ingest::{BatchItem, PublishOutcome};
+pub use ingest::{BatchItem, PublishAs, PublishOutcome};
+pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
 pub use query::DeliveryDetail;
 
 use crate::domain::Invalid;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
-use crate::ports::{AttemptLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender};
+use crate::ports::{
+    ApiKeyStore, AttemptLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender,
+};
 
 /// Deployment-wide rules the services apply.
 #[derive(Debug, Clone)]
@@ -39,6 +43,7 @@ impl Default for Settings {
 #[derive(Clone)]
 pub struct Hookline {
     pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
     pub events: Arc<dyn EventStore>,
     pub attempts: Arc<dyn AttemptLog>,
     pub queue: Arc<dyn DeliveryQueue>,
@@ -56,6 +61,11 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// No valid credentials: answered 401 without saying what was wrong with them.
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("payload of {actual} bytes is over the limit of {limit} bytes")]
     PayloadTooLarge { actual: usize, limit: usize },
     #[error(transparent)]

@@ -4,6 +4,7 @@
 //! A caller's `write` returns only after its transaction committed, so an accepted event
 //! or a recorded attempt survives the process being killed.
 
+mod api_keys;
 mod attempts;
 mod db;
 mod events;
@@ -12,6 +13,7 @@ mod schema;
 mod stats;
 mod subscriptions;
 
+pub use api_keys::SqliteApiKeyStore;
 pub use attempts::SqliteAttemptLog;
 pub use db::Db;
 pub use events::SqliteEventStore;

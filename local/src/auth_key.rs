@@ -1,0 +1,68 @@
+//! The local signing key for management tokens: 32 random bytes, base64, in a file beside
+//! the data file (mode 0600), created on the first start. `hookline token` signs with it and
+//! the server verifies with it.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hookline_core::adapters::jwt::{JwtKeys, JwtSettings};
+use hookline_core::config::AuthConfig;
+use rand::RngCore;
+
+/// `<data>.auth-key`, unless the configuration names another file.
+pub fn key_path(auth: &AuthConfig, data: &Path) -> PathBuf {
+    auth.key_file.clone().unwrap_or_else(|| {
+        let mut name = data.as_os_str().to_owned();
+        name.push(".auth-key");
+        PathBuf::from(name)
+    })
+}
+
+/// Reads the key; a missing file is created with a fresh key when `create` is set.
+pub fn load(path: &Path, create: bool) -> anyhow::Result<Vec<u8>> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let key = STANDARD.decode(text.trim()).with_context(|| format!("{} does not hold a base64 key", path.display()))?;
+            if key.len() < 32 {
+                bail!("{} holds a key shorter than 32 bytes", path.display());
+            }
+            Ok(key)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => write_new(path),
+        Err(error) => Err(error).with_context(|| format!("reading the auth key {} (start the server once to create it)", path.display())),
+    }
+}
+
+fn write_new(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating the auth key {}", path.display()))?;
+    writeln!(file, "{}", STANDARD.encode(&key))?;
+    Ok(key)
+}
+
+/// The verification settings: the JWKS file when configured, the local key otherwise.
+pub fn jwt_settings(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Result<JwtSettings> {
+    let keys = match &auth.jwks_file {
+        Some(file) => {
+            let text = fs::read_to_string(file).with_context(|| format!("reading the JWKS file {}", file.display()))?;
+            JwtKeys::Jwks(serde_json::from_str(&text).with_context(|| format!("{} is not a JWKS document", file.display()))?)
+        }
+        None => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
+    };
+    Ok(JwtSettings {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        keys,
+        roles_claim: auth.roles_claim.clone(),
+        leeway: auth.leeway,
+    })
+}

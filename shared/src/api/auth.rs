@@ -1,0 +1,90 @@
+//! Who is calling: bearer tokens with a role for the management routes, API keys for
+//! publishing. Extractors run before the handler, so a handler only runs for an allowed caller.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+
+use super::ApiError;
+use crate::adapters::jwt::TokenVerifier;
+use crate::domain::access::{Principal, Role};
+use crate::domain::api_key::ApiKey;
+use crate::service::Hookline;
+
+/// The router's state: the services and the token verifier.
+#[derive(Clone)]
+pub struct AppState {
+    pub hookline: Hookline,
+    pub tokens: Arc<TokenVerifier>,
+}
+
+impl FromRef<AppState> for Hookline {
+    fn from_ref(state: &AppState) -> Self {
+        state.hookline.clone()
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn authorize(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal, ApiError> {
+    let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
+    let principal = state.tokens.verify(token).map_err(|error| {
+        tracing::debug!(%error, "bearer token refused");
+        ApiError::unauthenticated()
+    })?;
+    if principal.has(needed) {
+        Ok(principal)
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this route needs the {} role", needed.as_str())))
+    }
+}
+
+macro_rules! caller_with_role {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Principal);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+                authorize(parts, state, $role).map(Self)
+            }
+        }
+    };
+}
+
+caller_with_role!(
+    /// A caller holding `webhooks:read` (or more).
+    Reader,
+    Role::Read
+);
+caller_with_role!(
+    /// A caller holding `webhooks:write` (or admin).
+    Writer,
+    Role::Write
+);
+caller_with_role!(
+    /// A caller holding `webhooks:admin`.
+    Admin,
+    Role::Admin
+);
+
+/// A publisher's API key, from `X-API-Key` or `Authorization: Bearer hk_…`.
+pub struct Publisher(pub ApiKey);
+
+impl FromRequestParts<AppState> for Publisher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from_header = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+        let text = from_header.or_else(|| bearer(parts).filter(|token| token.starts_with("hk_"))).ok_or_else(ApiError::unauthenticated)?;
+        Ok(Self(state.hookline.authenticate_publisher(text).await?))
+    }
+}

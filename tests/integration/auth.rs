@@ -1,0 +1,146 @@
+//! Who may call what: bearer tokens and roles on every management route, API keys for publishers.
+
+use std::sync::Arc;
+
+use hookline_core::adapters::resolver::SystemResolver;
+use hookline_core::domain::access::Role;
+use hookline_tests::tokens::{claims, es256, fixture, hs256, rs256, unsigned};
+use hookline_tests::{TestApp, spawn_app, spawn_app_with, temp_path};
+use serde_json::{Value, json};
+
+/// Every management route with the role it needs (ids that do not exist are fine: the
+/// credentials are checked before anything is looked up).
+const ROUTES: &[(&str, &str, Role)] = &[
+    ("GET", "/api/v1/webhooks", Role::Read),
+    ("POST", "/api/v1/webhooks", Role::Write),
+    ("GET", "/api/v1/webhooks/wh_0", Role::Read),
+    ("PUT", "/api/v1/webhooks/wh_0", Role::Write),
+    ("DELETE", "/api/v1/webhooks/wh_0", Role::Write),
+    ("POST", "/api/v1/webhooks/wh_0/test", Role::Write),
+    ("POST", "/api/v1/webhooks/wh_0/replay", Role::Write),
+    ("GET", "/api/v1/webhooks/wh_0/deliveries", Role::Read),
+    ("GET", "/api/v1/webhooks/events", Role::Read),
+    ("GET", "/api/v1/webhooks/events/customer.created", Role::Read),
+    ("GET", "/api/v1/webhooks/deliveries", Role::Read),
+    ("GET", "/api/v1/webhooks/deliveries/dlv_0", Role::Read),
+    ("POST", "/api/v1/webhooks/deliveries/dlv_0/replay", Role::Write),
+    ("GET", "/api/v1/webhooks/metrics", Role::Read),
+    ("POST", "/api/v1/api-keys", Role::Admin),
+    ("GET", "/api/v1/api-keys", Role::Admin),
+    ("DELETE", "/api/v1/api-keys/key_0", Role::Admin),
+];
+
+async fn call_with_token(app: &TestApp, method: &str, path: &str, token: &str) -> (u16, Value) {
+    let bearer = format!("Bearer {token}");
+    app.call_with(method, path, Some(&json!({})), &[("authorization", &bearer)]).await
+}
+
+fn local_secret(app: &TestApp) -> Vec<u8> {
+    let config = hookline_core::config::AuthConfig::default();
+    hookline::auth_key::load(&hookline::auth_key::key_path(&config, &app.data), false).unwrap()
+}
+
+#[tokio::test]
+async fn every_management_route_needs_a_token_with_the_right_role() {
+    let app = spawn_app().await;
+    let secret = local_secret(&app);
+    let roles = [Role::Read, Role::Write, Role::Admin];
+    for (method, path, needed) in ROUTES {
+        let (status, body) = app.call_with(method, path, Some(&json!({})), &[]).await;
+        assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")), "{method} {path} without a token");
+        for role in roles {
+            let token = hs256(&secret, &claims(&[role.as_str()]));
+            let (status, body) = call_with_token(&app, method, path, &token).await;
+            if role >= *needed {
+                assert!(status != 401 && status != 403, "{method} {path} with {}: {status} {body}", role.as_str());
+            } else {
+                assert_eq!(status, 403, "{method} {path} with {}", role.as_str());
+                assert!(body["detail"].as_str().unwrap().contains(needed.as_str()), "{body}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn expired_early_foreign_forged_and_unsigned_tokens_are_refused() {
+    let app = spawn_app().await;
+    let secret = local_secret(&app);
+    let now = chrono::Utc::now().timestamp();
+    let with = |changes: Value| {
+        let mut all = claims(&["webhooks:admin"]);
+        all.as_object_mut().unwrap().extend(changes.as_object().unwrap().clone());
+        all
+    };
+    let refused = [
+        ("expired", hs256(&secret, &with(json!({"exp": now - 120})))),
+        ("not yet valid", hs256(&secret, &with(json!({"nbf": now + 120})))),
+        ("wrong issuer", hs256(&secret, &with(json!({"iss": "someone-else"})))),
+        ("wrong audience", hs256(&secret, &with(json!({"aud": "another-service"})))),
+        ("no subject", hs256(&secret, &with(json!({"sub": ""})))),
+        ("wrong key", hs256(b"a-different-secret-of-thirty-two-bytes", &claims(&["webhooks:admin"]))),
+        ("alg none", unsigned(&claims(&["webhooks:admin"]))),
+        ("RS256 to an HS256 deployment", rs256(&claims(&["webhooks:admin"]))),
+        ("garbage", "not.a.token".to_owned()),
+    ];
+    for (what, token) in refused {
+        let (status, body) = call_with_token(&app, "GET", "/api/v1/webhooks", &token).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(body["detail"], "valid credentials are required", "{what}: the reason is not told");
+    }
+    let fine = hs256(&secret, &with(json!({"exp": now + 60, "roles": "webhooks:read", "scope": "openid"})));
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &fine).await.0, 200);
+    let scoped = hs256(&secret, &with(json!({"roles": [], "scope": "openid webhooks:read"})));
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &scoped).await.0, 200, "roles from scope");
+}
+
+#[tokio::test]
+async fn a_jwks_deployment_takes_rs256_and_es256_and_refuses_algorithm_confusion() {
+    let app = spawn_app_with(temp_path("jwks.db"), |c| c.auth.jwks_file = Some(fixture("jwks.json")), Arc::new(SystemResolver)).await;
+    let admin = claims(&["webhooks:admin"]);
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &rs256(&admin)).await.0, 200);
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &es256(&admin)).await.0, 200);
+    // The classic confusion: HMAC "signed" with the RSA public key, presented as HS256.
+    let public_pem = std::fs::read(fixture("rsa_public.pem")).unwrap();
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &hs256(&public_pem, &admin)).await.0, 401);
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &unsigned(&admin)).await.0, 401);
+}
+
+#[tokio::test]
+async fn publishing_needs_a_live_api_key_allowed_for_the_event_type() {
+    let app = spawn_app().await;
+    let event = json!({"event_type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1, "amount": 1, "paid_at": "2024-01-01T00:00:00Z"}});
+    let publish = |headers: Vec<(&'static str, String)>| {
+        let (app, event) = (&app, event.clone());
+        async move {
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            app.call_with("POST", "/api/v1/events", Some(&event), &pairs).await
+        }
+    };
+    assert_eq!(publish(vec![]).await.0, 401, "no key");
+    assert_eq!(publish(vec![("x-api-key", "hk_0123456789abcdef_nope".into())]).await.0, 401, "unknown key");
+    let admin_jwt = format!("Bearer {}", app.admin_token);
+    assert_eq!(publish(vec![("authorization", admin_jwt)]).await.0, 401, "a management token is not a publisher key");
+
+    let (_, billing) = app.post("/api/v1/api-keys", &json!({"name": "billing", "events": ["invoice.*"]})).await;
+    let key = billing["key"].as_str().unwrap().to_owned();
+    assert_eq!(publish(vec![("x-api-key", key.clone())]).await.0, 202);
+    assert_eq!(publish(vec![("authorization", format!("Bearer {key}"))]).await.0, 202, "also as a bearer");
+    let login = json!({"event_type": "auth.login", "data": {"user_id": "u"}});
+    let (status, body) = app.call_with("POST", "/api/v1/events", Some(&login), &[("x-api-key", &key)]).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "outside the key's patterns");
+
+    let (_, listed) = app.get("/api/v1/api-keys").await;
+    let entry = listed["data"].as_array().unwrap().iter().find(|k| k["id"] == billing["id"]).unwrap().clone();
+    assert!(entry["last_used_at"].is_string());
+    assert!(entry.get("key").is_none() && entry.get("hash").is_none(), "{entry}");
+    let stored = rusqlite::Connection::open(&app.data).unwrap();
+    let hash: String =
+        stored.query_row("SELECT hash FROM api_keys WHERE id = ?1", [billing["id"].as_str().unwrap()], |r| r.get(0)).unwrap();
+    assert_ne!(hash, key);
+    assert!(!std::fs::read(&app.data).unwrap().windows(key.len()).any(|w| w == key.as_bytes()), "the key text is not stored");
+
+    let (status, _) = app.call("DELETE", &format!("/api/v1/api-keys/{}", billing["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(publish(vec![("x-api-key", key)]).await.0, 401, "revoked");
+    assert_eq!(app.call("DELETE", "/api/v1/api-keys/key_missing", None).await.0, 404);
+}
