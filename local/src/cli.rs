@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
+use hookline_core::api::RateLimits;
 use hookline_core::config::{AuthConfig, Config};
 use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
+use hookline_core::domain::rate_limit::Rate;
 use hookline_core::domain::webhook::RetryPolicyRequest;
 use ipnet::IpNet;
 use tracing_subscriber::EnvFilter;
@@ -143,6 +145,16 @@ pub struct Tuning {
     /// Largest event envelope accepted, in bytes.
     #[arg(long, env = "HOOKLINE_MAX_EVENT_BYTES", default_value_t = 256 * 1024)]
     pub max_event_bytes: usize,
+    /// Management requests per second per token subject.
+    #[arg(long, env = "HOOKLINE_MANAGEMENT_RATE", default_value_t = 50.0)]
+    pub management_rate: f64,
+    #[arg(long, env = "HOOKLINE_MANAGEMENT_BURST", default_value_t = 100.0)]
+    pub management_burst: f64,
+    /// Publish requests per second per API key.
+    #[arg(long, env = "HOOKLINE_PUBLISH_RATE", default_value_t = 10_000.0)]
+    pub publish_rate: f64,
+    #[arg(long, env = "HOOKLINE_PUBLISH_BURST", default_value_t = 20_000.0)]
+    pub publish_burst: f64,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -173,6 +185,10 @@ impl Tuning {
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
             auth: self.auth.to_config(),
+            rate_limits: RateLimits {
+                management: Rate { per_second: self.management_rate, burst: self.management_burst },
+                publish: Rate { per_second: self.publish_rate, burst: self.publish_burst },
+            },
         };
         config.validate()?;
         Ok(config)

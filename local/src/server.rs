@@ -78,7 +78,7 @@ pub async fn run_with(
     announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
-    let app = api::router(AppState { hookline: wiring.hookline, tokens: wiring.tokens }, config.api());
+    let app = api::router(AppState::new(wiring.hookline, wiring.tokens, &config.rate_limits), config.api());
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);

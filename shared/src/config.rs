@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::http_sender::SenderConfig;
-use crate::api::ApiConfig;
+use crate::api::{ApiConfig, RateLimits};
 use crate::domain::net_policy::NetPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
@@ -32,6 +32,8 @@ pub struct Config {
     /// How long a claimed task stays invisible before another worker may take it.
     pub visibility_timeout: Duration,
     pub auth: AuthConfig,
+    /// Requests per second (and burst) per token subject and per API key.
+    pub rate_limits: RateLimits,
 }
 
 /// How bearer tokens are verified.
@@ -79,6 +81,7 @@ impl Default for Config {
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
             auth: AuthConfig::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -95,6 +98,10 @@ impl Config {
         }
         if self.visibility_timeout <= self.request_timeout {
             return Err(ConfigError("the visibility timeout must be longer than the request timeout".into()));
+        }
+        let rates = [self.rate_limits.management, self.rate_limits.publish];
+        if rates.iter().any(|rate| rate.per_second.is_nan() || rate.per_second <= 0.0 || rate.burst.is_nan() || rate.burst < 1.0) {
+            return Err(ConfigError("rate limits need a positive rate and a burst of at least 1".into()));
         }
         if self.max_event_bytes > self.max_request_bytes {
             return Err(ConfigError("the event size limit cannot exceed the request size limit".into()));

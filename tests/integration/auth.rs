@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::domain::access::Role;
+use hookline_core::domain::rate_limit::Rate;
 use hookline_tests::tokens::{claims, es256, fixture, hs256, rs256, unsigned};
 use hookline_tests::{TestApp, spawn_app, spawn_app_with, temp_path};
 use serde_json::{Value, json};
@@ -18,6 +19,8 @@ const ROUTES: &[(&str, &str, Role)] = &[
     ("DELETE", "/api/v1/webhooks/wh_0", Role::Write),
     ("POST", "/api/v1/webhooks/wh_0/test", Role::Write),
     ("POST", "/api/v1/webhooks/wh_0/replay", Role::Write),
+    ("GET", "/api/v1/webhooks/wh_0/secret", Role::Write),
+    ("POST", "/api/v1/webhooks/wh_0/secret/rotate", Role::Write),
     ("GET", "/api/v1/webhooks/wh_0/deliveries", Role::Read),
     ("GET", "/api/v1/webhooks/events", Role::Read),
     ("GET", "/api/v1/webhooks/events/customer.created", Role::Read),
@@ -143,4 +146,34 @@ async fn publishing_needs_a_live_api_key_allowed_for_the_event_type() {
     assert_eq!(status, 204);
     assert_eq!(publish(vec![("x-api-key", key)]).await.0, 401, "revoked");
     assert_eq!(app.call("DELETE", "/api/v1/api-keys/key_missing", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_burst_above_the_limit_gets_429_with_retry_after_and_the_bucket_refills() {
+    let limited = |c: &mut hookline_core::config::Config| {
+        c.rate_limits.publish = Rate { per_second: 2.0, burst: 3.0 };
+        c.rate_limits.management = Rate { per_second: 2.0, burst: 4.0 };
+    };
+    let app = spawn_app_with(temp_path("limited.db"), limited, Arc::new(SystemResolver)).await;
+    let event = json!({"event_type": "auth.login", "data": {"user_id": "u"}});
+    for _ in 0..3 {
+        assert_eq!(app.post("/api/v1/events", &event).await.0, 202);
+    }
+    let response = app.client.post(app.url("/api/v1/events")).header("x-api-key", &app.api_key).json(&event).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(app.post("/api/v1/events", &event).await.0, 202, "the bucket refilled");
+
+    let secret = local_secret(&app);
+    let alice = hs256(&secret, &claims(&["webhooks:read"]));
+    for _ in 0..4 {
+        assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &alice).await.0, 200);
+    }
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &alice).await.0, 429);
+    let mut bob = claims(&["webhooks:read"]);
+    bob["sub"] = json!("bob");
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &hs256(&secret, &bob)).await.0, 200, "limits are per subject");
 }

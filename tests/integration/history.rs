@@ -13,6 +13,11 @@ async fn the_secret_is_shown_once_at_creation_and_masked_everywhere_else() {
     assert_eq!(one["secret"], "whsec_…b7oD");
     let (_, list) = app.get("/api/v1/webhooks").await;
     assert_eq!(list["data"][0]["secret"], "whsec_…b7oD");
+    let (status, secret) = app.get(&format!("/api/v1/webhooks/{id}/secret")).await;
+    assert_eq!((status, secret["secret"].as_str()), (200, Some("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")), "the secret route shows it");
+    let too_long = json!({"grace_period_secs": 8 * 86_400});
+    let (status, refused) = app.post(&format!("/api/v1/webhooks/{id}/secret/rotate"), &too_long).await;
+    assert_eq!((status, refused["field"].as_str()), (422, Some("grace_period_secs")));
     let generated = app.create_webhook("https://example.com/other", &["*"], json!({})).await;
     assert!(generated["secret"].as_str().unwrap().starts_with("whsec_"));
 }

@@ -8,9 +8,11 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
 use super::ApiError;
+use super::rate_limit::RateLimiter;
 use crate::adapters::jwt::TokenVerifier;
 use crate::domain::access::{Principal, Role};
 use crate::domain::api_key::ApiKey;
+use crate::domain::rate_limit::Rate;
 use crate::service::Hookline;
 
 /// The router's state: the services and the token verifier.
@@ -18,6 +20,38 @@ use crate::service::Hookline;
 pub struct AppState {
     pub hookline: Hookline,
     pub tokens: Arc<TokenVerifier>,
+    /// Per token subject, on management routes.
+    pub management_limit: Arc<RateLimiter>,
+    /// Per API key, on publishing routes.
+    pub publish_limit: Arc<RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(hookline: Hookline, tokens: Arc<TokenVerifier>, limits: &RateLimits) -> Self {
+        Self {
+            hookline,
+            tokens,
+            management_limit: Arc::new(RateLimiter::new(limits.management)),
+            publish_limit: Arc::new(RateLimiter::new(limits.publish)),
+        }
+    }
+}
+
+/// Requests per second and burst, per caller.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    pub management: Rate,
+    pub publish: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { management: Rate { per_second: 50.0, burst: 100.0 }, publish: Rate { per_second: 10_000.0, burst: 20_000.0 } }
+    }
+}
+
+fn limit(limiter: &RateLimiter, caller: &str) -> Result<(), ApiError> {
+    limiter.check(caller).map_err(ApiError::rate_limited)
 }
 
 impl FromRef<AppState> for Hookline {
@@ -38,6 +72,7 @@ fn authorize(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal,
         tracing::debug!(%error, "bearer token refused");
         ApiError::unauthenticated()
     })?;
+    limit(&state.management_limit, &format!("sub:{}", principal.subject))?;
     if principal.has(needed) {
         Ok(principal)
     } else {
@@ -85,6 +120,8 @@ impl FromRequestParts<AppState> for Publisher {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let from_header = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
         let text = from_header.or_else(|| bearer(parts).filter(|token| token.starts_with("hk_"))).ok_or_else(ApiError::unauthenticated)?;
-        Ok(Self(state.hookline.authenticate_publisher(text).await?))
+        let key = state.hookline.authenticate_publisher(text).await?;
+        limit(&state.publish_limit, &key.id)?;
+        Ok(Self(key))
     }
 }

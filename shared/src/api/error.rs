@@ -2,6 +2,8 @@
 //! the right status. Unexpected errors are logged with their cause and answered with an
 //! opaque 500 that echoes nothing.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,11 +18,13 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     field: Option<String>,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None }
+        Self { status, code, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -28,6 +32,12 @@ impl ApiError {
         let detail = detail.into();
         let detail = if field.is_empty() { detail } else { format!("{field}: {detail}") };
         Self { field: Some(field).filter(|f| !f.is_empty()), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail) }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(wait: Duration) -> Self {
+        let detail = format!("too many requests; retry in {:.1} s", wait.as_secs_f64());
+        Self { retry_after: Some(wait), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail) }
     }
 
     /// 401, saying what is needed but never why the credentials presented were refused.
@@ -74,6 +84,10 @@ impl IntoResponse for ApiError {
             body["field"] = field.into();
         }
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds.max(1)));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
         }

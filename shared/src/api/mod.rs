@@ -9,13 +9,14 @@ mod error;
 mod events;
 mod extract;
 mod health;
+pub mod rate_limit;
 mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 
-pub use auth::AppState;
+pub use auth::{AppState, RateLimits};
 pub use error::ApiError;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,8 @@ pub fn router(state: AppState, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/deliveries/{delivery_id}/replay", post(deliveries::replay))
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
+        .route("/api/v1/webhooks/{id}/secret", get(webhooks::secret))
+        .route("/api/v1/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))
         .route("/api/v1/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))

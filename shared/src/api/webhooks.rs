@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::deliveries::SinceQuery;
-use super::extract::{JsonBody, QueryParams, page_limit};
+use super::extract::{JsonBody, OptionalJsonBody, QueryParams, page_limit};
 use crate::domain::filter::EventPattern;
 use crate::domain::ids::WebhookId;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook::{Webhook, WebhookRequest};
 use crate::ports::WebhookFilter;
-use crate::service::{Hookline, TestOutcome};
+use crate::service::{Hookline, RotateRequest, SecretView, TestOutcome};
 
 /// A webhook as the API shows it: the secret masked unless `secret_shown` says otherwise.
 #[derive(Serialize)]
@@ -125,6 +125,21 @@ pub async fn replay_dead(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let replayed = hookline.replay_dead_of(&id, query.parse()?).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
+}
+
+/// `GET /api/v1/webhooks/{id}/secret`: the current secret in full (write role).
+pub async fn secret(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<SecretView>, ApiError> {
+    Ok(Json(hookline.webhook_secret(&id).await?))
+}
+
+/// `POST /api/v1/webhooks/{id}/secret/rotate`: a new secret; the old one signs on for the grace period.
+pub async fn rotate_secret(
+    _caller: Writer,
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+    OptionalJsonBody(request): OptionalJsonBody<RotateRequest>,
+) -> Result<Json<SecretView>, ApiError> {
+    Ok(Json(hookline.rotate_secret(&id, request).await?))
 }
 
 pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod json;
 pub mod net_policy;
 pub mod outcome;
+pub mod rate_limit;
 pub mod retry;
 pub mod schema;
 pub mod secret;

@@ -18,6 +18,8 @@ pub struct Webhook {
     pub name: String,
     pub url: WebhookUrl,
     pub secret: SigningSecret,
+    /// Secrets replaced by a rotation that still sign until they expire, newest first.
+    pub retired_secrets: Vec<RetiredSecret>,
     pub events: Vec<EventPattern>,
     pub is_active: bool,
     pub description: Option<String>,
@@ -31,7 +33,37 @@ pub struct Webhook {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A secret replaced by a rotation, still signing during its grace period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredSecret {
+    pub secret: SigningSecret,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How many retired secrets a webhook keeps signing with (Svix keeps 10).
+pub const MAX_RETIRED_SECRETS: usize = 10;
+/// The longest grace period a rotation may give the old secret.
+pub const MAX_GRACE: chrono::Duration = chrono::Duration::days(7);
+
 impl Webhook {
+    /// Every secret a delivery made `now` is signed with: the current one first, then the
+    /// retired ones still in their grace period (one `webhook-signature` entry each).
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&SigningSecret> {
+        let retired = self.retired_secrets.iter().filter(|r| r.expires_at > now).map(|r| &r.secret);
+        std::iter::once(&self.secret).chain(retired).collect()
+    }
+
+    /// Makes `new` the current secret; the old one keeps signing for `grace`.
+    pub fn rotate(&mut self, new: SigningSecret, grace: chrono::Duration, now: DateTime<Utc>) {
+        let old = std::mem::replace(&mut self.secret, new);
+        self.retired_secrets.retain(|r| r.expires_at > now);
+        if grace > chrono::Duration::zero() {
+            self.retired_secrets.insert(0, RetiredSecret { secret: old, expires_at: now + grace });
+        }
+        self.retired_secrets.truncate(MAX_RETIRED_SECRETS);
+        self.updated_at = now;
+    }
+
     /// Active and subscribed to `event_type`.
     pub fn wants(&self, event_type: &str) -> bool {
         self.is_active && any_matches(&self.events, event_type)
@@ -197,6 +229,7 @@ mod tests {
             name: draft.name,
             url: draft.url,
             secret: SigningSecret::generate(),
+            retired_secrets: Vec::new(),
             events: draft.events,
             is_active: true,
             description: None,
@@ -222,6 +255,37 @@ mod tests {
         assert_eq!(field_of(json!({"headers": {"X-Ok": "a\r\nb"}})), "headers.X-Ok");
         assert_eq!(field_of(json!({"retry_policy": {"preset": "forever"}})), "retry_policy.preset");
         assert_eq!(field_of(json!({"retry_policy": {"max_attempts": 99}})), "retry_policy.max_attempts");
+    }
+
+    #[test]
+    fn a_rotated_secret_keeps_signing_until_its_grace_period_ends() {
+        let draft = request(json!({})).parse(&UrlRules::default()).unwrap();
+        let now = Utc::now();
+        let (first, second) = (SigningSecret::generate(), SigningSecret::generate());
+        let mut webhook = Webhook {
+            id: WebhookId::generate(0),
+            name: draft.name,
+            url: draft.url,
+            secret: first.clone(),
+            retired_secrets: Vec::new(),
+            events: draft.events,
+            is_active: true,
+            description: None,
+            headers: BTreeMap::new(),
+            retry_policy: None,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        webhook.rotate(second.clone(), chrono::Duration::hours(24), now);
+        assert_eq!(webhook.signing_secrets(now), [&second, &first]);
+        assert_eq!(webhook.signing_secrets(now + chrono::Duration::hours(25)), [&second]);
+        for _ in 0..12 {
+            webhook.rotate(SigningSecret::generate(), chrono::Duration::hours(1), now);
+        }
+        assert_eq!(webhook.retired_secrets.len(), MAX_RETIRED_SECRETS);
+        webhook.rotate(SigningSecret::generate(), chrono::Duration::zero(), now + chrono::Duration::hours(2));
+        assert!(webhook.retired_secrets.is_empty(), "expired ones are dropped and a zero grace retires at once");
     }
 
     #[test]

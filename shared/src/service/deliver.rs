@@ -144,7 +144,9 @@ fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
 /// The Standard Webhooks request: `webhook-id` is the event id, stable across attempts.
 fn signed_request(webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32, now: DateTime<Utc>) -> OutboundRequest {
     let timestamp = now.timestamp();
-    let signature = sign(&webhook.secret, event.id.as_str(), timestamp, event.body.as_bytes());
+    let signature: Vec<String> =
+        webhook.signing_secrets(now).into_iter().map(|secret| sign(secret, event.id.as_str(), timestamp, event.body.as_bytes())).collect();
+    let signature = signature.join(" ");
     let mut headers = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         ("user-agent".to_owned(), format!("Hookline/{VERSION}")),

@@ -8,7 +8,7 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::{Event, unix_millis};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::secret::SigningSecret;
-use crate::domain::webhook::{Webhook, WebhookDraft, WebhookRequest};
+use crate::domain::webhook::{RetiredSecret, Webhook, WebhookDraft, WebhookRequest};
 use crate::domain::webhook_url::{WebhookUrl, refused_ip};
 use crate::ports::{AttemptRecord, Page, StoreError, WebhookFilter};
 
@@ -25,7 +25,7 @@ impl Hookline {
     pub async fn create_webhook(&self, request: WebhookRequest) -> Result<Webhook, ServiceError> {
         let draft = self.parse_draft(request).await?;
         let now = self.clock.now();
-        let stamp = Stamp { id: WebhookId::generate(unix_millis(now)), created_at: now, updated_at: now };
+        let stamp = Stamp { id: WebhookId::generate(unix_millis(now)), retired_secrets: Vec::new(), created_at: now, updated_at: now };
         let webhook = build(draft, stamp, SigningSecret::generate);
         self.subscriptions.insert(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, "webhook created");
@@ -45,7 +45,12 @@ impl Hookline {
     pub async fn replace_webhook(&self, id: &str, request: WebhookRequest) -> Result<Webhook, ServiceError> {
         let current = self.webhook(id).await?;
         let draft = self.parse_draft(request).await?;
-        let stamp = Stamp { id: current.id.clone(), created_at: current.created_at, updated_at: self.clock.now() };
+        let stamp = Stamp {
+            id: current.id.clone(),
+            retired_secrets: current.retired_secrets.clone(),
+            created_at: current.created_at,
+            updated_at: self.clock.now(),
+        };
         let replaced = build(draft, stamp, || current.secret.clone());
         self.subscriptions.replace(&replaced).await.map_err(not_found_as_webhook)?;
         Ok(replaced)
@@ -97,6 +102,7 @@ impl Hookline {
 /// The identity and timestamps a draft lacks.
 struct Stamp {
     id: WebhookId,
+    retired_secrets: Vec<RetiredSecret>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -108,6 +114,7 @@ fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> Sig
         name: draft.name,
         url: draft.url,
         secret: draft.secret.unwrap_or_else(default_secret),
+        retired_secrets: stamp.retired_secrets,
         events: draft.events,
         is_active: draft.is_active,
         description: draft.description,

@@ -7,6 +7,7 @@ mod keys;
 mod manage;
 mod query;
 mod replay;
+mod secrets;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub use ingest::{BatchItem, PublishAs, PublishOutcome};
 pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
 pub use query::DeliveryDetail;
+pub use secrets::{RotateRequest, SecretView};
 
 use crate::domain::Invalid;
 use crate::domain::retry::RetryPolicy;

@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS webhooks (
     name TEXT NOT NULL,
     url TEXT NOT NULL,
     secret TEXT NOT NULL,
+    retired_secrets TEXT NOT NULL DEFAULT '[]',
     events TEXT NOT NULL,
     is_active INTEGER NOT NULL,
     description TEXT,

@@ -13,12 +13,12 @@ use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::filter::{EventPattern, any_matches};
 use crate::domain::ids::WebhookId;
 use crate::domain::secret::SigningSecret;
-use crate::domain::webhook::Webhook;
+use crate::domain::webhook::{RetiredSecret, Webhook};
 use crate::domain::webhook_url::WebhookUrl;
 use crate::ports::{Page, StoreError, SubscriptionStore, WebhookFilter};
 
-const COLUMNS: &str =
-    "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at";
+const COLUMNS: &str = "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at, \
+     retired_secrets";
 
 pub struct SqliteSubscriptionStore {
     db: Arc<Db>,
@@ -139,7 +139,7 @@ impl SubscriptionStore for SqliteSubscriptionStore {
 
 /// A webhook flattened to column values, owned so it can move to the writer thread.
 struct WebhookRow {
-    values: [Option<String>; 12],
+    values: [Option<String>; 13],
 }
 
 impl From<&Webhook> for WebhookRow {
@@ -160,6 +160,7 @@ impl From<&Webhook> for WebhookRow {
                 webhook.disabled_reason.clone(),
                 Some(to_text(webhook.created_at)),
                 Some(to_text(webhook.updated_at)),
+                Some(retired_to_json(&webhook.retired_secrets)),
             ],
         }
     }
@@ -170,13 +171,14 @@ impl WebhookRow {
         let v = &self.values;
         if replace {
             let sql = "UPDATE webhooks SET name = ?2, url = ?3, secret = ?4, events = ?5, is_active = ?6, description = ?7, \
-                       headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12 WHERE id = ?1";
-            let changed = conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]])?;
+                       headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12, \
+                       retired_secrets = ?13 WHERE id = ?1";
+            let changed = conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]])?;
             return if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) };
         }
         let sql = "INSERT INTO webhooks (id, name, url, secret, events, is_active, description, headers, retry_policy, \
-                   disabled_reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]]) {
+                   disabled_reason, created_at, updated_at, retired_secrets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]]) {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Err(StoreError::Conflict("a webhook with this id already exists".into()))
             }
@@ -206,6 +208,28 @@ fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
         disabled_reason: row.get(10)?,
         created_at: from_text(&text(11)?)?,
         updated_at: from_text(&text(12)?)?,
+        retired_secrets: retired_from_json(&text(13)?)?,
     };
     Ok((row.get(0)?, webhook))
+}
+
+/// Retired secrets as `[{"secret", "expires_at"}]`.
+fn retired_to_json(retired: &[RetiredSecret]) -> String {
+    let entries: Vec<serde_json::Value> =
+        retired.iter().map(|r| serde_json::json!({ "secret": r.secret.expose(), "expires_at": to_text(r.expires_at) })).collect();
+    serde_json::Value::Array(entries).to_string()
+}
+
+fn retired_from_json(raw: &str) -> rusqlite::Result<Vec<RetiredSecret>> {
+    let entries: Vec<serde_json::Value> = serde_json::from_str(raw).map_err(|_| corrupt("retired secrets"))?;
+    entries
+        .iter()
+        .map(|entry| {
+            let text = |key: &str| entry.get(key).and_then(serde_json::Value::as_str).ok_or_else(|| corrupt("retired secret"));
+            Ok(RetiredSecret {
+                secret: SigningSecret::parse(text("secret")?).map_err(|_| corrupt("retired secret"))?,
+                expires_at: from_text(text("expires_at")?)?,
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,56 @@
+//! Reading and rotating a webhook's signing secret.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Hookline, ServiceError};
+use crate::domain::Invalid;
+use crate::domain::secret::SigningSecret;
+use crate::domain::webhook::MAX_GRACE;
+
+/// How long the old secret keeps signing after a rotation, unless the request says otherwise.
+const DEFAULT_GRACE: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// The new secret; generated when absent.
+    pub secret: Option<String>,
+    /// How long the old secret keeps signing: 0 to 604800 (7 days), 86400 when absent.
+    pub grace_period_secs: Option<u64>,
+}
+
+/// A webhook's secrets as the secret routes show them: the current one in full, and when
+/// each retired one stops signing.
+#[derive(Debug, Serialize)]
+pub struct SecretView {
+    pub secret: String,
+    pub retired_until: Vec<DateTime<Utc>>,
+}
+
+impl Hookline {
+    pub async fn webhook_secret(&self, id: &str) -> Result<SecretView, ServiceError> {
+        let webhook = self.webhook(id).await?;
+        let now = self.clock.now();
+        let retired_until = webhook.retired_secrets.iter().map(|r| r.expires_at).filter(|at| *at > now).collect();
+        Ok(SecretView { secret: webhook.secret.expose().to_owned(), retired_until })
+    }
+
+    /// Issues a new secret; the old one keeps signing (a second `webhook-signature` entry)
+    /// for the grace period, so receivers can switch without dropping a delivery.
+    pub async fn rotate_secret(&self, id: &str, request: RotateRequest) -> Result<SecretView, ServiceError> {
+        let grace = match request.grace_period_secs {
+            None => DEFAULT_GRACE,
+            Some(secs) => chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+        };
+        if grace > MAX_GRACE {
+            return Err(Invalid::new("grace_period_secs", "must be at most 604800 (7 days)").into());
+        }
+        let new = request.secret.as_deref().map(SigningSecret::parse).transpose()?.unwrap_or_else(SigningSecret::generate);
+        let mut webhook = self.webhook(id).await?;
+        webhook.rotate(new, grace, self.clock.now());
+        self.subscriptions.replace(&webhook).await?;
+        tracing::info!(webhook_id = %webhook.id, grace_secs = grace.num_seconds(), "signing secret rotated");
+        self.webhook_secret(webhook.id.as_str()).await
+    }
+}
