@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
 use hookline_core::api::RateLimits;
-use hookline_core::config::{AuthConfig, Config};
+use hookline_core::config::{AuthConfig, Config, Redacted};
 use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
 use hookline_core::domain::rate_limit::Rate;
@@ -155,6 +155,12 @@ pub struct Tuning {
     pub publish_rate: f64,
     #[arg(long, env = "HOOKLINE_PUBLISH_BURST", default_value_t = 20_000.0)]
     pub publish_burst: f64,
+    /// The key sealing signing secrets at rest, base64 of 32 bytes (prefer the environment).
+    #[arg(long, env = "HOOKLINE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// The file holding that key (default: the data file's path plus `.secret-key`, created on first start).
+    #[arg(long, env = "HOOKLINE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -185,6 +191,8 @@ impl Tuning {
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
             auth: self.auth.to_config(),
+            secret_key: self.secret_key.clone().map(Redacted::new),
+            secret_key_file: self.secret_key_file.clone(),
             rate_limits: RateLimits {
                 management: Rate { per_second: self.management_rate, burst: self.management_burst },
                 publish: Rate { per_second: self.publish_rate, burst: self.publish_burst },
@@ -240,7 +248,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
         .map(|raw| Role::parse(raw).ok_or_else(|| anyhow::anyhow!("unknown role '{raw}' (webhooks:read, webhooks:write, webhooks:admin)")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let ttl = parse_ttl(&args.ttl)?;
-    let settings = crate::auth_key::jwt_settings(&auth, &args.data, false)?;
+    let settings = crate::key_files::jwt_settings(&auth, &args.data, false)?;
     let JwtKeys::Hs256(secret) = &settings.keys else { anyhow::bail!("hookline token signs only with the local HS256 key") };
     println!("{}", mint_hs256(secret, &settings, &args.sub, &roles, ttl)?);
     Ok(())

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use hookline_core::adapters::cipher::SecretCipher;
 use hookline_core::adapters::clock::SystemClock;
 use hookline_core::adapters::http_sender::ReqwestSender;
 use hookline_core::adapters::jwt::TokenVerifier;
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::adapters::sqlite::{
-    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
+    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore, check_secret_key,
 };
 use hookline_core::api::{self, AppState};
 use hookline_core::config::Config;
@@ -22,7 +23,7 @@ use hookline_core::worker::WorkerPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth_key;
+use crate::key_files;
 
 /// The services wired over SQLite, plus the queue the workers drain.
 pub struct Wiring {
@@ -34,8 +35,10 @@ pub struct Wiring {
 /// Opens the data file and builds every adapter once.
 pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Wiring> {
     config.validate()?;
-    let tokens = Arc::new(TokenVerifier::new(auth_key::jwt_settings(&config.auth, data, true)?));
+    let tokens = Arc::new(TokenVerifier::new(key_files::jwt_settings(&config.auth, data, true)?));
     let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
+    let cipher = Arc::new(SecretCipher::new(&key_files::secret_key(config, data)?)?);
+    check_secret_key(&db, &cipher).await.with_context(|| format!("opening {}", data.display()))?;
     let queue = Arc::new(SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout));
     let recovered = queue.recover().await.context("recovering deliveries left by a previous run")?;
     if recovered > 0 {
@@ -43,7 +46,7 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
     }
     let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
     let hookline = Hookline {
-        subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone())),
+        subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone(), cipher)),
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
         attempts: Arc::new(SqliteAttemptLog::new(db)),

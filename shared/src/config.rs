@@ -32,8 +32,32 @@ pub struct Config {
     /// How long a claimed task stays invisible before another worker may take it.
     pub visibility_timeout: Duration,
     pub auth: AuthConfig,
+    /// The key sealing signing secrets at rest (base64 of 32 bytes); takes precedence over the file.
+    pub secret_key: Option<Redacted>,
+    /// Where that key lives otherwise; by default `<data file>.secret-key`, created on first start.
+    pub secret_key_file: Option<PathBuf>,
     /// Requests per second (and burst) per token subject and per API key.
     pub rate_limits: RateLimits,
+}
+
+/// A configuration value that must never be printed.
+#[derive(Clone)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// How bearer tokens are verified.
@@ -81,6 +105,8 @@ impl Default for Config {
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
             auth: AuthConfig::default(),
+            secret_key: None,
+            secret_key_file: None,
             rate_limits: RateLimits::default(),
         }
     }

@@ -40,7 +40,7 @@ async fn call_with_token(app: &TestApp, method: &str, path: &str, token: &str) -
 
 fn local_secret(app: &TestApp) -> Vec<u8> {
     let config = hookline_core::config::AuthConfig::default();
-    hookline::auth_key::load(&hookline::auth_key::key_path(&config, &app.data), false).unwrap()
+    hookline::key_files::load(&hookline::key_files::key_path(&config, &app.data), false).unwrap()
 }
 
 #[tokio::test]

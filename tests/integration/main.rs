@@ -11,4 +11,5 @@ mod lifecycle;
 mod network_policy;
 mod process;
 mod replay;
+mod secrets_at_rest;
 mod tidy;

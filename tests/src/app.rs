@@ -118,7 +118,7 @@ impl TestApp {
 
     /// A token for this server, signed with its local key.
     pub fn token(&self, roles: &[Role], ttl: Duration) -> String {
-        let settings = hookline::auth_key::jwt_settings(&self.auth, &self.data, false).unwrap();
+        let settings = hookline::key_files::jwt_settings(&self.auth, &self.data, false).unwrap();
         match &settings.keys {
             JwtKeys::Hs256(secret) => mint_hs256(secret, &settings, "test-admin", roles, ttl).unwrap(),
             JwtKeys::Jwks(_) => {

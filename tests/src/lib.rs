@@ -6,7 +6,7 @@ pub mod app;
 pub mod receiver;
 pub mod tokens;
 
-pub use app::{TestApp, fast_retries, spawn_app, spawn_app_with, temp_path};
+pub use app::{TestApp, fast_retries, spawn_app, spawn_app_with, temp_path, test_config};
 pub use receiver::{Received, TestReceiver};
 
 use std::future::Future;

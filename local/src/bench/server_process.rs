@@ -39,7 +39,7 @@ impl ServerProcess {
             .context("the server did not start")??
             .ok_or_else(|| anyhow!("the server exited"))?;
         let address = line.split_whitespace().find(|w| w.starts_with("http://")).ok_or_else(|| anyhow!("no address in {line}"))?;
-        let settings = crate::auth_key::jwt_settings(&AuthConfig::default(), &data, false)?;
+        let settings = crate::key_files::jwt_settings(&AuthConfig::default(), &data, false)?;
         let JwtKeys::Hs256(secret) = &settings.keys else { bail!("the bench server uses its local key") };
         let admin_token = mint_hs256(secret, &settings, "bench", &[Role::Admin], Duration::from_secs(3600))?;
         Ok(Self { address: address.to_owned(), child, data, admin_token })

@@ -1,5 +1,6 @@
 //! Adapters: the ports implemented over real things (SQLite, reqwest, DNS, the system clock).
 
+pub mod cipher;
 pub mod clock;
 pub mod http_sender;
 pub mod jwt;

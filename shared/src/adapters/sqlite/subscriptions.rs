@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
+use crate::adapters::cipher::SecretCipher;
 use crate::domain::filter::{EventPattern, any_matches};
 use crate::domain::ids::WebhookId;
 use crate::domain::secret::SigningSecret;
@@ -22,12 +23,14 @@ const COLUMNS: &str = "seq, id, name, url, secret, events, is_active, descriptio
 
 pub struct SqliteSubscriptionStore {
     db: Arc<Db>,
+    /// Seals signing secrets before they are written and opens them when read.
+    cipher: Arc<SecretCipher>,
     active: RwLock<Option<Arc<Vec<Webhook>>>>,
 }
 
 impl SqliteSubscriptionStore {
-    pub fn new(db: Arc<Db>) -> Self {
-        Self { db, active: RwLock::new(None) }
+    pub fn new(db: Arc<Db>, cipher: Arc<SecretCipher>) -> Self {
+        Self { db, cipher, active: RwLock::new(None) }
     }
 
     fn forget_cache(&self) {
@@ -40,11 +43,12 @@ impl SqliteSubscriptionStore {
         if let Some(cached) = self.active.read().ok().and_then(|a| a.clone()) {
             return Ok(cached);
         }
+        let cipher = self.cipher.clone();
         let loaded = Arc::new(
             self.db
-                .read(|conn| {
+                .read(move |conn| {
                     let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM webhooks WHERE is_active = 1 ORDER BY seq"))?;
-                    let rows = statement.query_map([], |row| read_webhook(row).map(|(_, webhook)| webhook))?;
+                    let rows = statement.query_map([], |row| read_webhook(row, &cipher).map(|(_, webhook)| webhook))?;
                     Ok(rows.collect::<Result<Vec<_>, _>>()?)
                 })
                 .await?,
@@ -56,7 +60,7 @@ impl SqliteSubscriptionStore {
     }
 
     async fn write_row(&self, webhook: &Webhook, replace: bool) -> Result<(), StoreError> {
-        let row = WebhookRow::from(webhook);
+        let row = WebhookRow::new(webhook, &self.cipher);
         self.db.write(move |conn| row.save(conn, replace)).await?;
         self.forget_cache();
         Ok(())
@@ -74,11 +78,11 @@ impl SubscriptionStore for SqliteSubscriptionStore {
         if let Some(webhook) = cached.and_then(|active| active.iter().find(|w| &w.id == id).cloned()) {
             return Ok(Some(webhook));
         }
-        let id = id.to_string();
+        let (id, cipher) = (id.to_string(), self.cipher.clone());
         self.db
             .read(move |conn| {
                 let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1"))?;
-                let mut rows = statement.query_map([id], |row| read_webhook(row).map(|(_, webhook)| webhook))?;
+                let mut rows = statement.query_map([id], |row| read_webhook(row, &cipher).map(|(_, webhook)| webhook))?;
                 Ok(rows.next().transpose()?)
             })
             .await
@@ -87,13 +91,14 @@ impl SubscriptionStore for SqliteSubscriptionStore {
     async fn list(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, StoreError> {
         let after = decode_cursor(filter.cursor.as_deref())?.unwrap_or(0);
         let (is_active, event_type, limit) = (filter.is_active, filter.event_type.clone(), filter.limit);
+        let cipher = self.cipher.clone();
         self.db
             .read(move |conn| {
                 let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE seq > ?1 AND (?2 IS NULL OR is_active = ?2) ORDER BY seq");
                 let mut statement = conn.prepare_cached(&sql)?;
                 let mut items = Vec::new();
                 let mut next_cursor = None;
-                for row in statement.query_map(params![after, is_active], read_webhook)? {
+                for row in statement.query_map(params![after, is_active], |row| read_webhook(row, &cipher))? {
                     let (seq, webhook) = row?;
                     if event_type.as_deref().is_some_and(|t| !any_matches(&webhook.events, t)) {
                         continue;
@@ -142,8 +147,10 @@ struct WebhookRow {
     values: [Option<String>; 13],
 }
 
-impl From<&Webhook> for WebhookRow {
-    fn from(webhook: &Webhook) -> Self {
+impl WebhookRow {
+    /// The row for `webhook`, its secrets sealed with `cipher`.
+    fn new(webhook: &Webhook, cipher: &SecretCipher) -> Self {
+        let id = webhook.id.as_str();
         let events: Vec<String> = webhook.events.iter().map(EventPattern::as_string).collect();
         let json = |value: serde_json::Result<String>| value.unwrap_or_default();
         Self {
@@ -151,7 +158,7 @@ impl From<&Webhook> for WebhookRow {
                 Some(webhook.id.to_string()),
                 Some(webhook.name.clone()),
                 Some(webhook.url.as_str().to_owned()),
-                Some(webhook.secret.expose().to_owned()),
+                Some(cipher.seal(webhook.secret.expose(), id)),
                 Some(json(serde_json::to_string(&events))),
                 Some(if webhook.is_active { "1" } else { "0" }.to_owned()),
                 webhook.description.clone(),
@@ -160,13 +167,11 @@ impl From<&Webhook> for WebhookRow {
                 webhook.disabled_reason.clone(),
                 Some(to_text(webhook.created_at)),
                 Some(to_text(webhook.updated_at)),
-                Some(retired_to_json(&webhook.retired_secrets)),
+                Some(cipher.seal(&retired_to_json(&webhook.retired_secrets), id)),
             ],
         }
     }
-}
 
-impl WebhookRow {
     fn save(&self, conn: &Connection, replace: bool) -> Result<(), StoreError> {
         let v = &self.values;
         if replace {
@@ -187,8 +192,10 @@ impl WebhookRow {
     }
 }
 
-fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
+fn read_webhook(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<(i64, Webhook)> {
     let text = |index: usize| row.get::<_, String>(index);
+    let id = text(1)?;
+    let open = |index: usize, what: &str| cipher.open(&text(index)?, &id).map_err(|_| corrupt(what));
     let events: Vec<String> = serde_json::from_str(&text(5)?).map_err(|_| corrupt("events"))?;
     let headers: BTreeMap<String, String> = serde_json::from_str(&text(8)?).map_err(|_| corrupt("headers"))?;
     let retry_policy = match row.get::<_, Option<String>>(9)? {
@@ -196,10 +203,10 @@ fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
         None => None,
     };
     let webhook = Webhook {
-        id: WebhookId::parse(&text(1)?).ok_or_else(|| corrupt("webhook id"))?,
+        id: WebhookId::parse(&id).ok_or_else(|| corrupt("webhook id"))?,
         name: text(2)?,
         url: WebhookUrl::from_stored(&text(3)?).ok_or_else(|| corrupt("url"))?,
-        secret: SigningSecret::parse(&text(4)?).map_err(|_| corrupt("secret"))?,
+        secret: SigningSecret::parse(&open(4, "secret")?).map_err(|_| corrupt("secret"))?,
         events: events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
         is_active: row.get::<_, String>(6).map(|v| v == "1").or_else(|_| row.get::<_, i64>(6).map(|v| v == 1))?,
         description: row.get(7)?,
@@ -208,7 +215,7 @@ fn read_webhook(row: &Row<'_>) -> rusqlite::Result<(i64, Webhook)> {
         disabled_reason: row.get(10)?,
         created_at: from_text(&text(11)?)?,
         updated_at: from_text(&text(12)?)?,
-        retired_secrets: retired_from_json(&text(13)?)?,
+        retired_secrets: retired_from_json(&open(13, "retired secrets")?)?,
     };
     Ok((row.get(0)?, webhook))
 }

@@ -1,6 +1,6 @@
-//! The local signing key for management tokens: 32 random bytes, base64, in a file beside
-//! the data file (mode 0600), created on the first start. `hookline token` signs with it and
-//! the server verifies with it.
+//! Local key files, each 32 random bytes in base64 beside the data file (mode 0600), created
+//! on the first start: the HS256 key for management tokens (`hookline token` signs with it,
+//! the server verifies with it) and the key that seals signing secrets at rest.
 
 use std::fs;
 use std::io::Write;
@@ -10,16 +10,36 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hookline_core::adapters::jwt::{JwtKeys, JwtSettings};
-use hookline_core::config::AuthConfig;
+use hookline_core::config::{AuthConfig, Config};
 use rand::RngCore;
 
 /// `<data>.auth-key`, unless the configuration names another file.
 pub fn key_path(auth: &AuthConfig, data: &Path) -> PathBuf {
-    auth.key_file.clone().unwrap_or_else(|| {
-        let mut name = data.as_os_str().to_owned();
-        name.push(".auth-key");
-        PathBuf::from(name)
-    })
+    auth.key_file.clone().unwrap_or_else(|| beside(data, ".auth-key"))
+}
+
+fn beside(data: &Path, suffix: &str) -> PathBuf {
+    let mut name = data.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The key sealing signing secrets: given in the configuration (base64), or read from its
+/// file (`<data>.secret-key` by default, created on first start).
+pub fn secret_key(config: &Config, data: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(encoded) = &config.secret_key {
+        let key = STANDARD.decode(encoded.expose().trim()).context("HOOKLINE_SECRET_KEY is not base64")?;
+        if key.len() != 32 {
+            bail!("HOOKLINE_SECRET_KEY must hold exactly 32 bytes");
+        }
+        return Ok(key);
+    }
+    let path = config.secret_key_file.clone().unwrap_or_else(|| beside(data, ".secret-key"));
+    let key = load(&path, true)?;
+    if key.len() != 32 {
+        bail!("{} must hold exactly 32 bytes", path.display());
+    }
+    Ok(key)
 }
 
 /// Reads the key; a missing file is created with a fresh key when `create` is set.
