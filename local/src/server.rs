@@ -13,7 +13,8 @@ use hookline_core::adapters::http_sender::ReqwestSender;
 use hookline_core::adapters::jwt::TokenVerifier;
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::adapters::sqlite::{
-    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore, check_secret_key,
+    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
+    check_secret_key,
 };
 use hookline_core::api::{self, AppState};
 use hookline_core::config::Config;
@@ -48,6 +49,7 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
     let hookline = Hookline {
         subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone(), cipher)),
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
+        audit: Arc::new(SqliteAuditLog::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
         attempts: Arc::new(SqliteAttemptLog::new(db)),
         queue: queue.clone(),
@@ -82,6 +84,7 @@ pub async fn run_with(
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
     let app = api::router(AppState::new(wiring.hookline, wiring.tokens, &config.rate_limits), config.api());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::api_key::ApiKey;
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -75,6 +76,8 @@ pub trait EventStore: Send + Sync {
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError>;
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError>;
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+    /// Replaces the stored payload with an erasure marker (GDPR); `NotFound` if there is no such event.
+    async fn erase(&self, id: &EventId) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -115,6 +118,9 @@ pub trait AttemptLog: Send + Sync {
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Closes an open delivery without an attempt (its webhook was deleted or deactivated).
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// After an event's erasure: cancels its open deliveries and clears the response excerpts
+    /// of their attempts, keeping every outcome.
+    async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Reopens closed deliveries for a new round of attempts (a replay) and returns them.
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
     /// Delivery health for deliveries created, and attempts started, since `since`.
@@ -228,6 +234,24 @@ pub trait ApiKeyStore: Send + Sync {
     /// `NotFound` when there is no such key; revoking twice keeps the first time.
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<AuditAction>,
+    pub target: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// The audit trail: append and read, nothing else, so no caller can change or remove an entry.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>, StoreError>;
 }
 
 pub trait Clock: Send + Sync {

@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/api/v1/api-keys", Role::Admin),
     ("GET", "/api/v1/api-keys", Role::Admin),
     ("DELETE", "/api/v1/api-keys/key_0", Role::Admin),
+    ("GET", "/api/v1/audit", Role::Admin),
+    ("DELETE", "/api/v1/events/evt_0", Role::Admin),
 ];
 
 async fn call_with_token(app: &TestApp, method: &str, path: &str, token: &str) -> (u16, Value) {

@@ -1,9 +1,10 @@
 //! Who is calling: bearer tokens with a role for the management routes, API keys for
 //! publishing. Extractors run before the handler, so a handler only runs for an allowed caller.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
@@ -12,6 +13,7 @@ use super::rate_limit::RateLimiter;
 use crate::adapters::jwt::TokenVerifier;
 use crate::domain::access::{Principal, Role};
 use crate::domain::api_key::ApiKey;
+use crate::domain::audit::Actor;
 use crate::domain::rate_limit::Rate;
 use crate::service::Hookline;
 
@@ -66,6 +68,15 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Where the request came from: the first `X-Forwarded-For` hop (set by API Gateway or a
+/// proxy), else the peer address.
+fn source_address(parts: &Parts) -> Option<String> {
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next());
+    forwarded
+        .map(|hop| hop.trim().to_owned())
+        .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string()))
+}
+
 fn authorize(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal, ApiError> {
     let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
     let principal = state.tokens.verify(token).map_err(|error| {
@@ -83,13 +94,19 @@ fn authorize(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal,
 macro_rules! caller_with_role {
     ($(#[$doc:meta])* $name:ident, $role:expr) => {
         $(#[$doc])*
-        pub struct $name(pub Principal);
+        pub struct $name {
+            pub principal: Principal,
+            /// The subject and source address, as the audit trail records them.
+            pub actor: Actor,
+        }
 
         impl FromRequestParts<AppState> for $name {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-                authorize(parts, state, $role).map(Self)
+                let principal = authorize(parts, state, $role)?;
+                let actor = Actor { subject: principal.subject.clone(), source: source_address(parts) };
+                Ok(Self { principal, actor })
             }
         }
     };

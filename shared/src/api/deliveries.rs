@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::extract::{QueryParams, page_limit};
+use crate::domain::audit::AuditAction;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::stats::DeliveryStats;
 use crate::ports::DeliveryFilter;
@@ -71,6 +72,12 @@ pub struct SinceQuery {
     since: Option<String>,
 }
 
+impl From<Option<String>> for SinceQuery {
+    fn from(since: Option<String>) -> Self {
+        Self { since }
+    }
+}
+
 impl SinceQuery {
     pub fn parse(&self) -> Result<Option<DateTime<Utc>>, ApiError> {
         self.since.as_deref().map(parse_since).transpose()
@@ -88,11 +95,13 @@ pub async fn metrics(
 
 /// `POST /api/v1/webhooks/deliveries/{id}/replay`: a new round of attempts for a closed delivery.
 pub async fn replay(
-    _caller: Writer,
+    caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(hookline.replay_delivery(&id).await?)))
+    let delivery = hookline.replay_delivery(&id).await?;
+    hookline.audit(&caller.actor, AuditAction::DeliveryReplay, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
 }
 
 fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {

@@ -2,6 +2,7 @@
 //! and by `lambda_http` on AWS. Handlers are thin: extractors parse, one service call acts.
 
 mod api_keys;
+mod audit;
 pub mod auth;
 mod catalog;
 mod deliveries;
@@ -49,7 +50,9 @@ pub fn router(state: AppState, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))
         .route("/api/v1/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/events", post(events::publish))
+        .route("/api/v1/events/{id}", delete(audit::erase_event))
         .route("/api/v1/events/batch", post(events::publish_batch))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

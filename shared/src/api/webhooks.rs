@@ -14,6 +14,7 @@ use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::deliveries::SinceQuery;
 use super::extract::{JsonBody, OptionalJsonBody, QueryParams, page_limit};
+use crate::domain::audit::AuditAction;
 use crate::domain::filter::EventPattern;
 use crate::domain::ids::WebhookId;
 use crate::domain::retry::RetryPolicy;
@@ -78,11 +79,12 @@ pub struct ListQuery {
 }
 
 pub async fn create(
-    _caller: Writer,
+    caller: Writer,
     State(hookline): State<Hookline>,
     JsonBody(request): JsonBody<WebhookRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let webhook = hookline.create_webhook(request).await?;
+    hookline.audit(&caller.actor, AuditAction::WebhookCreate, webhook.id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(WebhookView::revealed(webhook))))
 }
 
@@ -103,43 +105,51 @@ pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Pa
 }
 
 pub async fn replace(
-    _caller: Writer,
+    caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<WebhookRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    Ok(Json(WebhookView::masked(hookline.replace_webhook(&id, request).await?)))
+    let replaced = hookline.replace_webhook(&id, request).await?;
+    hookline.audit(&caller.actor, AuditAction::WebhookUpdate, &id).await?;
+    Ok(Json(WebhookView::masked(replaced)))
 }
 
-pub async fn delete(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     hookline.delete_webhook(&id).await?;
+    hookline.audit(&caller.actor, AuditAction::WebhookDelete, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/webhooks/{id}/replay?since=`: replays the webhook's dead deliveries.
 pub async fn replay_dead(
-    _caller: Writer,
+    caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<SinceQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let replayed = hookline.replay_dead_of(&id, query.parse()?).await?;
+    hookline.audit(&caller.actor, AuditAction::WebhookReplay, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
 }
 
 /// `GET /api/v1/webhooks/{id}/secret`: the current secret in full (write role).
-pub async fn secret(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<SecretView>, ApiError> {
-    Ok(Json(hookline.webhook_secret(&id).await?))
+pub async fn secret(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<SecretView>, ApiError> {
+    let secret = hookline.webhook_secret(&id).await?;
+    hookline.audit(&caller.actor, AuditAction::SecretRead, &id).await?;
+    Ok(Json(secret))
 }
 
 /// `POST /api/v1/webhooks/{id}/secret/rotate`: a new secret; the old one signs on for the grace period.
 pub async fn rotate_secret(
-    _caller: Writer,
+    caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     OptionalJsonBody(request): OptionalJsonBody<RotateRequest>,
 ) -> Result<Json<SecretView>, ApiError> {
-    Ok(Json(hookline.rotate_secret(&id, request).await?))
+    let rotated = hookline.rotate_secret(&id, request).await?;
+    hookline.audit(&caller.actor, AuditAction::SecretRotate, &id).await?;
+    Ok(Json(rotated))
 }
 
 pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {

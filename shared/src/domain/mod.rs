@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api_key;
+pub mod audit;
 pub mod catalog;
 pub mod delivery;
 pub mod event;

@@ -1,7 +1,9 @@
 //! Use cases over the ports: managing webhooks, ingesting events, delivering them and
 //! reading the history. Every host (the local binary, the Lambda functions) calls these.
 
+mod audit;
 mod deliver;
+mod erase;
 mod ingest;
 mod keys;
 mod manage;
@@ -22,7 +24,7 @@ use crate::domain::Invalid;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
-    ApiKeyStore, AttemptLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender,
+    ApiKeyStore, AttemptLog, AuditLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender,
 };
 
 /// Deployment-wide rules the services apply.
@@ -46,6 +48,7 @@ impl Default for Settings {
 pub struct Hookline {
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
+    pub audit: Arc<dyn AuditLog>,
     pub events: Arc<dyn EventStore>,
     pub attempts: Arc<dyn AttemptLog>,
     pub queue: Arc<dyn DeliveryQueue>,

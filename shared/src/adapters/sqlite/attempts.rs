@@ -113,6 +113,25 @@ impl AttemptLog for SqliteAttemptLog {
             .await
     }
 
+    async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (event, at) = (event.to_string(), to_text(at));
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = 'event was erased', updated_at = ?2 \
+                     WHERE event_id = ?1 AND status IN ('pending', 'retrying')",
+                    params![event, at],
+                )?;
+                conn.execute("DELETE FROM queue WHERE event_id = ?1", [&event])?;
+                conn.execute(
+                    "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)",
+                    [&event],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
         let selection = selection.clone();
         let at = to_text(at);

@@ -34,8 +34,10 @@ impl Db {
         let writer = Connection::open(path)?;
         // Commits do not wait for fsync (a commit survives the process dying, not a power cut);
         // checkpoints, which do, run on their own thread so they never stall a commit.
+        // `secure_delete` zeroes what updates and deletes free, so erased payloads leave the file.
         writer.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA secure_delete = ON;",
         )?;
         writer.execute_batch(SCHEMA)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
@@ -85,6 +87,24 @@ impl Db {
             pool.push(conn);
         }
         result
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL to nothing, so content that
+    /// was overwritten (an erased payload) leaves the WAL too. Runs on its own connection, since
+    /// a checkpoint cannot run inside the writer's transactions.
+    pub async fn truncate_wal(&self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let busy: i64 = tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))??;
+        if busy != 0 {
+            tracing::warn!("the WAL could not be truncated now; the next checkpoint overwrites it");
+        }
+        Ok(())
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {

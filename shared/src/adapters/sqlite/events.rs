@@ -30,6 +30,13 @@ struct Recent {
 }
 
 impl Recent {
+    fn forget(&mut self, id: &EventId) {
+        if let Some(dropped) = self.by_id.remove(id) {
+            self.bytes -= dropped.body.len();
+            self.order.retain(|kept| kept != id);
+        }
+    }
+
     fn remember(&mut self, event: &Event) {
         self.bytes += event.body.len();
         self.order.push_back(event.id.clone());
@@ -64,6 +71,24 @@ impl EventStore for SqliteEventStore {
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.db.write(move |conn| Ok(conn.execute("UPDATE events SET fanned_out = 1 WHERE id = ?1", [id]).map(|_| ())?)).await
+    }
+
+    async fn erase(&self, id: &EventId) -> Result<(), StoreError> {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.forget(id);
+        }
+        let id = id.to_string();
+        let erased = self
+            .db
+            .write(move |conn| {
+                let sql = "UPDATE events SET body = json_object('id', id, 'event_type', event_type, 'erased', json('true')) WHERE id = ?1";
+                Ok(conn.execute(sql, [id])?)
+            })
+            .await?;
+        if erased == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.db.truncate_wal().await
     }
 
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {

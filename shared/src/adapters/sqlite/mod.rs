@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod attempts;
+mod audit;
 mod db;
 mod events;
 mod queue;
@@ -15,6 +16,7 @@ mod subscriptions;
 
 pub use api_keys::SqliteApiKeyStore;
 pub use attempts::SqliteAttemptLog;
+pub use audit::SqliteAuditLog;
 pub use db::Db;
 pub use events::SqliteEventStore;
 pub use queue::SqliteDeliveryQueue;

@@ -1,0 +1,24 @@
+//! Erasure (GDPR): an event's payload goes, its delivery outcomes stay.
+
+use super::{Hookline, ServiceError};
+use crate::domain::ids::EventId;
+use crate::ports::StoreError;
+
+impl Hookline {
+    /// Replaces the event's payload with an erasure marker, cancels its open deliveries and
+    /// clears the response excerpts of their attempts (receivers may echo the payload).
+    pub async fn erase_event(&self, id: &str) -> Result<(), ServiceError> {
+        let id = EventId::parse(id).map_err(|_| ServiceError::NotFound("event"))?;
+        if self.events.get(&id).await?.is_none() {
+            return Err(ServiceError::NotFound("event"));
+        }
+        // Deliveries first: the erasure itself ends by flushing everything written before it.
+        self.attempts.forget_event(&id, self.clock.now()).await?;
+        self.events.erase(&id).await.map_err(|error| match error {
+            StoreError::NotFound => ServiceError::NotFound("event"),
+            other => other.into(),
+        })?;
+        tracing::info!(event_id = %id, "event erased");
+        Ok(())
+    }
+}
