@@ -155,6 +155,9 @@ pub struct Tuning {
     pub publish_rate: f64,
     #[arg(long, env = "HOOKLINE_PUBLISH_BURST", default_value_t = 20_000.0)]
     pub publish_burst: f64,
+    /// Days events and delivery records are kept (open deliveries are kept until they close).
+    #[arg(long, env = "HOOKLINE_RETENTION_DAYS", default_value_t = 30.0)]
+    pub retention_days: f64,
     /// The key sealing signing secrets at rest, base64 of 32 bytes (prefer the environment).
     #[arg(long, env = "HOOKLINE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -191,6 +194,8 @@ impl Tuning {
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
             auth: self.auth.to_config(),
+            retention: seconds(self.retention_days * 86_400.0, "retention-days")?,
+            purge_interval: Duration::from_secs(3600),
             secret_key: self.secret_key.clone().map(Redacted::new),
             secret_key_file: self.secret_key_file.clone(),
             rate_limits: RateLimits {

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use hookline_core::adapters::cipher::SecretCipher;
@@ -83,13 +84,26 @@ pub async fn run_with(
     announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
+    let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention, config.purge_interval));
     let app = api::router(AppState::new(wiring.hookline, wiring.tokens, &config.rate_limits), config.api());
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);
     workers.await.context("delivery workers")?;
+    purger.abort();
     Ok(())
+}
+
+/// Applies the retention period every `interval`, for as long as the server runs.
+async fn purge_periodically(hookline: Hookline, retention: Duration, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = hookline.purge_expired(retention).await {
+            tracing::error!(%error, "purging expired records failed; it will be tried again");
+        }
+    }
 }
 
 /// Says where the server listens, once it is ready (the data file and its key exist).

@@ -36,6 +36,10 @@ pub struct Config {
     pub secret_key: Option<Redacted>,
     /// Where that key lives otherwise; by default `<data file>.secret-key`, created on first start.
     pub secret_key_file: Option<PathBuf>,
+    /// Events and delivery records older than this are deleted (open deliveries excepted).
+    pub retention: Duration,
+    /// How often expired records are looked for.
+    pub purge_interval: Duration,
     /// Requests per second (and burst) per token subject and per API key.
     pub rate_limits: RateLimits,
 }
@@ -105,6 +109,8 @@ impl Default for Config {
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
             auth: AuthConfig::default(),
+            retention: Duration::from_secs(30 * 86_400),
+            purge_interval: Duration::from_secs(3600),
             secret_key: None,
             secret_key_file: None,
             rate_limits: RateLimits::default(),

@@ -121,6 +121,9 @@ pub trait AttemptLog: Send + Sync {
     /// After an event's erasure: cancels its open deliveries and clears the response excerpts
     /// of their attempts, keeping every outcome.
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Deletes closed deliveries created before `before` with their attempts, and events older
+    /// than that with no open delivery left (retention). Returns (deliveries, events) deleted.
+    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
     /// Reopens closed deliveries for a new round of attempts (a replay) and returns them.
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
     /// Delivery health for deliveries created, and attempts started, since `since`.

@@ -144,3 +144,28 @@ async fn metrics_report_success_rate_failures_by_webhook_types_and_timings() {
     assert_eq!(later["attempts"]["total"], 0);
     assert!(later["success_rate"].is_null());
 }
+
+#[tokio::test]
+async fn records_past_the_retention_period_are_purged_but_open_deliveries_stay() {
+    let data = hookline_tests::temp_path("retention.db");
+    let short = |c: &mut hookline_core::config::Config| {
+        c.retention = std::time::Duration::from_secs(1);
+        c.purge_interval = std::time::Duration::from_millis(200);
+    };
+    let app = hookline_tests::spawn_app_with(data, short, std::sync::Arc::new(hookline_core::adapters::resolver::SystemResolver)).await;
+    let (ok, failing) = (TestReceiver::start().await, TestReceiver::start().await);
+    failing.always(500);
+    let done = app.create_webhook(&ok.url, &["auth.*"], json!({})).await;
+    let open = app.create_webhook(&failing.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 5, "schedule_secs": [3600]}})).await;
+    app.publish("auth.login", json!({"user_id": "u"})).await;
+    let delivered = app.settled_deliveries(done["id"].as_str().unwrap(), 1).await.remove(0);
+    let path = format!("/api/v1/webhooks/deliveries/{}", delivered["id"].as_str().unwrap());
+    hookline_tests::eventually("the finished delivery to expire", std::time::Duration::from_secs(5), || async {
+        (app.get(&path).await.0 == 404).then_some(())
+    })
+    .await;
+    let still_open = app.deliveries_of(open["id"].as_str().unwrap()).await;
+    assert_eq!(still_open.len(), 1, "an open delivery outlives the retention period");
+    let (_, detail) = app.get(&format!("/api/v1/webhooks/deliveries/{}", still_open[0]["id"].as_str().unwrap())).await;
+    assert_eq!(detail["payload"]["event_type"], "auth.login", "and so does its event");
+}

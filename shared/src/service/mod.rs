@@ -9,6 +9,7 @@ mod keys;
 mod manage;
 mod query;
 mod replay;
+mod retention;
 mod secrets;
 
 use std::sync::Arc;

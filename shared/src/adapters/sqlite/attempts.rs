@@ -132,6 +132,23 @@ impl AttemptLog for SqliteAttemptLog {
             .await
     }
 
+    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let before = to_text(before);
+        self.db
+            .write(move |conn| {
+                let closed = "SELECT id FROM deliveries WHERE created_at < ?1 AND status NOT IN ('pending', 'retrying')";
+                conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({closed})"), [&before])?;
+                let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({closed})"), [&before])?;
+                let events = conn.execute(
+                    "DELETE FROM events WHERE occurred_at < ?1 AND NOT EXISTS \
+                     (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('pending', 'retrying'))",
+                    [&before],
+                )?;
+                Ok((deliveries as u64, events as u64))
+            })
+            .await
+    }
+
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
         let selection = selection.clone();
         let at = to_text(at);
