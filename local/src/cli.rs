@@ -50,6 +50,9 @@ pub struct AuthArgs {
     /// Verify RS256/ES256 tokens with this JWKS file instead of the local HS256 key.
     #[arg(long, env = "HOOKLINE_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
+    /// Verify RS256/ES256 tokens with the JWKS at this URL (fetched at start-up and every 10 minutes).
+    #[arg(long, env = "HOOKLINE_JWKS_URL")]
+    pub jwks_url: Option<String>,
     /// The local HS256 key file (default: the data file's path plus `.auth-key`, created on first start).
     #[arg(long, env = "HOOKLINE_AUTH_KEY_FILE")]
     pub auth_key_file: Option<PathBuf>,
@@ -62,6 +65,7 @@ impl AuthArgs {
             audience: self.jwt_audience.clone(),
             roles_claim: self.jwt_roles_claim.clone(),
             jwks_file: self.jwks_file.clone(),
+            jwks_url: self.jwks_url.clone(),
             key_file: self.auth_key_file.clone(),
             ..AuthConfig::default()
         }
@@ -244,7 +248,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Prints a token on standard output, alone, so scripts can capture it.
 fn token(args: &TokenArgs) -> anyhow::Result<()> {
     let auth = args.auth.to_config();
-    if auth.jwks_file.is_some() {
+    if auth.jwks_file.is_some() || auth.jwks_url.is_some() {
         anyhow::bail!("tokens for a JWKS deployment come from its identity provider, not from hookline token");
     }
     let roles = args

@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hookline_core::adapters::jwt::{JwtKeys, JwtSettings};
 use hookline_core::config::{AuthConfig, Config};
+use jsonwebtoken::jwk::JwkSet;
 use rand::RngCore;
 
 /// `<data>.auth-key`, unless the configuration names another file.
@@ -71,12 +72,14 @@ fn write_new(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The verification settings: the JWKS file when configured, the local key otherwise.
 pub fn jwt_settings(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Result<JwtSettings> {
-    let keys = match &auth.jwks_file {
-        Some(file) => {
+    let keys = match (&auth.jwks_url, &auth.jwks_file) {
+        // Fetched by the server right after; start with no keys rather than the local one.
+        (Some(_), _) => JwtKeys::Jwks(JwkSet { keys: Vec::new() }),
+        (None, Some(file)) => {
             let text = fs::read_to_string(file).with_context(|| format!("reading the JWKS file {}", file.display()))?;
             JwtKeys::Jwks(serde_json::from_str(&text).with_context(|| format!("{} is not a JWKS document", file.display()))?)
         }
-        None => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
+        (None, None) => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
     };
     Ok(JwtSettings {
         issuer: auth.issuer.clone(),

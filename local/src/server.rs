@@ -11,7 +11,8 @@ use anyhow::Context;
 use hookline_core::adapters::cipher::SecretCipher;
 use hookline_core::adapters::clock::SystemClock;
 use hookline_core::adapters::http_sender::ReqwestSender;
-use hookline_core::adapters::jwt::TokenVerifier;
+use hookline_core::adapters::jwks::{fetch_jwks, refresh_periodically};
+use hookline_core::adapters::jwt::{JwtKeys, TokenVerifier};
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::adapters::sqlite::{
     Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
@@ -38,6 +39,11 @@ pub struct Wiring {
 pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Wiring> {
     config.validate()?;
     let tokens = Arc::new(TokenVerifier::new(key_files::jwt_settings(&config.auth, data, true)?));
+    if let Some(url) = &config.auth.jwks_url {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        tokens.replace_keys(JwtKeys::Jwks(fetch_jwks(&client, url).await?));
+        tokio::spawn(refresh_periodically(tokens.clone(), client, url.clone(), config.auth.jwks_refresh));
+    }
     let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
     let cipher = Arc::new(SecretCipher::new(&key_files::secret_key(config, data)?)?);
     check_secret_key(&db, &cipher).await.with_context(|| format!("opening {}", data.display()))?;

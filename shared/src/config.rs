@@ -78,6 +78,10 @@ pub struct AuthConfig {
     /// An identity provider's keys (RS256 or ES256) as a JWKS file. When absent, tokens are
     /// HS256 with the local key.
     pub jwks_file: Option<PathBuf>,
+    /// An identity provider's JWKS URL, fetched at start-up (which fails if it cannot be) and
+    /// again every `jwks_refresh`. Takes precedence over `jwks_file`.
+    pub jwks_url: Option<String>,
+    pub jwks_refresh: Duration,
     /// The local HS256 key; by default `<data file>.auth-key`, created on first start.
     pub key_file: Option<PathBuf>,
 }
@@ -90,6 +94,8 @@ impl Default for AuthConfig {
             roles_claim: "roles".into(),
             leeway: Duration::from_secs(30),
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh: Duration::from_secs(600),
             key_file: None,
         }
     }

@@ -179,3 +179,55 @@ async fn a_burst_above_the_limit_gets_429_with_retry_after_and_the_bucket_refill
     bob["sub"] = json!("bob");
     assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &hs256(&secret, &bob)).await.0, 200, "limits are per subject");
 }
+
+/// Serves a JWKS document that the test can change.
+async fn jwks_server(document: Value) -> (String, Arc<std::sync::Mutex<Value>>) {
+    let shared = Arc::new(std::sync::Mutex::new(document));
+    let served = shared.clone();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let document = served.lock().unwrap().clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, shared)
+}
+
+fn fixture_key(kid: &str) -> Value {
+    let set: Value = serde_json::from_str(&std::fs::read_to_string(fixture("jwks.json")).unwrap()).unwrap();
+    set["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap().clone()
+}
+
+#[tokio::test]
+async fn keys_from_a_jwks_url_are_refreshed_when_the_provider_rotates_them() {
+    let (url, document) = jwks_server(json!({"keys": [fixture_key("test-rsa")]})).await;
+    let from_url = |c: &mut hookline_core::config::Config| {
+        c.auth.jwks_url = Some(url.clone());
+        c.auth.jwks_refresh = std::time::Duration::from_millis(200);
+    };
+    let app = spawn_app_with(temp_path("jwks-url.db"), from_url, Arc::new(SystemResolver)).await;
+    let admin = claims(&["webhooks:admin"]);
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &rs256(&admin)).await.0, 200);
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &es256(&admin)).await.0, 401, "not published yet");
+
+    *document.lock().unwrap() = json!({"keys": [fixture_key("test-ec")]});
+    hookline_tests::eventually("the rotated key set", std::time::Duration::from_secs(5), || async {
+        (call_with_token(&app, "GET", "/api/v1/webhooks", &es256(&admin)).await.0 == 200).then_some(())
+    })
+    .await;
+    assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &rs256(&admin)).await.0, 401, "the retired key no longer works");
+}
+
+#[tokio::test]
+async fn a_jwks_url_that_cannot_be_fetched_stops_the_server_at_start_up() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = hookline_tests::test_config();
+    config.auth.jwks_url = Some("http://127.0.0.1:9/nothing-here".into());
+    let started =
+        hookline::server::run_with(listener, &temp_path("no-jwks.db"), config, Arc::new(SystemResolver), std::future::pending()).await;
+    assert!(format!("{:#}", started.unwrap_err()).contains("JWKS"));
+}

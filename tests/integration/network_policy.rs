@@ -90,13 +90,21 @@ async fn an_address_allowed_at_registration_is_refused_once_the_policy_tightens(
 }
 
 #[tokio::test]
-async fn redirects_are_not_followed() {
+async fn a_redirect_is_not_followed_even_to_an_allowed_address() {
     let app = spawn_app().await;
-    let receiver = TestReceiver::start().await;
-    receiver.always(302);
-    let webhook = app.create_webhook(&receiver.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 1}})).await;
+    let target = TestReceiver::start().await;
+    let location = target.url.clone();
+    let redirector = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (axum::http::StatusCode::FOUND, [("location", location)], "moved") }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+    let webhook = app.create_webhook(&url, &["auth.*"], json!({"retry_policy": {"max_attempts": 1}})).await;
     app.publish("auth.logout", json!({"user_id": "u"})).await;
     let delivery = &app.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await[0];
     assert_eq!(delivery["status"], "dead");
     assert_eq!(delivery["last_status_code"], 302);
+    assert!(target.received().is_empty(), "the redirect target was never contacted");
 }

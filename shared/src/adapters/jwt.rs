@@ -3,6 +3,7 @@
 //! configured algorithm is accepted, so `alg: none` and algorithm confusion (an HS256 token
 //! signed with an RSA public key) are refused.
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
@@ -44,11 +45,21 @@ pub enum TokenError {
 
 pub struct TokenVerifier {
     settings: JwtSettings,
+    /// The verification keys; a JWKS fetched from a URL is swapped in by its refresher.
+    keys: RwLock<JwtKeys>,
 }
 
 impl TokenVerifier {
     pub fn new(settings: JwtSettings) -> Self {
-        Self { settings }
+        let keys = RwLock::new(settings.keys.clone());
+        Self { settings, keys }
+    }
+
+    /// Replaces the keys (a refreshed JWKS); tokens are checked against the new set at once.
+    pub fn replace_keys(&self, keys: JwtKeys) {
+        if let Ok(mut current) = self.keys.write() {
+            *current = keys;
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
@@ -67,7 +78,8 @@ impl TokenVerifier {
     }
 
     fn key_for(&self, token: &str) -> Result<(DecodingKey, Algorithm), TokenError> {
-        match &self.settings.keys {
+        let keys = self.keys.read().map_err(|_| TokenError::UnknownKey)?;
+        match &*keys {
             JwtKeys::Hs256(secret) => Ok((DecodingKey::from_secret(secret)?, Algorithm::HS256)),
             JwtKeys::Jwks(set) => {
                 let kid = decode_header(token)?.kid;

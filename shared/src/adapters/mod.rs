@@ -3,6 +3,7 @@
 pub mod cipher;
 pub mod clock;
 pub mod http_sender;
+pub mod jwks;
 pub mod jwt;
 pub mod resolver;
 pub mod sqlite;
