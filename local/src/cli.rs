@@ -6,17 +6,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
 use hookline_core::api::RateLimits;
 use hookline_core::config::{AuthConfig, Config, Redacted};
-use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
 use hookline_core::domain::rate_limit::Rate;
 use hookline_core::domain::webhook::RetryPolicyRequest;
 use ipnet::IpNet;
 use tracing_subscriber::EnvFilter;
 
-use crate::{bench, server};
+use crate::{bench, server, token};
 
 #[derive(Parser)]
 #[command(name = "hookline", version, about = "Signed webhooks for ISP events, on one machine.")]
@@ -32,7 +30,7 @@ enum Command {
     /// Measure throughput, fan-out and latency against a loopback receiver.
     Bench(bench::BenchArgs),
     /// Print a management token signed with the local key of a data file.
-    Token(TokenArgs),
+    Token(token::TokenArgs),
 }
 
 /// How management tokens are checked (shared by `serve` and `token`).
@@ -70,24 +68,6 @@ impl AuthArgs {
             ..AuthConfig::default()
         }
     }
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct TokenArgs {
-    /// The data file whose server will accept the token.
-    #[arg(long, env = "HOOKLINE_DATA", default_value = "./hookline.db")]
-    pub data: PathBuf,
-    /// webhooks:read, webhooks:write or webhooks:admin; repeatable.
-    #[arg(long = "role", required = true)]
-    pub roles: Vec<String>,
-    /// Who the token speaks for (its `sub`, named in the audit trail).
-    #[arg(long)]
-    pub sub: String,
-    /// How long the token is valid: 90s, 30m, 1h, 7d.
-    #[arg(long, default_value = "1h")]
-    pub ttl: String,
-    #[command(flatten)]
-    pub auth: AuthArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -226,7 +206,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
             Command::Bench(args) => bench::run(args).await,
-            Command::Token(args) => token(&args),
+            Command::Token(args) => token::run(&args),
         }
     });
     match result {
@@ -243,37 +223,4 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     server::run(listener, &args.data, config, server::termination()).await
-}
-
-/// Prints a token on standard output, alone, so scripts can capture it.
-fn token(args: &TokenArgs) -> anyhow::Result<()> {
-    let auth = args.auth.to_config();
-    if auth.jwks_file.is_some() || auth.jwks_url.is_some() {
-        anyhow::bail!("tokens for a JWKS deployment come from its identity provider, not from hookline token");
-    }
-    let roles = args
-        .roles
-        .iter()
-        .map(|raw| Role::parse(raw).ok_or_else(|| anyhow::anyhow!("unknown role '{raw}' (webhooks:read, webhooks:write, webhooks:admin)")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let ttl = parse_ttl(&args.ttl)?;
-    let settings = crate::key_files::jwt_settings(&auth, &args.data, false)?;
-    let JwtKeys::Hs256(secret) = &settings.keys else { anyhow::bail!("hookline token signs only with the local HS256 key") };
-    println!("{}", mint_hs256(secret, &settings, &args.sub, &roles, ttl)?);
-    Ok(())
-}
-
-/// `90s`, `30m`, `1h`, `7d`.
-fn parse_ttl(raw: &str) -> anyhow::Result<Duration> {
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().map_err(|_| anyhow::anyhow!("--ttl '{raw}': expected a number and a unit, as in 1h"))?;
-    let seconds = match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => anyhow::bail!("--ttl '{raw}': the unit must be s, m, h or d"),
-    };
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }

@@ -4,3 +4,4 @@ pub mod bench;
 pub mod cli;
 pub mod key_files;
 pub mod server;
+pub mod token;

@@ -17,7 +17,8 @@ use crate::service::Hookline;
 
 /// The longest the dispatcher sleeps without checking the queue.
 const MAX_IDLE: Duration = Duration::from_secs(1);
-/// How long to wait before looking again when every visible task belongs to a webhook at its cap.
+/// How long to wait before looking again when every visible task belongs to a webhook at its
+/// cap; it doubles while nothing can be claimed (up to `MAX_IDLE`), since each look scans them.
 const SATURATED_IDLE: Duration = Duration::from_millis(25);
 
 #[derive(Debug, Clone, Copy)]
@@ -46,11 +47,13 @@ impl WorkerPool {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let counts: InFlight = Arc::default();
         let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut fruitless_looks: u32 = 0;
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
             let free = self.config.concurrency.max(1).saturating_sub(tasks.len());
             let claimed = if free == 0 { Vec::new() } else { self.claim(free, &counts).await };
             let filled_every_slot = claimed.len() == free;
+            fruitless_looks = if claimed.is_empty() { fruitless_looks.saturating_add(1) } else { 0 };
             for task in claimed {
                 tasks.spawn(self.deliver(task, counts.clone()));
             }
@@ -61,9 +64,18 @@ impl WorkerPool {
             // Visible tasks that could not be claimed belong to webhooks at their cap (or no slot
             // is free): an enqueue changes nothing, a finished delivery or a short wait does.
             let saturated = next_visible == Some(Duration::ZERO);
-            let idle = if saturated { SATURATED_IDLE } else { next_visible.unwrap_or(MAX_IDLE).min(MAX_IDLE) };
+            let idle = if saturated {
+                (SATURATED_IDLE * 2u32.pow(fruitless_looks.min(6))).min(MAX_IDLE)
+            } else {
+                next_visible.unwrap_or(MAX_IDLE).min(MAX_IDLE)
+            };
             tokio::select! {
                 () = self.queue.enqueued(), if !saturated => {}
+                // A new task may be for a webhook with room, but look at most every SATURATED_IDLE.
+                () = async {
+                    tokio::time::sleep(SATURATED_IDLE).await;
+                    self.queue.enqueued().await;
+                }, if saturated => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = tokio::time::sleep(idle) => {}
                 _ = shutdown.changed() => {}
