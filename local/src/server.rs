@@ -65,6 +65,10 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
         clock: Arc::new(SystemClock),
         settings: config.settings(),
     };
+    let resumed = hookline.resume_fan_out().await.context("finishing fan-outs left by a previous run")?;
+    if resumed > 0 {
+        tracing::info!(resumed, "events stored by the previous run were fanned out");
+    }
     Ok(Wiring { hookline, queue, tokens })
 }
 

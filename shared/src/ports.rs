@@ -76,6 +76,8 @@ pub trait EventStore: Send + Sync {
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError>;
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError>;
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+    /// Events stored but never fanned out (a process stopped between the two steps).
+    async fn unfanned(&self) -> Result<Vec<Event>, StoreError>;
     /// Replaces the stored payload with an erasure marker (GDPR); `NotFound` if there is no such event.
     async fn erase(&self, id: &EventId) -> Result<(), StoreError>;
 }

@@ -97,3 +97,24 @@ async fn an_open_delivery_that_lost_its_queue_task_is_delivered_after_a_restart(
     let delivery = second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await.remove(0);
     assert_eq!(delivery["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn an_event_stored_but_never_fanned_out_is_delivered_after_a_restart() {
+    let data = temp_path("unfanned.db");
+    let receiver = TestReceiver::start().await;
+    let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
+    let webhook = first.create_webhook(&receiver.url, &["auth.*"], json!({})).await;
+    let event = first.publish("auth.login", json!({"user_id": "u"})).await;
+    receiver.wait_for(1).await;
+    first.stop().await;
+    // Simulate a process that stopped after storing the event, before creating its deliveries.
+    let conn = rusqlite::Connection::open(&data).unwrap();
+    conn.execute("DELETE FROM deliveries", []).unwrap();
+    conn.execute("UPDATE events SET fanned_out = 0 WHERE id = ?1", [event["id"].as_str().unwrap()]).unwrap();
+    drop(conn);
+
+    let second = spawn_app_with(data, |_| {}, Arc::new(SystemResolver)).await;
+    let redelivered = receiver.wait_for(2).await;
+    assert_eq!(redelivered[1].header("webhook-id"), event["id"].as_str().unwrap());
+    assert_eq!(second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await[0]["status"], "succeeded");
+}

@@ -75,6 +75,16 @@ impl Hookline {
         results
     }
 
+    /// Finishes the fan-out of events stored by a process that stopped before queueing their
+    /// deliveries, so an event never stays stored but undelivered. Run at start-up.
+    pub async fn resume_fan_out(&self) -> Result<usize, ServiceError> {
+        let unfinished = self.events.unfanned().await?;
+        for event in &unfinished {
+            self.fan_out(event).await?;
+        }
+        Ok(unfinished.len())
+    }
+
     async fn fan_out(&self, event: &Event) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let webhooks = self.subscriptions.matching(event.event_type.as_str()).await?;

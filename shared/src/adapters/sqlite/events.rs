@@ -73,6 +73,22 @@ impl EventStore for SqliteEventStore {
         self.db.write(move |conn| Ok(conn.execute("UPDATE events SET fanned_out = 1 WHERE id = ?1", [id]).map(|_| ())?)).await
     }
 
+    async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
+        let ids: Vec<String> = self
+            .db
+            .read(|conn| {
+                let mut statement = conn.prepare_cached("SELECT id FROM events WHERE fanned_out = 0")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter_map(|id| EventId::parse(id).ok()) {
+            events.extend(self.load(&id).await?);
+        }
+        Ok(events)
+    }
+
     async fn erase(&self, id: &EventId) -> Result<(), StoreError> {
         if let Ok(mut recent) = self.recent.lock() {
             recent.forget(id);
