@@ -34,6 +34,8 @@ impl ServerProcess {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--allow-http", "--allow-net", "127.0.0.0/8"])
             .args(["--per-webhook-concurrency", "2", "--request-timeout", "5", "--visibility-timeout", "10"])
+            // Tests poll as fast as they like.
+            .args(["--management-rate", "100000", "--management-burst", "100000"])
             .arg("--data")
             .arg(data)
             .env("HOOKLINE_LOG", level)

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use hookline_core::adapters::jwt::{JwtKeys, mint_hs256};
 use hookline_core::adapters::resolver::SystemResolver;
+use hookline_core::api::RateLimits;
 use hookline_core::config::{AuthConfig, Config};
 use hookline_core::domain::access::Role;
 use hookline_core::domain::net_policy::NetPolicy;
+use hookline_core::domain::rate_limit::Rate;
 use hookline_core::domain::retry::{RetryPolicy, Schedule};
 use hookline_core::ports::Resolver;
 use serde_json::{Value, json};
@@ -56,6 +58,8 @@ pub fn test_config() -> Config {
         retry_policy: fast_retries(3),
         request_timeout: Duration::from_secs(5),
         visibility_timeout: Duration::from_secs(10),
+        // Tests poll the API as fast as they like; the rate-limit test sets its own limits.
+        rate_limits: RateLimits { management: Rate { per_second: 100_000.0, burst: 100_000.0 }, ..RateLimits::default() },
         ..Config::default()
     }
 }

@@ -220,15 +220,14 @@ mod tests {
         assert!(draft.retry_policy.is_none());
     }
 
-    #[test]
-    fn inactive_webhooks_want_nothing() {
+    /// An active webhook subscribed to `customer.*`.
+    fn customer_webhook(secret: SigningSecret, now: DateTime<Utc>) -> Webhook {
         let draft = request(json!({})).parse(&UrlRules::default()).unwrap();
-        let now = Utc::now();
-        let mut webhook = Webhook {
+        Webhook {
             id: WebhookId::generate(0),
             name: draft.name,
             url: draft.url,
-            secret: SigningSecret::generate(),
+            secret,
             retired_secrets: Vec::new(),
             events: draft.events,
             is_active: true,
@@ -238,7 +237,12 @@ mod tests {
             disabled_reason: None,
             created_at: now,
             updated_at: now,
-        };
+        }
+    }
+
+    #[test]
+    fn inactive_webhooks_want_nothing() {
+        let mut webhook = customer_webhook(SigningSecret::generate(), Utc::now());
         assert!(webhook.wants("customer.created"));
         assert!(!webhook.wants("invoice.paid"));
         webhook.is_active = false;
@@ -259,24 +263,9 @@ mod tests {
 
     #[test]
     fn a_rotated_secret_keeps_signing_until_its_grace_period_ends() {
-        let draft = request(json!({})).parse(&UrlRules::default()).unwrap();
         let now = Utc::now();
         let (first, second) = (SigningSecret::generate(), SigningSecret::generate());
-        let mut webhook = Webhook {
-            id: WebhookId::generate(0),
-            name: draft.name,
-            url: draft.url,
-            secret: first.clone(),
-            retired_secrets: Vec::new(),
-            events: draft.events,
-            is_active: true,
-            description: None,
-            headers: BTreeMap::new(),
-            retry_policy: None,
-            disabled_reason: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut webhook = customer_webhook(first.clone(), now);
         webhook.rotate(second.clone(), chrono::Duration::hours(24), now);
         assert_eq!(webhook.signing_secrets(now), [&second, &first]);
         assert_eq!(webhook.signing_secrets(now + chrono::Duration::hours(25)), [&second]);

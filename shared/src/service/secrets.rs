@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Hookline, ServiceError};
 use crate::domain::Invalid;
 use crate::domain::secret::SigningSecret;
-use crate::domain::webhook::MAX_GRACE;
+use crate::domain::webhook::{MAX_GRACE, Webhook};
 
 /// How long the old secret keeps signing after a rotation, unless the request says otherwise.
 const DEFAULT_GRACE: chrono::Duration = chrono::Duration::hours(24);
@@ -28,12 +28,16 @@ pub struct SecretView {
     pub retired_until: Vec<DateTime<Utc>>,
 }
 
+impl SecretView {
+    fn of(webhook: &Webhook, now: DateTime<Utc>) -> Self {
+        let retired_until = webhook.retired_secrets.iter().map(|r| r.expires_at).filter(|at| *at > now).collect();
+        Self { secret: webhook.secret.expose().to_owned(), retired_until }
+    }
+}
+
 impl Hookline {
     pub async fn webhook_secret(&self, id: &str) -> Result<SecretView, ServiceError> {
-        let webhook = self.webhook(id).await?;
-        let now = self.clock.now();
-        let retired_until = webhook.retired_secrets.iter().map(|r| r.expires_at).filter(|at| *at > now).collect();
-        Ok(SecretView { secret: webhook.secret.expose().to_owned(), retired_until })
+        Ok(SecretView::of(&self.webhook(id).await?, self.clock.now()))
     }
 
     /// Issues a new secret; the old one keeps signing (a second `webhook-signature` entry)
@@ -51,6 +55,6 @@ impl Hookline {
         webhook.rotate(new, grace, self.clock.now());
         self.subscriptions.replace(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, grace_secs = grace.num_seconds(), "signing secret rotated");
-        self.webhook_secret(webhook.id.as_str()).await
+        Ok(SecretView::of(&webhook, self.clock.now()))
     }
 }
