@@ -5,6 +5,7 @@
 mod api_errors;
 mod audit;
 mod auth;
+mod conformance;
 mod delivery;
 mod history;
 mod interop;

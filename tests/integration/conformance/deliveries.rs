@@ -1,0 +1,114 @@
+//! `AttemptLog`: idempotent creation, attempts, closing, replay, history, retention, health.
+
+use chrono::Duration;
+use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use hookline_core::domain::ids::{EventId, WebhookId};
+use hookline_core::domain::outcome::ErrorKind;
+use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen};
+
+use super::{Backend, now, sqlite};
+
+fn delivery(event: &str, webhook: &WebhookId, event_type: &str) -> Delivery {
+    Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, now())
+}
+
+fn attempt(number: u32, status: Option<u16>, retry: bool) -> Attempt {
+    Attempt {
+        number,
+        started_at: now(),
+        duration_ms: 12,
+        status_code: status,
+        response_excerpt: Some("body".into()),
+        error_kind: (status != Some(200)).then_some(ErrorKind::HttpStatus),
+        error_detail: None,
+        next_attempt_at: retry.then(|| now() + Duration::seconds(10)),
+    }
+}
+
+async fn deliveries_record_attempts_and_close(backend: &Backend) {
+    let log = &backend.attempts;
+    let webhook = WebhookId::generate(1);
+    let first = delivery("evt_d1", &webhook, "auth.login");
+    log.create(&[first.clone(), first.clone()]).await.unwrap();
+    log.create(std::slice::from_ref(&first)).await.unwrap();
+    let filter = DeliveryFilter { limit: 10, webhook_id: Some(webhook.clone()), ..DeliveryFilter::default() };
+    assert_eq!(log.list(&filter).await.unwrap().items.len(), 1, "creation is idempotent");
+
+    let failed =
+        AttemptRecord { attempt: attempt(1, Some(503), true), status: DeliveryStatus::Retrying, last_error: Some("HTTP 503".into()) };
+    log.record_attempt(&first.id, &failed, now()).await.unwrap();
+    let read = log.get(&first.id).await.unwrap().unwrap();
+    assert_eq!((read.status, read.attempts, read.last_status_code), (DeliveryStatus::Retrying, 1, Some(503)));
+    assert!(read.next_attempt_at.is_some());
+    let done = AttemptRecord { attempt: attempt(2, Some(200), false), status: DeliveryStatus::Succeeded, last_error: None };
+    log.record_attempt(&first.id, &done, now()).await.unwrap();
+    let read = log.get(&first.id).await.unwrap().unwrap();
+    assert_eq!((read.status, read.attempts, read.next_attempt_at), (DeliveryStatus::Succeeded, 2, None));
+    let attempts = log.attempts(&first.id).await.unwrap();
+    assert_eq!(attempts.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(attempts[0].error_kind, Some(ErrorKind::HttpStatus));
+
+    log.cancel(&first.id, "too late", now()).await.unwrap();
+    assert_eq!(log.get(&first.id).await.unwrap().unwrap().status, DeliveryStatus::Succeeded, "closed deliveries stay closed");
+    let open = [delivery("evt_d2", &webhook, "auth.login"), delivery("evt_d3", &webhook, "auth.logout")];
+    log.create(&open).await.unwrap();
+    assert_eq!(log.cancel_open_for(&webhook, "webhook was deleted", now()).await.unwrap(), 2);
+    assert_eq!(log.get(&open[0].id).await.unwrap().unwrap().last_error.as_deref(), Some("webhook was deleted"));
+}
+
+async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
+    let log = &backend.attempts;
+    let webhook = WebhookId::generate(2);
+    let dead = delivery("evt_r1", &webhook, "auth.login");
+    log.create(std::slice::from_ref(&dead)).await.unwrap();
+    let last = AttemptRecord { attempt: attempt(1, Some(500), false), status: DeliveryStatus::Dead, last_error: Some("HTTP 500".into()) };
+    log.record_attempt(&dead.id, &last, now()).await.unwrap();
+    let far_future = Some(now() + Duration::days(1));
+    assert!(log.reopen(&Reopen::DeadOf { webhook: webhook.clone(), since: far_future }, now()).await.unwrap().is_empty());
+    let reopened = log.reopen(&Reopen::DeadOf { webhook: webhook.clone(), since: None }, now()).await.unwrap();
+    assert_eq!(reopened.len(), 1);
+    assert_eq!((reopened[0].status, reopened[0].attempts_before_replay), (DeliveryStatus::Pending, 1));
+    assert!(log.reopen(&Reopen::One(dead.id.clone()), now()).await.unwrap().is_empty(), "an open delivery is not reopened");
+}
+
+async fn history_filters_retention_and_health(backend: &Backend) {
+    let log = &backend.attempts;
+    let webhook = WebhookId::generate(3);
+    let login = delivery("evt_h1", &webhook, "auth.login");
+    let logout = delivery("evt_h2", &webhook, "auth.logout");
+    log.create(&[login.clone(), logout.clone()]).await.unwrap();
+    let dead = AttemptRecord { attempt: attempt(1, Some(500), false), status: DeliveryStatus::Dead, last_error: None };
+    log.record_attempt(&login.id, &dead, now()).await.unwrap();
+    let by = |status, event_type: Option<&str>| DeliveryFilter {
+        limit: 10,
+        webhook_id: Some(webhook.clone()),
+        status,
+        event_type: event_type.map(String::from),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(log.list(&by(Some(DeliveryStatus::Dead), None)).await.unwrap().items.len(), 1);
+    assert_eq!(log.list(&by(None, Some("auth.logout"))).await.unwrap().items.len(), 1);
+    let stats = log.stats(now() - Duration::hours(1)).await.unwrap();
+    assert_eq!((stats.deliveries["dead"], stats.deliveries["pending"], stats.attempts.failed), (1, 1, 1));
+
+    log.forget_event(&logout.event_id, now()).await.unwrap();
+    assert_eq!(log.get(&logout.id).await.unwrap().unwrap().status, DeliveryStatus::Cancelled);
+    assert_eq!(log.purge(now() + Duration::seconds(1)).await.unwrap().0, 2, "closed deliveries older than the cut-off go");
+    assert!(log.get(&login.id).await.unwrap().is_none());
+    assert!(log.attempts(&login.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_deliveries_record_attempts_and_close() {
+    deliveries_record_attempts_and_close(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn sqlite_closed_deliveries_reopen_for_a_replay() {
+    closed_deliveries_reopen_for_a_replay(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn sqlite_history_filters_retention_and_health() {
+    history_filters_retention_and_health(&sqlite()).await;
+}

@@ -1,0 +1,42 @@
+//! `EventStore`: write once, duplicates told apart from conflicts, fan-out state, erasure.
+
+use hookline_core::ports::{Recorded, StoreError};
+
+use super::{Backend, event, sqlite};
+
+async fn events_are_written_once(backend: &Backend) {
+    let store = &backend.events;
+    let first = event("evt_conf_1", "ada");
+    assert_eq!(store.record(&first).await.unwrap(), Recorded::New);
+    assert_eq!(store.record(&first).await.unwrap(), Recorded::Existing { fanned_out: false, same_content: true });
+    let other = event("evt_conf_1", "grace");
+    assert_eq!(store.record(&other).await.unwrap(), Recorded::Existing { fanned_out: false, same_content: false });
+    assert_eq!(store.unfanned().await.unwrap().len(), 1);
+    store.mark_fanned_out(&first.id).await.unwrap();
+    assert_eq!(store.record(&first).await.unwrap(), Recorded::Existing { fanned_out: true, same_content: true });
+    assert!(store.unfanned().await.unwrap().is_empty());
+    let read = store.get(&first.id).await.unwrap().unwrap();
+    assert_eq!((read.body.as_str(), read.event_type.as_str()), (first.body.as_str(), "auth.login"));
+}
+
+async fn erased_events_keep_only_a_marker(backend: &Backend) {
+    let store = &backend.events;
+    let stored = event("evt_conf_2", "ada.lovelace@example.net");
+    store.record(&stored).await.unwrap();
+    store.erase(&stored.id).await.unwrap();
+    let read = store.get(&stored.id).await.unwrap().unwrap();
+    assert!(!read.body.contains("ada.lovelace"), "{}", read.body);
+    assert!(read.body.contains("\"erased\":true"));
+    let missing = event("evt_conf_missing", "x");
+    assert!(matches!(store.erase(&missing.id).await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn sqlite_events_are_written_once() {
+    events_are_written_once(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn sqlite_erased_events_keep_only_a_marker() {
+    erased_events_keep_only_a_marker(&sqlite()).await;
+}

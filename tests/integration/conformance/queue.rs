@@ -1,0 +1,67 @@
+//! `DeliveryQueue`: at-least-once claims with a visibility timeout, receipts, delays, caps.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookline_core::domain::ids::{DeliveryId, EventId, WebhookId};
+use hookline_core::ports::{ClaimLimits, DeliveryTask, Disposition};
+
+use super::{Backend, VISIBILITY, sqlite};
+
+fn task(n: u32, webhook: &WebhookId) -> DeliveryTask {
+    let event = EventId::parse(&format!("evt_q{n}")).unwrap();
+    DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event }
+}
+
+fn limits(max: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> {
+    ClaimLimits { max, per_webhook: 100, in_flight }
+}
+
+async fn claims_are_invisible_until_settled_or_timed_out(backend: &Backend) {
+    let queue = &backend.queue;
+    let none = HashMap::new();
+    let webhook = WebhookId::generate(1);
+    queue.enqueue(&[task(1, &webhook), task(2, &webhook), task(1, &webhook)]).await.unwrap();
+    let claimed = queue.claim(&limits(10, &none)).await.unwrap();
+    assert_eq!(claimed.len(), 2, "enqueueing the same delivery twice queues it once");
+    assert!(queue.claim(&limits(10, &none)).await.unwrap().is_empty(), "claimed tasks are invisible");
+
+    queue.settle(&claimed[0], Disposition::Done).await.unwrap();
+    queue.settle(&claimed[1], Disposition::RetryIn(Duration::from_secs(1))).await.unwrap();
+    assert!(queue.claim(&limits(10, &none)).await.unwrap().is_empty(), "a retry waits its delay");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = queue.claim(&limits(10, &none)).await.unwrap();
+    assert_eq!(again.iter().map(|c| &c.task).collect::<Vec<_>>(), [&claimed[1].task], "the settled one is gone");
+
+    tokio::time::sleep(VISIBILITY + Duration::from_millis(100)).await;
+    let reclaimed = queue.claim(&limits(10, &none)).await.unwrap();
+    assert_eq!(reclaimed.len(), 1, "an unsettled claim comes back after the visibility timeout");
+    queue.settle(&again[0], Disposition::Done).await.unwrap();
+    assert!(queue.claim(&limits(10, &none)).await.unwrap().is_empty(), "the stale receipt did not settle it");
+    tokio::time::sleep(VISIBILITY + Duration::from_millis(100)).await;
+    let last = queue.claim(&limits(10, &none)).await.unwrap();
+    queue.settle(&last[0], Disposition::Done).await.unwrap();
+    tokio::time::sleep(VISIBILITY + Duration::from_millis(100)).await;
+    assert!(queue.claim(&limits(10, &none)).await.unwrap().is_empty());
+}
+
+async fn claims_respect_each_webhooks_allowance(backend: &Backend) {
+    let queue = &backend.queue;
+    let (busy, idle) = (WebhookId::generate(2), WebhookId::generate(3));
+    queue.enqueue(&[task(10, &busy), task(11, &busy), task(12, &busy), task(13, &idle)]).await.unwrap();
+    let in_flight = HashMap::from([(busy.clone(), 1)]);
+    let claimed = queue.claim(&ClaimLimits { max: 10, per_webhook: 2, in_flight: &in_flight }).await.unwrap();
+    let per: Vec<&WebhookId> = claimed.iter().map(|c| &c.task.webhook_id).collect();
+    assert_eq!(per.iter().filter(|w| ***w == busy).count(), 1, "one more brings it to its cap of 2");
+    assert_eq!(per.iter().filter(|w| ***w == idle).count(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_claims_are_invisible_until_settled_or_timed_out() {
+    claims_are_invisible_until_settled_or_timed_out(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn sqlite_claims_respect_each_webhooks_allowance() {
+    claims_respect_each_webhooks_allowance(&sqlite()).await;
+}
