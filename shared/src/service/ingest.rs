@@ -91,8 +91,11 @@ impl Hookline {
         let deliveries: Vec<Delivery> =
             webhooks.iter().map(|webhook| Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now)).collect();
         let tasks: Vec<DeliveryTask> = deliveries.iter().map(DeliveryTask::of).collect();
-        self.attempts.create(&deliveries).await?;
-        self.queue.enqueue(&tasks).await?;
+        // Both are idempotent and both must be done before the event counts as fanned out;
+        // issued together, they usually share one commit.
+        let (created, enqueued) = tokio::join!(self.attempts.create(&deliveries), self.queue.enqueue(&tasks));
+        created?;
+        enqueued?;
         self.events.mark_fanned_out(&event.id).await?;
         Ok(deliveries.len())
     }
