@@ -3,6 +3,7 @@
 //! requests, lets in-flight deliveries finish and returns.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,14 +118,18 @@ async fn purge_periodically(hookline: Hookline, retention: Duration, interval: D
 }
 
 /// Says where the server listens, once it is ready (the data file and its key exist).
+/// Standard output may be closed by whoever started the server: that must not stop it.
 fn announce(listener: &TcpListener, data: &Path) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %data.display(), "hookline is serving");
-    println!("hookline listening on http://{address} (data: {})", data.display());
-    println!(
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "hookline listening on http://{address} (data: {})", data.display());
+    let _ = writeln!(
+        out,
         "get a management token: hookline token --data {} --role webhooks:admin --sub you; then create a publisher key: POST /api/v1/api-keys",
         data.display()
     );
+    let _ = out.flush();
     Ok(())
 }
 

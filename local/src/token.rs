@@ -1,5 +1,6 @@
 //! `hookline token`: a management token signed with the local key of a data file.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,7 +42,8 @@ pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let ttl = parse_ttl(&args.ttl)?;
     let settings = crate::key_files::jwt_settings(&auth, &args.data, false)?;
     let JwtKeys::Hs256(secret) = &settings.keys else { anyhow::bail!("hookline token signs only with the local HS256 key") };
-    println!("{}", mint_hs256(secret, &settings, &args.sub, &roles, ttl)?);
+    let token = mint_hs256(secret, &settings, &args.sub, &roles, ttl)?;
+    writeln!(std::io::stdout(), "{token}").map_err(|e| anyhow::anyhow!("writing the token: {e}"))?;
     Ok(())
 }
 

@@ -34,10 +34,13 @@ impl ServerProcess {
             .spawn()
             .context("starting the server")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let line = tokio::time::timeout(Duration::from_secs(10), BufReader::new(stdout).lines().next_line())
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
             .await
             .context("the server did not start")??
             .ok_or_else(|| anyhow!("the server exited"))?;
+        // Keep reading what it prints, so it never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let address = line.split_whitespace().find(|w| w.starts_with("http://")).ok_or_else(|| anyhow!("no address in {line}"))?;
         let settings = crate::key_files::jwt_settings(&AuthConfig::default(), &data, false)?;
         let JwtKeys::Hs256(secret) = &settings.keys else { bail!("the bench server uses its local key") };
