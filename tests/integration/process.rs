@@ -43,11 +43,11 @@ async fn a_server_killed_with_sigkill_delivers_everything_pending_after_restart(
 async fn sigterm_lets_deliveries_in_flight_finish_before_exiting() {
     let data = temp_path("terminated.db");
     let receiver = TestReceiver::start().await;
-    receiver.delay_all(Duration::from_millis(800));
+    receiver.delay_all(Duration::from_millis(1500));
     let server = ServerProcess::start(&data).await;
     let webhook = server.post("/api/v1/webhooks", &json!({"name": "n", "url": receiver.url, "events": ["*"]})).await;
     server.post("/api/v1/events", &json!({"event_type": "auth.logout", "data": {"user_id": "u"}})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut child = server.child;
     let pid = child.id().unwrap().to_string();
     let signalled = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
