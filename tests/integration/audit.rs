@@ -8,8 +8,7 @@ use hookline_tests::{TestApp, TestReceiver, spawn_app};
 use serde_json::{Value, json};
 
 fn token_for(app: &TestApp, subject: &str, role: &str) -> String {
-    let config = hookline_core::config::AuthConfig::default();
-    let secret = hookline::key_files::load(&hookline::key_files::key_path(&config, &app.data), false).unwrap();
+    let secret = app.local_secret();
     let mut claims = claims(&[role]);
     claims["sub"] = json!(subject);
     hs256(&secret, &claims)

@@ -40,15 +40,10 @@ async fn call_with_token(app: &TestApp, method: &str, path: &str, token: &str) -
     app.call_with(method, path, Some(&json!({})), &[("authorization", &bearer)]).await
 }
 
-fn local_secret(app: &TestApp) -> Vec<u8> {
-    let config = hookline_core::config::AuthConfig::default();
-    hookline::key_files::load(&hookline::key_files::key_path(&config, &app.data), false).unwrap()
-}
-
 #[tokio::test]
 async fn every_management_route_needs_a_token_with_the_right_role() {
     let app = spawn_app().await;
-    let secret = local_secret(&app);
+    let secret = app.local_secret();
     let roles = [Role::Read, Role::Write, Role::Admin];
     for (method, path, needed) in ROUTES {
         let (status, body) = app.call_with(method, path, Some(&json!({})), &[]).await;
@@ -69,7 +64,7 @@ async fn every_management_route_needs_a_token_with_the_right_role() {
 #[tokio::test]
 async fn expired_early_foreign_forged_and_unsigned_tokens_are_refused() {
     let app = spawn_app().await;
-    let secret = local_secret(&app);
+    let secret = app.local_secret();
     let now = chrono::Utc::now().timestamp();
     let with = |changes: Value| {
         let mut all = claims(&["webhooks:admin"]);
@@ -169,7 +164,7 @@ async fn a_burst_above_the_limit_gets_429_with_retry_after_and_the_bucket_refill
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(app.post("/api/v1/events", &event).await.0, 202, "the bucket refilled");
 
-    let secret = local_secret(&app);
+    let secret = app.local_secret();
     let alice = hs256(&secret, &claims(&["webhooks:read"]));
     for _ in 0..4 {
         assert_eq!(call_with_token(&app, "GET", "/api/v1/webhooks", &alice).await.0, 200);

@@ -120,6 +120,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The server's local HS256 key, for tests that craft their own tokens.
+    pub fn local_secret(&self) -> Vec<u8> {
+        hookline::key_files::load(&hookline::key_files::key_path(&self.auth, &self.data), false).unwrap()
+    }
+
     /// A token for this server, signed with its local key.
     pub fn token(&self, roles: &[Role], ttl: Duration) -> String {
         let settings = hookline::key_files::jwt_settings(&self.auth, &self.data, false).unwrap();

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::filter::{EventPattern, any_matches};
+use super::hex;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {
@@ -55,10 +56,6 @@ impl ApiKey {
 
 fn hash(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

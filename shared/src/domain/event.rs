@@ -120,7 +120,7 @@ impl Event {
 
 fn fingerprint(event_type: EventType, data: &Value) -> String {
     let digest = Sha256::new().chain_update(event_type.as_str()).chain_update([0u8]).chain_update(data.to_string()).finalize();
-    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+    super::hex(&digest[..16])
 }
 
 pub fn unix_millis(at: DateTime<Utc>) -> u64 {

@@ -21,6 +21,11 @@ pub mod stats;
 pub mod webhook;
 pub mod webhook_url;
 
+/// Lower-case hexadecimal, for digests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A validation failure that names the field it is about, as a JSON path (`data.email`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {detail}")]

@@ -1,8 +1,7 @@
 //! Erasure (GDPR): an event's payload goes, its delivery outcomes stay.
 
-use super::{Hookline, ServiceError};
+use super::{Hookline, ServiceError, not_found};
 use crate::domain::ids::EventId;
-use crate::ports::StoreError;
 
 impl Hookline {
     /// Replaces the event's payload with an erasure marker, cancels its open deliveries and
@@ -14,10 +13,7 @@ impl Hookline {
         }
         // Deliveries first: the erasure itself ends by flushing everything written before it.
         self.attempts.forget_event(&id, self.clock.now()).await?;
-        self.events.erase(&id).await.map_err(|error| match error {
-            StoreError::NotFound => ServiceError::NotFound("event"),
-            other => other.into(),
-        })?;
+        self.events.erase(&id).await.map_err(not_found("event"))?;
         tracing::info!(event_id = %id, "event erased");
         Ok(())
     }

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::{Hookline, ServiceError};
+use super::{Hookline, ServiceError, not_found};
 use crate::domain::Invalid;
 use crate::domain::api_key::ApiKey;
 use crate::domain::filter::parse_patterns;
@@ -45,10 +45,7 @@ impl Hookline {
     }
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<(), ServiceError> {
-        self.api_keys.revoke(id, self.clock.now()).await.map_err(|error| match error {
-            crate::ports::StoreError::NotFound => ServiceError::NotFound("API key"),
-            other => other.into(),
-        })
+        self.api_keys.revoke(id, self.clock.now()).await.map_err(not_found("API key"))
     }
 
     /// The key a publisher presented, if it is one of ours and not revoked.

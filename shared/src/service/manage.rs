@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Hookline, ServiceError};
+use super::{Hookline, ServiceError, not_found};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::{Event, unix_millis};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::secret::SigningSecret;
 use crate::domain::webhook::{RetiredSecret, Webhook, WebhookDraft, WebhookRequest};
 use crate::domain::webhook_url::{WebhookUrl, refused_ip};
-use crate::ports::{AttemptRecord, Page, StoreError, WebhookFilter};
+use crate::ports::{AttemptRecord, Page, WebhookFilter};
 
 /// What `POST /webhooks/{id}/test` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -52,14 +52,14 @@ impl Hookline {
             updated_at: self.clock.now(),
         };
         let replaced = build(draft, stamp, || current.secret.clone());
-        self.subscriptions.replace(&replaced).await.map_err(not_found_as_webhook)?;
+        self.subscriptions.replace(&replaced).await.map_err(not_found("webhook"))?;
         Ok(replaced)
     }
 
     /// Deletes a webhook; its open deliveries are cancelled (kept, with the reason), not dropped.
     pub async fn delete_webhook(&self, id: &str) -> Result<u64, ServiceError> {
         let webhook = self.webhook(id).await?;
-        self.subscriptions.delete(&webhook.id).await.map_err(not_found_as_webhook)?;
+        self.subscriptions.delete(&webhook.id).await.map_err(not_found("webhook"))?;
         let cancelled = self.attempts.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
         tracing::info!(webhook_id = %webhook.id, cancelled, "webhook deleted");
         Ok(cancelled)
@@ -123,12 +123,5 @@ fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> Sig
         disabled_reason: None,
         created_at: stamp.created_at,
         updated_at: stamp.updated_at,
-    }
-}
-
-fn not_found_as_webhook(error: StoreError) -> ServiceError {
-    match error {
-        StoreError::NotFound => ServiceError::NotFound("webhook"),
-        other => other.into(),
     }
 }

@@ -59,6 +59,14 @@ pub struct Hookline {
     pub settings: Settings,
 }
 
+/// Maps a store's `NotFound` to "`what` not found", and any other store error through.
+pub(crate) fn not_found(what: &'static str) -> impl FnOnce(StoreError) -> ServiceError {
+    move |error| match error {
+        StoreError::NotFound => ServiceError::NotFound(what),
+        other => other.into(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
