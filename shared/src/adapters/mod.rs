@@ -1,5 +1,7 @@
 //! Adapters: the ports implemented over real things (SQLite, reqwest, DNS, the system clock).
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod cipher;
 pub mod clock;
 pub mod http_sender;

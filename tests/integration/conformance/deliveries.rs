@@ -6,7 +6,7 @@ use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen};
 
-use super::{Backend, now, sqlite};
+use super::{Backend, aws, now, sqlite};
 
 fn delivery(event: &str, webhook: &WebhookId, event_type: &str) -> Delivery {
     Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, now())
@@ -104,11 +104,26 @@ async fn sqlite_deliveries_record_attempts_and_close() {
 }
 
 #[tokio::test]
+async fn aws_deliveries_record_attempts_and_close() {
+    deliveries_record_attempts_and_close(&aws().await).await;
+}
+
+#[tokio::test]
 async fn sqlite_closed_deliveries_reopen_for_a_replay() {
     closed_deliveries_reopen_for_a_replay(&sqlite()).await;
 }
 
 #[tokio::test]
+async fn aws_closed_deliveries_reopen_for_a_replay() {
+    closed_deliveries_reopen_for_a_replay(&aws().await).await;
+}
+
+#[tokio::test]
 async fn sqlite_history_filters_retention_and_health() {
     history_filters_retention_and_health(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn aws_history_filters_retention_and_health() {
+    history_filters_retention_and_health(&aws().await).await;
 }

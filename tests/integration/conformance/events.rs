@@ -2,7 +2,7 @@
 
 use hookline_core::ports::{Recorded, StoreError};
 
-use super::{Backend, event, sqlite};
+use super::{Backend, aws, event, sqlite};
 
 async fn events_are_written_once(backend: &Backend) {
     let store = &backend.events;
@@ -37,6 +37,16 @@ async fn sqlite_events_are_written_once() {
 }
 
 #[tokio::test]
+async fn aws_events_are_written_once() {
+    events_are_written_once(&aws().await).await;
+}
+
+#[tokio::test]
 async fn sqlite_erased_events_keep_only_a_marker() {
     erased_events_keep_only_a_marker(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn aws_erased_events_keep_only_a_marker() {
+    erased_events_keep_only_a_marker(&aws().await).await;
 }

@@ -1,6 +1,6 @@
-//! The port contracts, checked against each backend through the ports alone (no HTTP). The
-//! same checks are meant to run against every adapter set: SQLite now, DynamoDB and SQS with
-//! the serverless functions.
+//! The port contracts, checked against each backend through the ports alone (no HTTP): every
+//! check runs against the SQLite adapters and against the DynamoDB and SQS adapters on the
+//! emulator, with the same inputs and the same expected results.
 
 mod deliveries;
 mod events;
@@ -12,6 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hookline_core::adapters::aws::{
+    Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAttemptLog, DynamoDbAuditLog, DynamoDbEventStore, DynamoDbSubscriptionStore,
+    SqsDeliveryQueue,
+};
 use hookline_core::adapters::cipher::SecretCipher;
 use hookline_core::adapters::sqlite::{
     Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
@@ -22,6 +26,7 @@ use hookline_core::domain::secret::SigningSecret;
 use hookline_core::domain::webhook::{Webhook, WebhookRequest};
 use hookline_core::domain::webhook_url::UrlRules;
 use hookline_core::ports::{ApiKeyStore, AttemptLog, AuditLog, DeliveryQueue, EventStore, SubscriptionStore};
+use hookline_tests::emulator::Emulator;
 use hookline_tests::temp_path;
 use serde_json::json;
 
@@ -33,6 +38,9 @@ pub struct Backend {
     pub queue: Arc<dyn DeliveryQueue>,
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub audit: Arc<dyn AuditLog>,
+    /// Whether settling with a receipt from an earlier claim is refused. SQS documents that it
+    /// may not be, and the emulator accepts it, so only the SQLite queue is held to it.
+    pub refuses_stale_receipts: bool,
 }
 
 /// How long a claimed task stays invisible in these checks.
@@ -48,6 +56,26 @@ pub fn sqlite() -> Backend {
         queue: Arc::new(SqliteDeliveryQueue::new(db.clone(), VISIBILITY)),
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         audit: Arc::new(SqliteAuditLog::new(db)),
+        refuses_stale_receipts: true,
+    }
+}
+
+/// A fresh table and queue on the emulator.
+pub async fn aws() -> Backend {
+    let emulator = Emulator::connect().await;
+    let table = emulator.fresh_table().await;
+    let queues = emulator.fresh_queues(VISIBILITY, 5).await;
+    let db = Dynamo::new(emulator.dynamodb.clone(), &table);
+    let cipher = Arc::new(SecretCipher::new(&[9u8; 32]).unwrap());
+    let retention = chrono::Duration::days(30);
+    Backend {
+        subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
+        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention)),
+        attempts: Arc::new(DynamoDbAttemptLog::new(db.clone(), cipher.clone(), retention)),
+        queue: Arc::new(SqsDeliveryQueue::new(emulator.sqs.clone(), &queues.queue_url)),
+        api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
+        audit: Arc::new(DynamoDbAuditLog::new(db, Cursors::new(cipher))),
+        refuses_stale_receipts: false,
     }
 }
 

@@ -5,7 +5,7 @@ use hookline_core::domain::api_key::ApiKey;
 use hookline_core::domain::audit::{Actor, AuditAction, AuditEntry};
 use hookline_core::ports::{AuditFilter, StoreError};
 
-use super::{Backend, now, sqlite};
+use super::{Backend, aws, now, sqlite};
 
 async fn api_keys_keep_hashes_and_revocations(backend: &Backend) {
     let keys = &backend.api_keys;
@@ -47,6 +47,16 @@ async fn sqlite_api_keys_keep_hashes_and_revocations() {
 }
 
 #[tokio::test]
+async fn aws_api_keys_keep_hashes_and_revocations() {
+    api_keys_keep_hashes_and_revocations(&aws().await).await;
+}
+
+#[tokio::test]
 async fn sqlite_the_audit_trail_lists_newest_first_with_filters() {
     the_audit_trail_lists_newest_first_with_filters(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn aws_the_audit_trail_lists_newest_first_with_filters() {
+    the_audit_trail_lists_newest_first_with_filters(&aws().await).await;
 }

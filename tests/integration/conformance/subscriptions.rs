@@ -2,7 +2,7 @@
 
 use hookline_core::ports::{StoreError, WebhookFilter};
 
-use super::{Backend, now, sqlite, webhook};
+use super::{Backend, aws, now, sqlite, webhook};
 
 async fn subscriptions_round_trip_and_match(backend: &Backend) {
     let store = &backend.subscriptions;
@@ -73,6 +73,16 @@ async fn sqlite_subscriptions_round_trip_and_match() {
 }
 
 #[tokio::test]
+async fn aws_subscriptions_round_trip_and_match() {
+    subscriptions_round_trip_and_match(&aws().await).await;
+}
+
+#[tokio::test]
 async fn sqlite_subscriptions_page_with_filters() {
     subscriptions_page_with_filters(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn aws_subscriptions_page_with_filters() {
+    subscriptions_page_with_filters(&aws().await).await;
 }

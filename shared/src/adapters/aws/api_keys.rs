@@ -1,0 +1,134 @@
+//! `ApiKeyStore` over DynamoDB: `KEY#<id>` items, listed through `GSI1` partition `KEYS`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::item::{Item, get_s, get_time, key, opt_time, put_opt, s, time};
+use super::{Dynamo, condition_failed, store_error};
+use crate::domain::api_key::ApiKey;
+use crate::domain::filter::EventPattern;
+use crate::ports::{ApiKeyStore, StoreError};
+
+pub struct DynamoDbApiKeyStore {
+    db: Dynamo,
+}
+
+impl DynamoDbApiKeyStore {
+    pub fn new(db: Dynamo) -> Self {
+        Self { db }
+    }
+
+    /// Sets `attribute` to `at` on an existing key (`if_not_exists` keeps a first value).
+    async fn stamp(&self, id: &str, expression: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("KEY#{id}"), "META")))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":at", time(at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| if condition_failed(&error) { StoreError::NotFound } else { store_error(error) })
+    }
+}
+
+fn to_item(api_key: &ApiKey) -> Item {
+    let mut item = key(format!("KEY#{}", api_key.id), "META");
+    let events: Vec<String> = api_key.events.iter().map(EventPattern::as_string).collect();
+    item.insert("name".into(), s(&api_key.name));
+    item.insert("hash".into(), s(&api_key.hash));
+    item.insert("events".into(), s(serde_json::to_string(&events).unwrap_or_default()));
+    item.insert("created_at".into(), time(api_key.created_at));
+    item.insert("GSI1PK".into(), s("KEYS"));
+    item.insert("GSI1SK".into(), s(format!("{}#{}", api_key.created_at.timestamp_millis(), api_key.id)));
+    put_opt(&mut item, "last_used_at", api_key.last_used_at.map(time));
+    put_opt(&mut item, "revoked_at", api_key.revoked_at.map(time));
+    item
+}
+
+fn from_item(item: &Item) -> Result<ApiKey, StoreError> {
+    let events: Vec<String> =
+        serde_json::from_str(get_s(item, "events")?).map_err(|_| StoreError::Backend("stored key events do not parse".into()))?;
+    Ok(ApiKey {
+        id: get_s(item, "PK")?.trim_start_matches("KEY#").to_owned(),
+        name: get_s(item, "name")?.to_owned(),
+        hash: get_s(item, "hash")?.to_owned(),
+        events: events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
+        created_at: get_time(item, "created_at")?,
+        last_used_at: opt_time(item, "last_used_at")?,
+        revoked_at: opt_time(item, "revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl ApiKeyStore for DynamoDbApiKeyStore {
+    async fn insert(&self, api_key: &ApiKey) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .client
+            .put_item()
+            .table_name(&*self.db.table)
+            .set_item(Some(to_item(api_key)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict("an API key with this id already exists".into())),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let output = self
+            .db
+            .client
+            .get_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("KEY#{id}"), "META")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item().map(from_item).transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let (mut keys, mut start) = (Vec::new(), None);
+        loop {
+            let output = self
+                .db
+                .client
+                .query()
+                .table_name(&*self.db.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s("KEYS"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                keys.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.stamp(id, "SET revoked_at = if_not_exists(revoked_at, :at)", at).await
+    }
+
+    async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        match self.stamp(id, "SET last_used_at = :at", at).await {
+            Err(StoreError::NotFound) => Ok(()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! `AttemptLog` over DynamoDB: one item per delivery holding its attempts (see `delivery_item`).
+//! Every change to a delivery is one conditional `UpdateItem`; a change whose condition no
+//! longer holds (the delivery closed meanwhile) is a no-op, as in the SQLite adapter.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
+
+use super::cursor::Cursors;
+use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
+use super::item::{Item, get_s, is_live, key, n, s, time};
+use super::stats::stats_of;
+use super::walk::{Walk, days_between, every_item, page};
+use super::{Dynamo, condition_failed, store_error};
+use crate::adapters::cipher::SecretCipher;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::stats::DeliveryStats;
+use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, Reopen, StoreError};
+
+/// Attempts after this many keep no response excerpt, so a delivery replayed again and again
+/// stays far below DynamoDB's 400 KB item limit.
+const EXCERPTS_KEPT: u32 = 50;
+/// How far back a purge looks for what TTL has not deleted yet.
+const TTL_LAG: Duration = Duration::days(7);
+
+pub struct DynamoDbAttemptLog {
+    db: Dynamo,
+    cursors: Cursors,
+    retention: Duration,
+}
+
+impl DynamoDbAttemptLog {
+    /// Delivery items expire (TTL) `retention` after their creation.
+    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: Duration) -> Self {
+        Self { db, cursors: Cursors::new(cipher), retention }
+    }
+
+    async fn load(&self, id: &DeliveryId) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .db
+            .client
+            .get_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item.filter(|item| is_live(item, Utc::now())))
+    }
+
+    async fn create_one(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .client
+            .put_item()
+            .table_name(&*self.db.table)
+            .set_item(Some(to_item(delivery, self.retention)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Err(error) if !condition_failed(&error) => Err(store_error(error)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes an open delivery as cancelled; false when it was not open.
+    async fn cancel_item(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = self
+            .db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(id)))
+            .update_expression("SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
+            .condition_expression("#status IN (:pending, :retrying)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":cancelled", s("cancelled"))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":retrying", s("retrying"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// Reopens one delivery if its status is one of `from`; returns it as reopened.
+    async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], at: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
+        let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(id)))
+            .update_expression("SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :at, updated_at = :at")
+            .condition_expression(format!("#status IN ({})", names.join(", ")))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":at", time(at))
+            .return_values(ReturnValue::AllNew);
+        for (name, status) in names.iter().zip(from) {
+            request = request.expression_attribute_values(name, s(status.as_str()));
+        }
+        match request.send().await {
+            Ok(output) => output.attributes.as_ref().map(from_item).transpose(),
+            Err(error) if condition_failed(&error) => Ok(None),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// Delivery ids of an event's deliveries (`GSI3`, keys only).
+    async fn ids_of_event(&self, event: &EventId) -> Result<Vec<DeliveryId>, StoreError> {
+        let (mut ids, mut start) = (Vec::new(), None);
+        loop {
+            let output = self
+                .db
+                .client
+                .query()
+                .table_name(&*self.db.table)
+                .index_name("GSI3")
+                .key_condition_expression("GSI3PK = :pk")
+                .expression_attribute_values(":pk", s(format!("EVD#{event}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            ids.extend(output.items().iter().filter_map(|item| DeliveryId::parse(get_s(item, "GSI3SK").ok()?)));
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    async fn clear_excerpts(&self, id: &DeliveryId) -> Result<(), StoreError> {
+        let Some(item) = self.load(id).await? else { return Ok(()) };
+        self.db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(id)))
+            .update_expression("SET #log = :log")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#log", "log")
+            .expression_attribute_values(":log", log_without_excerpts(&attempts_of(&item)?))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| if condition_failed(&error) { Ok(()) } else { Err(store_error(error)) })
+    }
+}
+
+#[async_trait]
+impl AttemptLog for DynamoDbAttemptLog {
+    async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        for chunk in deliveries.chunks(25) {
+            join_all(chunk.iter().map(|d| self.create_one(d))).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        self.load(id).await?.as_ref().map(from_item).transpose()
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        self.load(id).await?.as_ref().map_or(Ok(Vec::new()), attempts_of)
+    }
+
+    async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
+        let walk = match &filter.webhook_id {
+            Some(webhook) => Walk::of_webhook(webhook.as_str(), filter.since),
+            None => Walk::all(Utc::now(), filter.since, self.retention),
+        };
+        page(&self.db, &self.cursors, &walk, filter).await
+    }
+
+    async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let attempt = &record.attempt;
+        let logged = if attempt.number > EXCERPTS_KEPT { Attempt { response_excerpt: None, ..attempt.clone() } } else { attempt.clone() };
+        let mut set =
+            vec!["#status = :status", "attempts = :number", "updated_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)"];
+        let mut remove = Vec::new();
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":status", s(record.status.as_str())),
+            (":number", n(attempt.number)),
+            (":at", time(at)),
+            (":empty", AttributeValue::L(Vec::new())),
+            (":entry", AttributeValue::L(vec![attempt_value(&logged)])),
+            (":pending", s("pending")),
+            (":retrying", s("retrying")),
+        ];
+        for (assignment, name, placeholder, value) in [
+            ("next_attempt_at = :next", "next_attempt_at", ":next", attempt.next_attempt_at.map(time)),
+            ("last_status_code = :code", "last_status_code", ":code", attempt.status_code.map(n)),
+            ("last_error = :error", "last_error", ":error", record.last_error.as_deref().map(s)),
+        ] {
+            match value {
+                Some(value) => {
+                    set.push(assignment);
+                    values.push((placeholder, value));
+                }
+                None => remove.push(name),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(id)))
+            .update_expression(expression)
+            .condition_expression("#status IN (:pending, :retrying) AND attempts < :number")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#log", "log");
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Err(error) if !condition_failed(&error) => Err(store_error(error)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.cancel_item(id, reason, at).await.map(|_| ())
+    }
+
+    async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        for id in self.ids_of_event(event).await? {
+            self.cancel_item(&id, "event was erased", at).await?;
+            self.clear_excerpts(&id).await?;
+        }
+        Ok(())
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        // TTL deletes expired items (events included); this removes what it has not reached yet.
+        let walk = Walk { index: "GSI1", partitions: days_between(before - self.retention - TTL_LAG, before), since: None };
+        let mut deleted = 0;
+        for item in every_item(&self.db, &walk).await? {
+            let delivery = from_item(&item)?;
+            if delivery.created_at >= before || delivery.status.is_open() {
+                continue;
+            }
+            self.db
+                .client
+                .delete_item()
+                .table_name(&*self.db.table)
+                .set_key(Some(key(format!("DLV#{}", delivery.id), "META")))
+                .send()
+                .await
+                .map_err(store_error)?;
+            deleted += 1;
+        }
+        Ok((deleted, 0))
+    }
+
+    async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        match selection {
+            Reopen::One(id) => {
+                let closed = [DeliveryStatus::Succeeded, DeliveryStatus::Dead, DeliveryStatus::Cancelled];
+                Ok(self.reopen_item(id, &closed, at).await?.into_iter().collect())
+            }
+            Reopen::DeadOf { webhook, since } => {
+                let mut reopened = Vec::new();
+                for item in every_item(&self.db, &Walk::of_webhook(webhook.as_str(), *since)).await? {
+                    if get_s(&item, "status")? == "dead" {
+                        reopened.extend(self.reopen_item(&from_item(&item)?.id, &[DeliveryStatus::Dead], at).await?);
+                    }
+                }
+                Ok(reopened)
+            }
+        }
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
+        let items = every_item(&self.db, &Walk::all(Utc::now(), Some(since), self.retention)).await?;
+        stats_of(since, &items)
+    }
+
+    async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut cancelled = 0;
+        for item in every_item(&self.db, &Walk::of_webhook(webhook.as_str(), None)).await? {
+            let delivery = from_item(&item)?;
+            if delivery.status.is_open() && self.cancel_item(&delivery.id, reason, at).await? {
+                cancelled += 1;
+            }
+        }
+        Ok(cancelled)
+    }
+}

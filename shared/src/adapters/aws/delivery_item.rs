@@ -1,0 +1,129 @@
+//! A delivery as stored in DynamoDB: `DLV#<id>` with its attempts in the same item (`log`, one
+//! JSON document per attempt), so recording an attempt is one `UpdateItem` and reading a delivery
+//! with its history one `GetItem`. Index keys: `GSI1` by day (all deliveries, newest first),
+//! `GSI2` by webhook, `GSI3` by event (keys only).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::item::{Item, expiry, get_n, get_s, get_time, key, n, opt_n, opt_s, opt_time, put_opt, s, time};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::outcome::ErrorKind;
+use crate::ports::StoreError;
+
+/// The day partition of `GSI1` a delivery created at `at` lives in.
+pub fn day_partition(at: DateTime<Utc>) -> String {
+    format!("DAY#{}", at.format("%Y-%m-%d"))
+}
+
+/// Sort key shared by the delivery indexes: creation time, then id.
+pub fn created_key(at: DateTime<Utc>, id: &DeliveryId) -> String {
+    format!("{}#{id}", crate::domain::event::format_timestamp(at))
+}
+
+pub fn delivery_key(id: &DeliveryId) -> Item {
+    key(format!("DLV#{id}"), "META")
+}
+
+pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
+    let sort = created_key(delivery.created_at, &delivery.id);
+    let mut item = delivery_key(&delivery.id);
+    for (name, value) in [
+        ("event_id", s(delivery.event_id.as_str())),
+        ("webhook_id", s(delivery.webhook_id.as_str())),
+        ("event_type", s(&delivery.event_type)),
+        ("status", s(delivery.status.as_str())),
+        ("attempts", n(delivery.attempts)),
+        ("attempts_before_replay", n(delivery.attempts_before_replay)),
+        ("created_at", time(delivery.created_at)),
+        ("updated_at", time(delivery.updated_at)),
+        ("log", AttributeValue::L(Vec::new())),
+        ("expires_at", expiry(delivery.created_at, retention)),
+        ("GSI1PK", s(day_partition(delivery.created_at))),
+        ("GSI1SK", s(&sort)),
+        ("GSI2PK", s(format!("WHD#{}", delivery.webhook_id))),
+        ("GSI2SK", s(&sort)),
+        ("GSI3PK", s(format!("EVD#{}", delivery.event_id))),
+        ("GSI3SK", s(delivery.id.as_str())),
+    ] {
+        item.insert(name.to_owned(), value);
+    }
+    put_opt(&mut item, "next_attempt_at", delivery.next_attempt_at.map(time));
+    put_opt(&mut item, "last_status_code", delivery.last_status_code.map(n));
+    put_opt(&mut item, "last_error", delivery.last_error.as_deref().map(s));
+    item
+}
+
+pub fn from_item(item: &Item) -> Result<Delivery, StoreError> {
+    let corrupt = |what: &str| StoreError::Backend(format!("stored delivery {what} does not parse").into());
+    let id = get_s(item, "PK")?.trim_start_matches("DLV#");
+    Ok(Delivery {
+        id: DeliveryId::parse(id).ok_or_else(|| corrupt("id"))?,
+        event_id: EventId::parse(get_s(item, "event_id")?).map_err(|_| corrupt("event id"))?,
+        webhook_id: WebhookId::parse(get_s(item, "webhook_id")?).ok_or_else(|| corrupt("webhook id"))?,
+        event_type: get_s(item, "event_type")?.to_owned(),
+        status: DeliveryStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        attempts: get_n(item, "attempts")?,
+        attempts_before_replay: get_n(item, "attempts_before_replay")?,
+        next_attempt_at: opt_time(item, "next_attempt_at")?,
+        last_status_code: opt_n(item, "last_status_code")?,
+        last_error: opt_s(item, "last_error"),
+        created_at: get_time(item, "created_at")?,
+        updated_at: get_time(item, "updated_at")?,
+    })
+}
+
+/// One attempt in a delivery's `log`.
+#[derive(Serialize, Deserialize)]
+struct AttemptDoc {
+    number: u32,
+    started_at: DateTime<Utc>,
+    duration_ms: u64,
+    status_code: Option<u16>,
+    response_excerpt: Option<String>,
+    error_kind: Option<String>,
+    error_detail: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+pub fn attempt_value(attempt: &Attempt) -> AttributeValue {
+    let doc = AttemptDoc {
+        number: attempt.number,
+        started_at: attempt.started_at,
+        duration_ms: attempt.duration_ms,
+        status_code: attempt.status_code,
+        response_excerpt: attempt.response_excerpt.clone(),
+        error_kind: attempt.error_kind.map(|kind| kind.as_str().to_owned()),
+        error_detail: attempt.error_detail.clone(),
+        next_attempt_at: attempt.next_attempt_at,
+    };
+    s(serde_json::to_string(&doc).unwrap_or_default())
+}
+
+/// The attempts in a delivery item's `log`, oldest first.
+pub fn attempts_of(item: &Item) -> Result<Vec<Attempt>, StoreError> {
+    let Some(AttributeValue::L(log)) = item.get("log") else { return Ok(Vec::new()) };
+    log.iter()
+        .map(|entry| {
+            let raw = entry.as_s().map_err(|_| StoreError::Backend("stored attempt is not text".into()))?;
+            let doc: AttemptDoc = serde_json::from_str(raw).map_err(|_| StoreError::Backend("stored attempt does not parse".into()))?;
+            Ok(Attempt {
+                number: doc.number,
+                started_at: doc.started_at,
+                duration_ms: doc.duration_ms,
+                status_code: doc.status_code,
+                response_excerpt: doc.response_excerpt,
+                error_kind: doc.error_kind.as_deref().and_then(ErrorKind::parse),
+                error_detail: doc.error_detail,
+                next_attempt_at: doc.next_attempt_at,
+            })
+        })
+        .collect()
+}
+
+/// The log with every response excerpt removed (after an event's erasure).
+pub fn log_without_excerpts(attempts: &[Attempt]) -> AttributeValue {
+    AttributeValue::L(attempts.iter().map(|a| attempt_value(&Attempt { response_excerpt: None, ..a.clone() })).collect())
+}

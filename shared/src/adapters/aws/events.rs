@@ -1,0 +1,163 @@
+//! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put. Until its
+//! fan-out is marked done, an event also sits in the sparse `GSI1` partition `UNFANNED`.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use chrono::{Duration, Utc};
+
+use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
+use super::{Dynamo, condition_failed, store_error};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::EventId;
+use crate::ports::{EventStore, Recorded, StoreError};
+
+pub struct DynamoDbEventStore {
+    db: Dynamo,
+    retention: Duration,
+}
+
+impl DynamoDbEventStore {
+    /// Events expire (TTL) `retention` after they occurred.
+    pub fn new(db: Dynamo, retention: Duration) -> Self {
+        Self { db, retention }
+    }
+
+    fn item(&self, event: &Event) -> Item {
+        let mut item = key(format!("EVT#{}", event.id), "META");
+        item.insert("event_type".into(), s(event.event_type.as_str()));
+        item.insert("occurred_at".into(), time(event.occurred_at));
+        item.insert("body".into(), s(&event.body));
+        item.insert("fingerprint".into(), s(&event.fingerprint));
+        item.insert("expires_at".into(), expiry(event.occurred_at, self.retention));
+        item.insert("GSI1PK".into(), s("UNFANNED"));
+        item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
+        item
+    }
+
+    async fn load(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .db
+            .client
+            .get_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("EVT#{id}"), "META")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item.filter(|item| is_live(item, Utc::now())))
+    }
+}
+
+fn existing(stored: &Item, event: &Event) -> Result<Recorded, StoreError> {
+    Ok(Recorded::Existing { fanned_out: !stored.contains_key("GSI1PK"), same_content: get_s(stored, "fingerprint")? == event.fingerprint })
+}
+
+fn read_event(item: &Item) -> Result<Event, StoreError> {
+    let corrupt = |what: &str| StoreError::Backend(format!("stored event {what} does not parse").into());
+    let event_type = match get_s(item, "event_type")? {
+        "webhook.test" => EventType::test_ping(),
+        other => EventType::parse(other).map_err(|_| corrupt("type"))?,
+    };
+    let id = get_s(item, "PK")?.trim_start_matches("EVT#");
+    Ok(Event {
+        id: EventId::parse(id).map_err(|_| corrupt("id"))?,
+        event_type,
+        occurred_at: get_time(item, "occurred_at")?,
+        body: get_s(item, "body")?.to_owned(),
+        fingerprint: get_s(item, "fingerprint")?.to_owned(),
+    })
+}
+
+#[async_trait]
+impl EventStore for DynamoDbEventStore {
+    async fn record(&self, event: &Event) -> Result<Recorded, StoreError> {
+        let result = self
+            .db
+            .client
+            .put_item()
+            .table_name(&*self.db.table)
+            .set_item(Some(self.item(event)))
+            // An expired item may linger until TTL deletes it; it no longer counts.
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Recorded::New),
+            Err(error) if condition_failed(&error) => {
+                let returned = match error.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(e)) => e.item().cloned(),
+                    _ => None,
+                };
+                match returned {
+                    Some(stored) => existing(&stored, event),
+                    None => self.load(&event.id).await?.map_or(Ok(Recorded::New), |stored| existing(&stored, event)),
+                }
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
+        self.db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("EVT#{id}"), "META")))
+            .update_expression("REMOVE GSI1PK, GSI1SK")
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| if condition_failed(&error) { Ok(()) } else { Err(store_error(error)) })
+    }
+
+    async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.load(id).await?.as_ref().map(read_event).transpose()
+    }
+
+    async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
+        let (mut events, mut start) = (Vec::new(), None);
+        loop {
+            let output = self
+                .db
+                .client
+                .query()
+                .table_name(&*self.db.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s("UNFANNED"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items().iter().filter(|item| is_live(item, Utc::now())) {
+                events.push(read_event(item)?);
+            }
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(events);
+            }
+        }
+    }
+
+    async fn erase(&self, id: &EventId) -> Result<(), StoreError> {
+        let Some(stored) = self.load(id).await? else { return Err(StoreError::NotFound) };
+        let marker = serde_json::json!({"id": id.as_str(), "event_type": get_s(&stored, "event_type")?, "erased": true}).to_string();
+        self.db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("EVT#{id}"), "META")))
+            .update_expression("SET body = :marker")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":marker", s(marker))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| if condition_failed(&error) { StoreError::NotFound } else { store_error(error) })
+    }
+}

@@ -1,0 +1,97 @@
+//! The AWS adapters: the storage ports over one DynamoDB table (single-table design, see
+//! ARCHITECTURE.md) and the delivery queue over SQS. Built once per cold start and shared by
+//! every invocation.
+
+mod api_keys;
+mod attempts;
+mod audit;
+mod cursor;
+mod delivery_item;
+mod events;
+mod item;
+mod queue;
+mod stats;
+mod subscriptions;
+mod table;
+mod walk;
+mod webhook_item;
+
+use std::error::Error;
+use std::sync::Arc;
+
+pub use api_keys::DynamoDbApiKeyStore;
+pub use attempts::DynamoDbAttemptLog;
+pub use audit::DynamoDbAuditLog;
+pub use cursor::Cursors;
+pub use events::DynamoDbEventStore;
+pub use queue::{SqsDeliveryQueue, decode_task, encode_task, visibility_for};
+pub use subscriptions::DynamoDbSubscriptionStore;
+pub use table::{Queues, create_queues, create_table};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+
+use crate::ports::{QueueError, StoreError};
+
+/// Where the data lives, and the clients to reach it.
+#[derive(Clone)]
+pub struct Dynamo {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: Arc<str>,
+}
+
+impl Dynamo {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+/// An SDK failure, with its whole context in the message (the SDK's own `Display` says little).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct AwsFailure(String);
+
+fn failure<E: Error + 'static>(error: E) -> AwsFailure {
+    AwsFailure(DisplayErrorContext(&error).to_string())
+}
+
+pub(crate) fn store_error<E: Error + 'static>(error: E) -> StoreError {
+    StoreError::Backend(Box::new(failure(error)))
+}
+
+pub(crate) fn queue_error<E: Error + 'static>(error: E) -> QueueError {
+    QueueError::Backend(Box::new(failure(error)))
+}
+
+/// True when a single-item write failed only because its condition did not hold.
+pub(crate) fn condition_failed<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// A query's `Limit` for a page of `limit` items (at least 1, at most 100).
+pub(crate) fn page_size(limit: usize) -> i32 {
+    i32::try_from(limit.clamp(1, 100)).unwrap_or(100)
+}
+
+/// The SDK configuration from the environment (the Lambda role, `AWS_REGION`), pointed at
+/// `endpoint` when one is given (an emulator such as moto).
+pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
+/// A configuration for an emulator on `endpoint`: fixed test credentials, region `us-east-1`.
+pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "emulator");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}

@@ -1,0 +1,171 @@
+//! `DeliveryQueue` over SQS (standard queue: at-least-once, like the local queue). Tasks go out
+//! with `SendMessageBatch`, ten per call; a retry is `ChangeMessageVisibility` on the received
+//! message, so the message itself waits out the backoff.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use serde::{Deserialize, Serialize};
+
+use super::queue_error;
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueError};
+
+/// SQS caps a message's visibility at 12 hours; a longer wait is served in 12-hour steps
+/// (`deliver_one` puts back a task that comes back before its delivery is due).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 60);
+
+#[derive(Serialize, Deserialize)]
+struct TaskBody {
+    delivery_id: String,
+    webhook_id: String,
+    event_id: String,
+}
+
+pub fn encode_task(task: &DeliveryTask) -> String {
+    let body = TaskBody {
+        delivery_id: task.delivery_id.to_string(),
+        webhook_id: task.webhook_id.to_string(),
+        event_id: task.event_id.to_string(),
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// The task in a message body, or `None` for a body this queue never wrote.
+pub fn decode_task(body: &str) -> Option<DeliveryTask> {
+    let body: TaskBody = serde_json::from_str(body).ok()?;
+    Some(DeliveryTask {
+        delivery_id: DeliveryId::parse(&body.delivery_id)?,
+        webhook_id: WebhookId::parse(&body.webhook_id)?,
+        event_id: EventId::parse(&body.event_id).ok()?,
+    })
+}
+
+/// Seconds of visibility for a retry after `delay`.
+pub fn visibility_for(delay: Duration) -> i32 {
+    i32::try_from(delay.min(MAX_VISIBILITY).as_secs()).unwrap_or(0)
+}
+
+pub struct SqsDeliveryQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsDeliveryQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str) -> Self {
+        Self { client, queue_url: queue_url.to_owned() }
+    }
+
+    async fn send_batch(&self, tasks: &[&DeliveryTask]) -> Result<(), QueueError> {
+        let mut entries = Vec::with_capacity(tasks.len());
+        for (index, task) in tasks.iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(encode_task(task))
+                    .build()
+                    .map_err(queue_error)?,
+            );
+        }
+        // Entries can fail one by one (throttling): send those again, once.
+        for _ in 0..2 {
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+                .map_err(queue_error)?;
+            let failed: HashSet<&str> = output.failed().iter().map(|f| f.id()).collect();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            entries.retain(|entry| failed.contains(entry.id()));
+        }
+        Err(QueueError::Backend(format!("SQS refused {} of the tasks twice", entries.len()).into()))
+    }
+
+    async fn release(&self, receipt: &str) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsDeliveryQueue {
+    async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<&DeliveryTask> = tasks.iter().filter(|task| seen.insert(&task.delivery_id)).collect();
+        for chunk in unique.chunks(10) {
+            self.send_batch(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn claim(&self, limits: &ClaimLimits<'_>) -> Result<Vec<Claimed>, QueueError> {
+        let max = i32::try_from(limits.max.clamp(1, 10)).unwrap_or(10);
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        let mut taken: HashMap<WebhookId, usize> = HashMap::new();
+        let mut claimed = Vec::new();
+        for message in output.messages() {
+            let receipt = message.receipt_handle().unwrap_or_default().to_owned();
+            let Some(task) = message.body().and_then(decode_task) else {
+                // Left invisible: after the redrive policy's receive count it moves to the DLQ.
+                tracing::warn!(message_id = message.message_id().unwrap_or_default(), "undecodable delivery task left for the DLQ");
+                continue;
+            };
+            let count =
+                taken.entry(task.webhook_id.clone()).or_insert_with(|| limits.in_flight.get(&task.webhook_id).copied().unwrap_or(0));
+            if *count >= limits.per_webhook {
+                self.release(&receipt).await?;
+                continue;
+            }
+            *count += 1;
+            claimed.push(Claimed { task, receipt });
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
+        match disposition {
+            Disposition::Done => {
+                self.client
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(&claimed.receipt)
+                    .send()
+                    .await
+                    .map_err(queue_error)?;
+            }
+            Disposition::RetryIn(delay) => {
+                self.client
+                    .change_message_visibility()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(&claimed.receipt)
+                    .visibility_timeout(visibility_for(delay))
+                    .send()
+                    .await
+                    .map_err(queue_error)?;
+            }
+        }
+        Ok(())
+    }
+}

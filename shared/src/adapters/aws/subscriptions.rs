@@ -1,0 +1,225 @@
+//! `SubscriptionStore` over DynamoDB. Each webhook is one item (`WH#<id>`), plus, while it is
+//! active, one index item per catalog event type it wants (`TYPE#<event type>`), written in the
+//! same transaction. Fan-out is then a single strongly consistent `Query` of one partition.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+
+use super::cursor::{Cursors, position_of, start_key};
+use super::item::{Item, get_s, key, s};
+use super::webhook_item::{from_doc, to_doc};
+use super::{Dynamo, page_size, store_error};
+use crate::adapters::cipher::SecretCipher;
+use crate::domain::catalog;
+use crate::domain::filter::any_matches;
+use crate::domain::ids::WebhookId;
+use crate::domain::webhook::Webhook;
+use crate::ports::{Page, StoreError, SubscriptionStore, WebhookFilter};
+
+const LIST_KEYS: [&str; 4] = ["PK", "SK", "GSI1PK", "GSI1SK"];
+
+pub struct DynamoDbSubscriptionStore {
+    db: Dynamo,
+    cipher: Arc<SecretCipher>,
+    cursors: Cursors,
+}
+
+impl DynamoDbSubscriptionStore {
+    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>) -> Self {
+        Self { db, cursors: Cursors::new(cipher.clone()), cipher }
+    }
+
+    async fn load(&self, id: &WebhookId) -> Result<Option<(Webhook, String)>, StoreError> {
+        let output = self
+            .db
+            .client
+            .get_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("WH#{id}"), "META")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = output.item() else { return Ok(None) };
+        let doc = get_s(item, "doc")?;
+        Ok(Some((from_doc(doc, &self.cipher)?, doc.to_owned())))
+    }
+
+    /// Writes `webhook` and brings its index items from `before`'s types to its own.
+    async fn save(&self, webhook: &Webhook, before: Option<&Webhook>) -> Result<(), StoreError> {
+        let doc = to_doc(webhook, &self.cipher);
+        let condition = if before.is_some() { "attribute_exists(PK)" } else { "attribute_not_exists(PK)" };
+        let mut writes = vec![put(&self.db, webhook_item(webhook, &doc), Some(condition))?];
+        let (old, new) = (before.map(indexed_types).unwrap_or_default(), indexed_types(webhook));
+        for event_type in old.difference(&new) {
+            writes.push(delete(&self.db, index_key(event_type, &webhook.id))?);
+        }
+        for event_type in &new {
+            writes.push(put(&self.db, index_item(event_type, &webhook.id, &doc), None)?);
+        }
+        self.transact(writes).await
+    }
+
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        match self.db.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if first_condition_failed(&error) => Err(StoreError::Conflict("the webhook changed or exists already".into())),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}
+
+/// The catalog types an active webhook is indexed under (none while it is inactive).
+fn indexed_types(webhook: &Webhook) -> BTreeSet<&'static str> {
+    if !webhook.is_active {
+        return BTreeSet::new();
+    }
+    catalog::all().iter().map(|info| info.event_type.as_str()).filter(|name| any_matches(&webhook.events, name)).collect()
+}
+
+fn webhook_item(webhook: &Webhook, doc: &str) -> Item {
+    let mut item = key(format!("WH#{}", webhook.id), "META");
+    item.insert("GSI1PK".into(), s("WEBHOOKS"));
+    item.insert("GSI1SK".into(), s(format!("{}#{}", webhook.created_at.timestamp_millis(), webhook.id)));
+    item.insert("doc".into(), s(doc));
+    item
+}
+
+fn index_key(event_type: &str, id: &WebhookId) -> Item {
+    key(format!("TYPE#{event_type}"), &format!("WH#{id}"))
+}
+
+fn index_item(event_type: &str, id: &WebhookId, doc: &str) -> Item {
+    let mut item = index_key(event_type, id);
+    item.insert("doc".into(), s(doc));
+    item
+}
+
+fn put(db: &Dynamo, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(&*db.table).set_item(Some(item)).set_condition_expression(condition.map(String::from));
+    Ok(TransactWriteItem::builder().put(put.build().map_err(store_error)?).build())
+}
+
+fn delete(db: &Dynamo, key: Item) -> Result<TransactWriteItem, StoreError> {
+    let delete = Delete::builder().table_name(&*db.table).set_key(Some(key)).build().map_err(store_error)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// True when a transaction was cancelled by the condition on its first item (the webhook's).
+fn first_condition_failed(
+    error: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> bool {
+    let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    else {
+        return false;
+    };
+    cancelled.cancellation_reasons().first().and_then(|reason| reason.code()) == Some("ConditionalCheckFailed")
+}
+
+#[async_trait]
+impl SubscriptionStore for DynamoDbSubscriptionStore {
+    async fn insert(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.save(webhook, None).await
+    }
+
+    async fn get(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        Ok(self.load(id).await?.map(|(webhook, _)| webhook))
+    }
+
+    async fn list(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, StoreError> {
+        let mut start = self.cursors.open_opt("webhooks", filter.cursor.as_deref())?;
+        let (mut items, mut last) = (Vec::new(), None);
+        loop {
+            let output = self
+                .db
+                .client
+                .query()
+                .table_name(&*self.db.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s("WEBHOOKS"))
+                .set_exclusive_start_key(start.as_ref().map(|p| start_key(p, &LIST_KEYS)))
+                .limit(page_size(filter.limit))
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                let webhook = from_doc(get_s(item, "doc")?, &self.cipher)?;
+                let wanted = filter.is_active.is_none_or(|active| webhook.is_active == active)
+                    && filter.event_type.as_deref().is_none_or(|t| any_matches(&webhook.events, t));
+                if !wanted {
+                    continue;
+                }
+                if items.len() == filter.limit {
+                    return Ok(Page { items, next_cursor: last.map(|p| self.cursors.seal("webhooks", &p)) });
+                }
+                items.push(webhook);
+                last = Some(position_of(item, &LIST_KEYS));
+            }
+            match output.last_evaluated_key() {
+                Some(key) => start = Some(position_of(key, &LIST_KEYS)),
+                None => return Ok(Page { items, next_cursor: None }),
+            }
+        }
+    }
+
+    async fn replace(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        let Some((before, _)) = self.load(&webhook.id).await? else { return Err(StoreError::NotFound) };
+        match self.save(webhook, Some(&before)).await {
+            Err(StoreError::Conflict(_)) => Err(StoreError::NotFound),
+            other => other,
+        }
+    }
+
+    async fn delete(&self, id: &WebhookId) -> Result<(), StoreError> {
+        let Some((before, _)) = self.load(id).await? else { return Err(StoreError::NotFound) };
+        let mut writes = vec![delete(&self.db, key(format!("WH#{id}"), "META"))?];
+        for event_type in indexed_types(&before) {
+            writes.push(delete(&self.db, index_key(event_type, id))?);
+        }
+        self.transact(writes).await
+    }
+
+    async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError> {
+        let mut webhooks = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .db
+                .client
+                .query()
+                .table_name(&*self.db.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(format!("TYPE#{event_type}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                webhooks.push(from_doc(get_s(item, "doc")?, &self.cipher)?);
+            }
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(webhooks);
+            }
+        }
+    }
+
+    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let Some((before, _)) = self.load(id).await? else { return Ok(()) };
+        let mut after = before.clone();
+        after.is_active = false;
+        after.disabled_reason = Some(reason.to_owned());
+        after.updated_at = at;
+        match self.save(&after, Some(&before)).await {
+            Err(StoreError::Conflict(_)) => Ok(()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! A webhook as stored in DynamoDB: one JSON document (`doc`) with its signing secrets sealed,
+//! copied into the webhook's item and into each of its event-type index items.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::cipher::SecretCipher;
+use crate::domain::filter::EventPattern;
+use crate::domain::ids::WebhookId;
+use crate::domain::retry::RetryPolicy;
+use crate::domain::secret::SigningSecret;
+use crate::domain::webhook::{RetiredSecret, Webhook};
+use crate::domain::webhook_url::WebhookUrl;
+use crate::ports::StoreError;
+
+#[derive(Serialize, Deserialize)]
+struct WebhookDoc {
+    id: String,
+    name: String,
+    url: String,
+    /// Sealed with the webhook id as associated data.
+    secret: String,
+    /// Sealed JSON of `[RetiredDoc]`.
+    retired_secrets: String,
+    events: Vec<String>,
+    is_active: bool,
+    description: Option<String>,
+    headers: BTreeMap<String, String>,
+    retry_policy: Option<RetryPolicy>,
+    disabled_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RetiredDoc {
+    secret: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored webhook {what} does not parse").into())
+}
+
+/// The stored document for `webhook`, its secrets sealed with `cipher`.
+pub fn to_doc(webhook: &Webhook, cipher: &SecretCipher) -> String {
+    let id = webhook.id.as_str();
+    let retired: Vec<RetiredDoc> =
+        webhook.retired_secrets.iter().map(|r| RetiredDoc { secret: r.secret.expose().to_owned(), expires_at: r.expires_at }).collect();
+    let doc = WebhookDoc {
+        id: id.to_owned(),
+        name: webhook.name.clone(),
+        url: webhook.url.as_str().to_owned(),
+        secret: cipher.seal(webhook.secret.expose(), id),
+        retired_secrets: cipher.seal(&serde_json::to_string(&retired).unwrap_or_default(), id),
+        events: webhook.events.iter().map(EventPattern::as_string).collect(),
+        is_active: webhook.is_active,
+        description: webhook.description.clone(),
+        headers: webhook.headers.clone(),
+        retry_policy: webhook.retry_policy.clone(),
+        disabled_reason: webhook.disabled_reason.clone(),
+        created_at: webhook.created_at,
+        updated_at: webhook.updated_at,
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+pub fn from_doc(raw: &str, cipher: &SecretCipher) -> Result<Webhook, StoreError> {
+    let doc: WebhookDoc = serde_json::from_str(raw).map_err(|_| corrupt("document"))?;
+    let open = |sealed: &str| cipher.open(sealed, &doc.id).map_err(|_| corrupt("secret"));
+    let retired: Vec<RetiredDoc> = serde_json::from_str(&open(&doc.retired_secrets)?).map_err(|_| corrupt("retired secrets"))?;
+    let retired_secrets = retired
+        .into_iter()
+        .map(|r| {
+            Ok(RetiredSecret { secret: SigningSecret::parse(&r.secret).map_err(|_| corrupt("retired secret"))?, expires_at: r.expires_at })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Webhook {
+        id: WebhookId::parse(&doc.id).ok_or_else(|| corrupt("id"))?,
+        name: doc.name,
+        url: WebhookUrl::from_stored(&doc.url).ok_or_else(|| corrupt("url"))?,
+        secret: SigningSecret::parse(&open(&doc.secret)?).map_err(|_| corrupt("secret"))?,
+        retired_secrets,
+        events: doc.events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
+        is_active: doc.is_active,
+        description: doc.description,
+        headers: doc.headers,
+        retry_policy: doc.retry_policy,
+        disabled_reason: doc.disabled_reason,
+        created_at: doc.created_at,
+        updated_at: doc.updated_at,
+    })
+}
