@@ -9,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod ports;
 pub mod service;
+#[cfg(feature = "cli")]
+pub mod tuning;
 pub mod worker;
 
 /// Hookline's version, sent in the `user-agent` of every delivery.

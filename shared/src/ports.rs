@@ -173,8 +173,11 @@ pub struct ClaimLimits<'a> {
 /// What to do with a claimed task once it has been handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Finished (delivered, dead, cancelled or a duplicate): remove it.
+    /// Finished (delivered, cancelled or a duplicate): remove it.
     Done,
+    /// Finished with the delivery dead: remove it, keeping a copy wherever this queue keeps
+    /// dead letters (SQS: its DLQ; the local queue needs none, the delivery record is enough).
+    Dead,
     /// Make it visible again after this delay.
     RetryIn(Duration),
 }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod conformance;
 mod delivery;
+mod functions;
 mod history;
 mod interop;
 mod lifecycle;

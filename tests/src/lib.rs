@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod emulator;
+pub mod functions;
 pub mod receiver;
 pub mod tokens;
 

@@ -18,6 +18,9 @@ use crate::domain::signing::sign;
 use crate::domain::webhook::Webhook;
 use crate::ports::{AttemptRecord, DeliveryTask, Disposition, OutboundRequest};
 
+/// How early a task may come back and still be attempted (queues time delays in whole seconds).
+const EARLY_SLACK: Duration = Duration::from_secs(1);
+
 /// One attempt and how its result was classified.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
@@ -70,6 +73,13 @@ impl Hookline {
         if !delivery.status.is_open() {
             return Ok(Disposition::Done);
         }
+        // A task back before its delivery is due (a queue that caps how long a message can wait,
+        // or a duplicate) waits for the rest of the time instead of attempting early.
+        if let Some(wait) =
+            delivery.next_attempt_at.and_then(|due| (due - self.clock.now()).to_std().ok()).filter(|wait| *wait > EARLY_SLACK)
+        {
+            return Ok(Disposition::RetryIn(wait));
+        }
         let webhook = match self.subscriptions.get(&task.webhook_id).await? {
             Some(webhook) if webhook.is_active => webhook,
             Some(_) => return self.cancel(&delivery.id, "webhook is inactive").await,
@@ -92,7 +102,11 @@ impl Hookline {
             self.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
             tracing::warn!(webhook_id = %webhook.id, "webhook deactivated after 410 Gone");
         }
-        Ok(plan.retry_in.map_or(Disposition::Done, Disposition::RetryIn))
+        Ok(match plan.retry_in {
+            Some(wait) => Disposition::RetryIn(wait),
+            None if plan.status == DeliveryStatus::Dead => Disposition::Dead,
+            None => Disposition::Done,
+        })
     }
 
     /// Signs and sends one attempt; never fails, every problem becomes part of the attempt.

@@ -72,7 +72,7 @@ pub async fn aws() -> Backend {
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         events: Arc::new(DynamoDbEventStore::new(db.clone(), retention)),
         attempts: Arc::new(DynamoDbAttemptLog::new(db.clone(), cipher.clone(), retention)),
-        queue: Arc::new(SqsDeliveryQueue::new(emulator.sqs.clone(), &queues.queue_url)),
+        queue: Arc::new(SqsDeliveryQueue::new(emulator.sqs.clone(), &queues.queue_url, &queues.dlq_url)),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db, Cursors::new(cipher))),
         refuses_stale_receipts: false,

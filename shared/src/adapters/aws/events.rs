@@ -18,7 +18,7 @@ pub struct DynamoDbEventStore {
 }
 
 impl DynamoDbEventStore {
-    /// Events expire (TTL) `retention` after they occurred.
+    /// Events expire (TTL) `retention` after they were recorded.
     pub fn new(db: Dynamo, retention: Duration) -> Self {
         Self { db, retention }
     }
@@ -29,7 +29,8 @@ impl DynamoDbEventStore {
         item.insert("occurred_at".into(), time(event.occurred_at));
         item.insert("body".into(), s(&event.body));
         item.insert("fingerprint".into(), s(&event.fingerprint));
-        item.insert("expires_at".into(), expiry(event.occurred_at, self.retention));
+        // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
+        item.insert("expires_at".into(), expiry(Utc::now(), self.retention));
         item.insert("GSI1PK".into(), s("UNFANNED"));
         item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
         item

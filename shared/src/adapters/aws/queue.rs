@@ -43,19 +43,41 @@ pub fn decode_task(body: &str) -> Option<DeliveryTask> {
     })
 }
 
-/// Seconds of visibility for a retry after `delay`.
+/// Seconds of visibility for a retry after `delay`, rounded up so a task never returns early.
 pub fn visibility_for(delay: Duration) -> i32 {
-    i32::try_from(delay.min(MAX_VISIBILITY).as_secs()).unwrap_or(0)
+    let delay = delay.min(MAX_VISIBILITY);
+    let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    i32::try_from(seconds).unwrap_or(i32::MAX)
 }
 
 pub struct SqsDeliveryQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
+    dlq_url: String,
 }
 
 impl SqsDeliveryQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str) -> Self {
-        Self { client, queue_url: queue_url.to_owned() }
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str, dlq_url: &str) -> Self {
+        Self { client, queue_url: queue_url.to_owned(), dlq_url: dlq_url.to_owned() }
+    }
+
+    /// Puts a copy of a message body in the dead-letter queue.
+    pub async fn dead_letter(&self, body: &str) -> Result<(), QueueError> {
+        self.client.send_message().queue_url(&self.dlq_url).message_body(body).send().await.map_err(queue_error)?;
+        Ok(())
+    }
+
+    /// Makes a received message visible again after `delay`.
+    pub async fn delay(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(visibility_for(delay))
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
     }
 
     async fn send_batch(&self, tasks: &[&DeliveryTask]) -> Result<(), QueueError> {
@@ -86,18 +108,6 @@ impl SqsDeliveryQueue {
             entries.retain(|entry| failed.contains(entry.id()));
         }
         Err(QueueError::Backend(format!("SQS refused {} of the tasks twice", entries.len()).into()))
-    }
-
-    async fn release(&self, receipt: &str) -> Result<(), QueueError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
     }
 }
 
@@ -135,7 +145,7 @@ impl DeliveryQueue for SqsDeliveryQueue {
             let count =
                 taken.entry(task.webhook_id.clone()).or_insert_with(|| limits.in_flight.get(&task.webhook_id).copied().unwrap_or(0));
             if *count >= limits.per_webhook {
-                self.release(&receipt).await?;
+                self.delay(&receipt, Duration::ZERO).await?;
                 continue;
             }
             *count += 1;
@@ -146,26 +156,11 @@ impl DeliveryQueue for SqsDeliveryQueue {
 
     async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
         match disposition {
-            Disposition::Done => {
-                self.client
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(&claimed.receipt)
-                    .send()
-                    .await
-                    .map_err(queue_error)?;
-            }
-            Disposition::RetryIn(delay) => {
-                self.client
-                    .change_message_visibility()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(&claimed.receipt)
-                    .visibility_timeout(visibility_for(delay))
-                    .send()
-                    .await
-                    .map_err(queue_error)?;
-            }
+            Disposition::RetryIn(delay) => return self.delay(&claimed.receipt, delay).await,
+            Disposition::Dead => self.dead_letter(&encode_task(&claimed.task)).await?,
+            Disposition::Done => {}
         }
+        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&claimed.receipt).send().await.map_err(queue_error)?;
         Ok(())
     }
 }

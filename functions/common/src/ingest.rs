@@ -1,0 +1,147 @@
+//! The `ingest` function: events from API Gateway (`POST /api/v1/events` and `/batch`, through
+//! the core's router with its API-key check), an EventBridge rule (`detail-type` is the event
+//! type, `detail` the data), SNS and an inbound SQS queue (each message a publish request).
+//! Every path ends in `Hookline::publish`: validated, deduplicated, stored, fanned out.
+//!
+//! Nothing is dropped: a bad HTTP request is a 4xx; a queue record that cannot be published is
+//! a batch item failure (retried, then moved to the queue's DLQ by its redrive policy); an
+//! EventBridge or SNS event that cannot be published fails the invocation, which Lambda retries
+//! and then sends to the function's on-failure destination.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures_util::future::join_all;
+use hookline_core::domain::event::PublishRequest;
+use hookline_core::domain::json::from_value;
+use hookline_core::service::{PublishAs, PublishOutcome, ServiceError};
+use serde_json::{Value, json};
+
+use crate::http;
+use crate::wiring::Function;
+
+/// Where an invocation came from, told by the event's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Http,
+    Sqs,
+    Sns,
+    EventBridge,
+}
+
+impl Source {
+    pub fn of(event: &Value) -> Option<Self> {
+        let first_record = event.get("Records").and_then(|records| records.get(0));
+        let record_source = |key: &str| first_record.and_then(|r| r.get(key)).and_then(Value::as_str);
+        if event.pointer("/requestContext/http").is_some() {
+            Some(Self::Http)
+        } else if record_source("eventSource") == Some("aws:sqs") {
+            Some(Self::Sqs)
+        } else if record_source("EventSource") == Some("aws:sns") {
+            Some(Self::Sns)
+        } else if event.get("detail-type").is_some() && event.get("detail").is_some() {
+            Some(Self::EventBridge)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the event is from no source this function knows (API Gateway v2, SQS, SNS, EventBridge)")]
+    UnknownSource,
+    #[error("the {0:?} event does not have the expected shape: {1}")]
+    Malformed(Source, serde_json::Error),
+    #[error("{failed} of {total} events could not be published: {first}")]
+    NotPublished { failed: usize, total: usize, first: String },
+}
+
+/// Handles one invocation; the answer is what the source expects back.
+pub async fn handle(function: &Function, event: Value) -> Result<Value, lambda_runtime::Error> {
+    let source = Source::of(&event).ok_or(IngestError::UnknownSource)?;
+    let answer = match source {
+        Source::Http => {
+            let request: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
+            serde_json::to_value(http::serve(function.router(), request).await)?
+        }
+        Source::Sqs => {
+            let event: SqsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
+            serde_json::to_value(from_queue(function, event).await)?
+        }
+        Source::Sns => {
+            let event: SnsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
+            let items =
+                event.records.into_iter().map(|r| (parse_json(&r.sns.message), Some(r.sns.message_id), sns_source(&r.sns.topic_arn)));
+            summary(publish_all(function, items.collect()).await)?
+        }
+        Source::EventBridge => {
+            let event: EventBridgeEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
+            let request = json!({
+                "event_type": event.detail_type,
+                "data": event.detail,
+                "timestamp": event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            });
+            summary(publish_all(function, vec![(Ok(request), event.id, format!("eventbridge:{}", event.source))]).await)?
+        }
+    };
+    Ok(answer)
+}
+
+/// Each message is a publish request; the ones that fail are reported for the queue to retry.
+async fn from_queue(function: &Function, event: SqsEvent) -> SqsBatchResponse {
+    let items = event.records.iter().map(|r| (parse_json(r.body.as_deref().unwrap_or_default()), r.message_id.clone(), "sqs".to_owned()));
+    let results = publish_all(function, items.collect()).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, result) in event.records.iter().zip(results) {
+        if let Err(error) = result {
+            tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(), %error, "queued event not published");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+type Item = (Result<Value, String>, Option<String>, String);
+
+/// Publishes each request; `id` (the source's message id) dedupes redeliveries of a request
+/// that brings no id of its own.
+async fn publish_all(function: &Function, items: Vec<Item>) -> Vec<Result<PublishOutcome, String>> {
+    join_all(items.into_iter().map(|(request, id, source)| async move {
+        let mut request: PublishRequest = from_value(request?).map_err(|invalid| invalid.to_string())?;
+        if request.id.is_none() {
+            request.id = id.map(|id| format!("evt_{id}"));
+        }
+        function.hookline.publish(request, PublishAs { source: &source, key: None }).await.map_err(|error| describe(&error))
+    }))
+    .await
+}
+
+fn describe(error: &ServiceError) -> String {
+    match error {
+        ServiceError::Store(_) | ServiceError::Queue(_) => format!("storage unavailable: {error}"),
+        other => other.to_string(),
+    }
+}
+
+fn parse_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("the message is not JSON: {error}"))
+}
+
+fn sns_source(topic_arn: &str) -> String {
+    format!("sns:{}", topic_arn.rsplit(':').next().unwrap_or(topic_arn))
+}
+
+/// `{published, duplicates}`, or the failure that makes the invocation be retried.
+fn summary(results: Vec<Result<PublishOutcome, String>>) -> Result<Value, IngestError> {
+    let total = results.len();
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    if let Some(first) = failures.first() {
+        return Err(IngestError::NotPublished { failed: failures.len(), total, first: (*first).clone() });
+    }
+    let duplicates = results.iter().filter(|r| r.as_ref().is_ok_and(|o| o.duplicate)).count();
+    Ok(json!({"published": total - duplicates, "duplicates": duplicates}))
+}

@@ -1,0 +1,6 @@
+//! The `deliver` Lambda function: wiring only; the handler is `hookline_lambda::run_deliver`.
+
+#[tokio::main]
+async fn main() -> Result<(), hookline_lambda::lambda_runtime::Error> {
+    hookline_lambda::run_deliver().await
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Writes the sample invocation payloads in events/.
+
+The shapes are those `sam local generate-event` prints (apigateway http-api-proxy, sqs
+receive-message, sns notification, cloudwatch scheduled-event for EventBridge), filled with
+Hookline's routes and the catalog's example data. Ids such as `wh_sample` stand for ones a
+real run creates; the tests replace them. The management token is signed with the local
+development key below (README: running the functions locally) and never expires; that key
+must never be deployed.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+DEV_AUTH_KEY = b"hookline local development key -- never deploy it"
+SAMPLE_API_KEY = "hk_0000000000000000_sample-key-replaced-by-tests"
+CATALOG = {entry["event_type"]: entry for entry in json.loads((ROOT / "shared/src/domain/catalog.json").read_text())["event_types"]}
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def dev_token() -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"iss": "hookline", "aud": "hookline", "sub": "sample-admin", "iat": 1767225600, "nbf": 1767225600,
+              "exp": 4102444800, "roles": ["webhooks:admin"]}
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(DEV_AUTH_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def http_event(method, route, path, body=None, query="", headers=None):
+    path_parameters = {}
+    for template_part, part in zip(route.split("/"), path.split("/")):
+        if template_part.startswith("{"):
+            path_parameters[template_part.strip("{}")] = part
+    all_headers = {"accept": "application/json", "content-length": str(len(json.dumps(body)) if body is not None else 0),
+                   "host": "abc123.execute-api.us-east-1.amazonaws.com", "user-agent": "curl/8.5.0",
+                   "x-forwarded-for": "203.0.113.7", "x-forwarded-port": "443", "x-forwarded-proto": "https"}
+    if body is not None:
+        all_headers["content-type"] = "application/json"
+    all_headers.update(headers if headers is not None else {"authorization": f"Bearer {dev_token()}"})
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {route}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "requestId": "JKJaXmPLvHcESHA=", "routeKey": f"{method} {route}", "stage": "$default",
+            "time": "12/Mar/2026:19:03:58 +0000", "timeEpoch": 1773342238390,
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(part.split("=", 1) for part in query.split("&"))
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def publish_request(event_type, event_id):
+    return {"id": event_id, "event_type": event_type, "data": CATALOG[event_type]["example"],
+            "metadata": {"source": "billing-service"}}
+
+
+WEBHOOK = {"name": "CRM sync", "url": "https://crm.example.com/hooks/hookline", "events": ["customer.*", "invoice.paid"],
+           "description": "Customer and payment events for the CRM"}
+
+API = {
+    "api-health": ("GET", "/health", "/health", None, ""),
+    "api-list-event-types": ("GET", "/api/v1/webhooks/events", "/api/v1/webhooks/events", None, ""),
+    "api-get-event-type": ("GET", "/api/v1/webhooks/events/{event_type}", "/api/v1/webhooks/events/customer.created", None, ""),
+    "api-create-webhook": ("POST", "/api/v1/webhooks", "/api/v1/webhooks", WEBHOOK, ""),
+    "api-list-webhooks": ("GET", "/api/v1/webhooks", "/api/v1/webhooks", None, "limit=20&is_active=true"),
+    "api-get-webhook": ("GET", "/api/v1/webhooks/{id}", "/api/v1/webhooks/wh_sample", None, ""),
+    "api-update-webhook": ("PUT", "/api/v1/webhooks/{id}", "/api/v1/webhooks/wh_sample",
+                           {**WEBHOOK, "events": ["customer.*", "invoice.*"], "is_active": True}, ""),
+    "api-test-webhook": ("POST", "/api/v1/webhooks/{id}/test", "/api/v1/webhooks/wh_sample/test", None, ""),
+    "api-get-secret": ("GET", "/api/v1/webhooks/{id}/secret", "/api/v1/webhooks/wh_sample/secret", None, ""),
+    "api-rotate-secret": ("POST", "/api/v1/webhooks/{id}/secret/rotate", "/api/v1/webhooks/wh_sample/secret/rotate",
+                          {"grace_period_secs": 3600}, ""),
+    "api-list-webhook-deliveries": ("GET", "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhooks/wh_sample/deliveries", None, "limit=50"),
+    "api-replay-dead": ("POST", "/api/v1/webhooks/{id}/replay", "/api/v1/webhooks/wh_sample/replay", None, ""),
+    "api-list-deliveries": ("GET", "/api/v1/webhooks/deliveries", "/api/v1/webhooks/deliveries", None, "status=succeeded&limit=50"),
+    "api-get-delivery": ("GET", "/api/v1/webhooks/deliveries/{delivery_id}", "/api/v1/webhooks/deliveries/dlv_sample", None, ""),
+    "api-replay-delivery": ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/replay",
+                            "/api/v1/webhooks/deliveries/dlv_sample/replay", None, ""),
+    "api-metrics": ("GET", "/api/v1/webhooks/metrics", "/api/v1/webhooks/metrics", None, ""),
+    "api-create-api-key": ("POST", "/api/v1/api-keys", "/api/v1/api-keys", {"name": "billing-service", "events": ["invoice.*"]}, ""),
+    "api-list-api-keys": ("GET", "/api/v1/api-keys", "/api/v1/api-keys", None, ""),
+    "api-revoke-api-key": ("DELETE", "/api/v1/api-keys/{id}", "/api/v1/api-keys/key_sample", None, ""),
+    "api-audit": ("GET", "/api/v1/audit", "/api/v1/audit", None, "limit=20"),
+    "api-erase-event": ("DELETE", "/api/v1/events/{id}", "/api/v1/events/evt_sample", None, ""),
+    "api-delete-webhook": ("DELETE", "/api/v1/webhooks/{id}", "/api/v1/webhooks/wh_sample", None, ""),
+}
+
+
+def sqs_record(message_id, body, queue):
+    return {"messageId": message_id, "receiptHandle": f"receipt-{message_id}", "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1773342238000", "SenderId": "123456789012",
+                           "ApproximateFirstReceiveTimestamp": "1773342238001"},
+            "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}", "awsRegion": "us-east-1"}
+
+
+def write(name, event):
+    (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+def main():
+    EVENTS.mkdir(exist_ok=True)
+    for name, (method, route, path, body, query) in API.items():
+        write(name, http_event(method, route, path, body, query))
+    key_header = {"x-api-key": SAMPLE_API_KEY}
+    write("ingest-http-publish", http_event("POST", "/api/v1/events", "/api/v1/events",
+                                            publish_request("invoice.paid", "evt_sample_http_1"), headers=key_header))
+    write("ingest-http-batch", http_event("POST", "/api/v1/events/batch", "/api/v1/events/batch",
+                                          {"events": [publish_request("invoice.paid", "evt_sample_batch_1"),
+                                                      publish_request("invoice.created", "evt_sample_batch_2")]},
+                                          headers=key_header))
+    write("ingest-eventbridge", {
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "customer.created",
+        "source": "isp.crm", "account": "123456789012", "time": "2026-03-12T19:03:58Z", "region": "us-east-1",
+        "resources": [], "detail": CATALOG["customer.created"]["example"]})
+    write("ingest-sns", {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:isp-network-events:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+        "Sns": {"Type": "Notification", "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:isp-network-events", "Subject": None,
+                "Message": json.dumps({"event_type": "network.device.down", "data": CATALOG["network.device.down"]["example"]}),
+                "Timestamp": "2026-03-12T19:03:58.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
+                "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE", "MessageAttributes": {}}}]})
+    write("ingest-sqs", {"Records": [
+        sqs_record("0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a01", json.dumps(publish_request("ticket.assigned", "evt_sample_sqs_1")),
+                   "hookline-inbound"),
+        sqs_record("0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02", json.dumps({"event_type": "ticket.exploded", "data": {}}),
+                   "hookline-inbound"),
+    ]})
+    task = {"delivery_id": "dlv_sample", "webhook_id": "wh_sample", "event_id": "evt_sample"}
+    write("deliver-batch", {"Records": [
+        sqs_record("5a1d3c55-2f0e-4a8e-8d6c-0b9a6f7e2b01", json.dumps(task), "hookline-deliveries"),
+        sqs_record("5a1d3c55-2f0e-4a8e-8d6c-0b9a6f7e2b02", "not a delivery task", "hookline-deliveries"),
+    ]})
+
+
+if __name__ == "__main__":
+    main()

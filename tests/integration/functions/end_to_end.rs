@@ -1,0 +1,87 @@
+//! Publish through `ingest`, drain the delivery queue through `deliver` like the Lambda poller,
+//! and check what a real receiver got and what the table and queues hold.
+
+use std::time::Duration;
+
+use hookline_tests::TestReceiver;
+use hookline_tests::functions::{Poll, spawn_functions};
+
+use super::{create_webhook, deliveries_of, publish};
+
+#[tokio::test]
+async fn a_published_event_is_delivered_signed_and_its_message_deleted() {
+    let functions = spawn_functions(3, "1,1").await;
+    let receiver = TestReceiver::start().await;
+    let (webhook, secret) = create_webhook(&functions, &receiver.url, &["invoice.*"]).await;
+    let published = publish(&functions, "invoice.paid").await;
+    assert_eq!(published["published"], 1, "{published}");
+
+    assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 });
+    let got = receiver.wait_for(1).await;
+    assert!(got[0].verifies_with(&secret), "the delivery verifies with the webhook's secret");
+    assert_eq!(got[0].json()["event_type"], "invoice.paid");
+    assert_eq!(deliveries_of(&functions, &webhook).await[0]["status"], "succeeded");
+    assert_eq!(functions.visible_tasks().await, 0, "the poller deleted the finished message");
+}
+
+#[tokio::test]
+async fn a_503_is_retried_after_the_visibility_delay() {
+    let functions = spawn_functions(3, "2,2").await;
+    let receiver = TestReceiver::start().await;
+    receiver.then(&[503]);
+    let (webhook, _) = create_webhook(&functions, &receiver.url, &["ticket.*"]).await;
+    publish(&functions, "ticket.created").await;
+
+    assert_eq!(functions.poll().await, Poll { received: 1, failed: 1 }, "the failure is reported, not deleted");
+    let failed_at = std::time::Instant::now();
+    assert_eq!(deliveries_of(&functions, &webhook).await[0]["status"], "retrying");
+    assert_eq!(functions.poll().await.received, 0, "the message waits out its backoff");
+    assert_eq!(functions.poll_when_due(Duration::from_secs(5)).await, Poll { received: 1, failed: 0 });
+    assert!(failed_at.elapsed() >= Duration::from_millis(1500), "visible again only after the 2 s (±20 %) backoff");
+    let delivery = &deliveries_of(&functions, &webhook).await[0];
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("succeeded"), Some(2)));
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn the_last_failed_attempt_makes_the_delivery_dead_with_a_copy_in_the_dlq() {
+    let functions = spawn_functions(2, "1").await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(500);
+    let (webhook, _) = create_webhook(&functions, &receiver.url, &["auth.failed"]).await;
+    publish(&functions, "auth.failed").await;
+
+    assert_eq!(functions.poll().await.failed, 1);
+    let last = functions.poll_when_due(Duration::from_secs(5)).await;
+    assert_eq!(last, Poll { received: 1, failed: 0 }, "the dead delivery's message leaves the queue");
+    let delivery = &deliveries_of(&functions, &webhook).await[0];
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("dead"), Some(2)));
+    let dead = functions.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].contains(delivery["id"].as_str().unwrap()), "{dead:?}");
+}
+
+#[tokio::test]
+async fn a_poison_message_goes_to_the_dlq_at_once() {
+    let functions = spawn_functions(3, "1").await;
+    let sqs = &functions.emulator.sqs;
+    sqs.send_message().queue_url(&functions.queues.queue_url).message_body("{\"not\": \"a task\"}").send().await.unwrap();
+    assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 });
+    assert_eq!(functions.dead_letters().await, ["{\"not\": \"a task\"}"]);
+    assert_eq!(functions.visible_tasks().await, 0);
+}
+
+#[tokio::test]
+async fn one_failing_endpoint_does_not_hold_up_the_rest_of_the_batch() {
+    let functions = spawn_functions(3, "30").await;
+    let (slow_and_failing, healthy) = (TestReceiver::start().await, TestReceiver::start().await);
+    slow_and_failing.always(500).delay_all(Duration::from_millis(300));
+    let (failing_id, _) = create_webhook(&functions, &slow_and_failing.url, &["network.*"]).await;
+    let (healthy_id, _) = create_webhook(&functions, &healthy.url, &["network.*"]).await;
+    publish(&functions, "network.device.down").await;
+
+    assert_eq!(functions.poll().await, Poll { received: 2, failed: 1 });
+    assert_eq!(deliveries_of(&functions, &healthy_id).await[0]["status"], "succeeded");
+    assert_eq!(deliveries_of(&functions, &failing_id).await[0]["status"], "retrying");
+    assert_eq!(healthy.received().len(), 1);
+}

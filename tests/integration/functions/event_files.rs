@@ -1,0 +1,127 @@
+//! Every sample event in `events/` through its function's handler, in an order that makes
+//! each one meaningful (the webhook exists before it is read), checking the answer and the
+//! table and queue state it leaves. A sample file with no check here fails the test.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use hookline_tests::TestReceiver;
+use hookline_tests::functions::{Functions, Poll, events_dir, sample_event, spawn_functions};
+use serde_json::Value;
+
+use super::deliveries_of;
+
+const SAMPLE_KEY: &str = "hk_0000000000000000_sample-key-replaced-by-tests";
+
+struct Walk<'a> {
+    functions: &'a Functions,
+    replacements: Vec<(String, String)>,
+    covered: BTreeSet<String>,
+}
+
+impl Walk<'_> {
+    fn event(&mut self, name: &str) -> Value {
+        self.covered.insert(name.to_owned());
+        let pairs: Vec<(&str, &str)> = self.replacements.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        sample_event(name, &pairs)
+    }
+
+    fn replace(&mut self, from: &str, to: &str) {
+        self.replacements.push((from.to_owned(), to.to_owned()));
+    }
+
+    async fn api(&mut self, name: &str, status: u16) -> Value {
+        let event = self.event(name);
+        let (got, body) = self.functions.api(event).await;
+        assert_eq!(got, status, "{name}: {body}");
+        body
+    }
+
+    async fn ingest(&mut self, name: &str) -> Value {
+        let event = self.event(name);
+        self.functions.ingest(event).await
+    }
+}
+
+#[tokio::test]
+async fn every_sample_event_is_handled_by_its_function() {
+    let functions = spawn_functions(3, "1").await;
+    let receiver = TestReceiver::start().await;
+    let mut walk = Walk { functions: &functions, replacements: Vec::new(), covered: BTreeSet::new() };
+    walk.replace("https://crm.example.com/hooks/hookline", &receiver.url);
+
+    let webhook = walk.api("api-create-webhook", 201).await["id"].as_str().unwrap().to_owned();
+    walk.replace("wh_sample", &webhook);
+    let key = walk.api("api-create-api-key", 201).await;
+    walk.replace(SAMPLE_KEY, key["key"].as_str().unwrap());
+    walk.replace("key_sample", key["id"].as_str().unwrap());
+
+    // Publishing from every source: invoice.paid twice over HTTP, customer.created from
+    // EventBridge (all three for the webhook), network.device.down from SNS and ticket.assigned
+    // from SQS (no subscriber), and a refused record in the SQS batch.
+    let published = walk.ingest("ingest-http-publish").await;
+    assert_eq!(published["statusCode"], 202, "{published}");
+    let batch = walk.ingest("ingest-http-batch").await;
+    assert_eq!(batch["statusCode"], 200, "{batch}");
+    let eventbridge = walk.ingest("ingest-eventbridge").await;
+    assert_eq!(eventbridge["published"], 1, "{eventbridge}");
+    assert_eq!(walk.ingest("ingest-eventbridge").await["duplicates"], 1, "EventBridge redeliveries are deduplicated by its event id");
+    assert_eq!(walk.ingest("ingest-sns").await["published"], 1);
+    let queued = walk.ingest("ingest-sqs").await;
+    let failures: Vec<&str> =
+        queued["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
+    assert_eq!(failures, ["0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02"], "the unknown event type is reported, the valid record is not");
+    let deliveries = deliveries_of(&functions, &webhook).await;
+    assert_eq!(deliveries.len(), 3, "{deliveries:?}");
+    assert_eq!(functions.visible_tasks().await, 3);
+
+    // The delivery consumer on its sample batch, pointed at the EventBridge event's delivery.
+    let from_eventbridge = deliveries.iter().find(|d| d["event_type"] == "customer.created").unwrap();
+    for (placeholder, field) in [("dlv_sample", "id"), ("evt_sample", "event_id")] {
+        walk.replace(placeholder, from_eventbridge[field].as_str().unwrap());
+    }
+    let event = walk.event("deliver-batch");
+    let response = hookline_lambda::deliver::handle(&functions.function, serde_json::from_value(event).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty(), "delivered, and the poison record dead-lettered");
+    assert_eq!(receiver.wait_for(1).await[0].json()["event_type"], "customer.created");
+    assert_eq!(functions.dead_letters().await, ["not a delivery task"]);
+    let mut drained = Poll::default();
+    while functions.visible_tasks().await > 0 {
+        let poll = functions.poll().await;
+        drained = Poll { received: drained.received + poll.received, failed: drained.failed + poll.failed };
+    }
+    assert_eq!(drained, Poll { received: 3, failed: 0 });
+    assert_eq!(receiver.wait_for_within(3, Duration::from_secs(5)).await.len(), 3, "the already delivered one is not sent twice");
+
+    // Every management route.
+    walk.api("api-health", 200).await;
+    assert_eq!(walk.api("api-list-event-types", 200).await["data"].as_array().unwrap().len(), 25);
+    walk.api("api-get-event-type", 200).await;
+    assert_eq!(walk.api("api-list-webhooks", 200).await["data"][0]["id"], webhook.as_str());
+    assert_eq!(walk.api("api-get-webhook", 200).await["events"][1], "invoice.paid");
+    walk.api("api-update-webhook", 200).await;
+    walk.api("api-test-webhook", 200).await;
+    walk.api("api-get-secret", 200).await;
+    walk.api("api-rotate-secret", 200).await;
+    // The three published events, and the test ping.
+    assert_eq!(walk.api("api-list-webhook-deliveries", 200).await["data"].as_array().unwrap().len(), 4);
+    assert_eq!(walk.api("api-list-deliveries", 200).await["data"].as_array().unwrap().len(), 4);
+    assert_eq!(walk.api("api-get-delivery", 200).await["attempts_log"].as_array().unwrap().len(), 1);
+    walk.api("api-replay-delivery", 202).await;
+    walk.api("api-replay-dead", 202).await;
+    assert!(walk.api("api-metrics", 200).await["attempts"]["total"].as_u64().unwrap() >= 3);
+    assert_eq!(walk.api("api-list-api-keys", 200).await["data"].as_array().unwrap().len(), 1);
+    walk.replace("evt_sample", "evt_sample_http_1");
+    walk.api("api-erase-event", 204).await;
+    walk.api("api-revoke-api-key", 204).await;
+    walk.api("api-delete-webhook", 204).await;
+    let audit = walk.api("api-audit", 200).await;
+    assert!(audit["data"].as_array().unwrap().len() >= 7, "{audit}");
+    walk.api("api-get-webhook", 404).await;
+
+    let files: BTreeSet<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(walk.covered, files, "every file in events/ is checked");
+}

@@ -1,0 +1,188 @@
+//! The Lambda handlers over the emulator, driven the way AWS drives them: API Gateway events
+//! through the router, ingest events through `ingest::handle`, and the delivery queue drained
+//! like the Lambda SQS poller does (receive a batch, invoke, delete what was not reported as a
+//! failure, leave the failures).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::Parser;
+use hookline_core::adapters::aws::{Queues, emulator_config};
+use hookline_core::adapters::resolver::SystemResolver;
+use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, wire};
+use serde_json::{Value, json};
+
+use crate::emulator::{Emulator, endpoint};
+
+/// The local development key the sample events' token is signed with (README).
+pub const DEV_AUTH_KEY: &[u8] = b"hookline local development key -- never deploy it";
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("events")
+}
+
+/// A sample event file, with `replacements` applied to its text.
+pub fn sample_event(name: &str, replacements: &[(&str, &str)]) -> Value {
+    let mut text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+pub struct Functions {
+    pub function: Arc<Function>,
+    pub emulator: Emulator,
+    pub queues: Queues,
+    pub table: String,
+}
+
+/// The functions over a fresh table and queues: loopback deliveries allowed, retries after
+/// `schedule` seconds, `max_attempts` attempts.
+pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
+    let emulator = Emulator::connect().await;
+    let table = emulator.fresh_table().await;
+    let queues = emulator.fresh_queues(Duration::from_secs(30), 10).await;
+    let (auth_key, secret_key) = (STANDARD.encode(DEV_AUTH_KEY), STANDARD.encode([7u8; 32]));
+    let attempts = max_attempts.to_string();
+    let args = FunctionArgs::try_parse_from([
+        "functions",
+        "--table",
+        &table,
+        "--queue-url",
+        &queues.queue_url,
+        "--dlq-url",
+        &queues.dlq_url,
+        "--auth-key",
+        &auth_key,
+        "--secret-key",
+        &secret_key,
+        "--allow-http",
+        "--allow-net",
+        "127.0.0.0/8",
+        "--max-attempts",
+        &attempts,
+        "--retry-schedule",
+        schedule,
+        "--management-rate",
+        "100000",
+        "--management-burst",
+        "100000",
+        "--request-timeout",
+        "5",
+    ])
+    .unwrap();
+    let sdk = emulator_config(&endpoint()).await;
+    let function = Arc::new(wire(&args, &sdk, Arc::new(SystemResolver)).await.unwrap());
+    Functions { function, emulator, queues, table }
+}
+
+/// What one poll of the delivery queue did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Poll {
+    pub received: usize,
+    pub failed: usize,
+}
+
+impl Functions {
+    /// An API Gateway request answered through the router: (status, JSON body).
+    pub async fn api(&self, event: Value) -> (u16, Value) {
+        let request: ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
+        let response = http::serve(self.function.router(), request).await;
+        let body = match response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            _ => Value::Null,
+        };
+        (u16::try_from(response.status_code).unwrap(), body)
+    }
+
+    /// A request shaped like `events/api-health.json` for any route.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut event = sample_event("api-health", &[]);
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        if let Some(body) = body {
+            event["body"] = json!(body.to_string());
+            event["headers"]["content-type"] = json!("application/json");
+        }
+        self.api(event).await
+    }
+
+    pub async fn ingest(&self, event: Value) -> Value {
+        ingest::handle(&self.function, event).await.unwrap()
+    }
+
+    /// One round of the Lambda SQS poller: receive up to ten, invoke, delete the successes.
+    pub async fn poll(&self) -> Poll {
+        let output = self
+            .emulator
+            .sqs
+            .receive_message()
+            .queue_url(&self.queues.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let records: Vec<Value> = output
+            .messages()
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                    "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect::<serde_json::Map<_, _>>()),
+                    "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:deliveries",
+                    "awsRegion": "us-east-1"
+                })
+            })
+            .collect();
+        if records.is_empty() {
+            return Poll::default();
+        }
+        let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let response = deliver::handle(&self.function, event).await;
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        for message in output.messages().iter().filter(|m| !failed.contains(&m.message_id().unwrap_or_default())) {
+            let receipt = message.receipt_handle().unwrap_or_default();
+            self.emulator.sqs.delete_message().queue_url(&self.queues.queue_url).receipt_handle(receipt).send().await.unwrap();
+        }
+        Poll { received: output.messages().len(), failed: failed.len() }
+    }
+
+    /// Polls until a batch arrives (a retry's visibility delay is jittered), for at most `limit`.
+    pub async fn poll_when_due(&self, limit: Duration) -> Poll {
+        crate::eventually("a delivery task to become visible", limit, || async {
+            let poll = self.poll().await;
+            (poll.received > 0).then_some(poll)
+        })
+        .await
+    }
+
+    /// Message bodies waiting in the DLQ (received, so invisible for a while afterwards).
+    pub async fn dead_letters(&self) -> Vec<String> {
+        let output = self.emulator.sqs.receive_message().queue_url(&self.queues.dlq_url).max_number_of_messages(10).send().await.unwrap();
+        output.messages().iter().filter_map(|m| m.body().map(String::from)).collect()
+    }
+
+    /// Messages visible in the delivery queue right now (without receiving them).
+    pub async fn visible_tasks(&self) -> usize {
+        let output = self
+            .emulator
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queues.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        let count = output.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages));
+        count.and_then(|c| c.parse().ok()).unwrap_or(0)
+    }
+}
