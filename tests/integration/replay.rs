@@ -77,12 +77,12 @@ async fn a_succeeded_delivery_can_be_resent_but_not_to_an_inactive_webhook() {
 }
 
 #[tokio::test]
-async fn an_open_delivery_that_lost_its_queue_task_is_delivered_after_a_restart() {
+async fn an_open_delivery_that_lost_its_queue_task_is_delivered_on_schedule_after_a_restart() {
     let data = temp_path("orphan.db");
     let receiver = TestReceiver::start().await;
     receiver.always(503);
     let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
-    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [3600]}});
+    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [3], "jitter": 0.0}});
     let webhook = first.create_webhook(&receiver.url, &["auth.*"], slow).await;
     first.publish("auth.login", json!({"user_id": "u"})).await;
     receiver.wait_for(1).await;
@@ -96,6 +96,11 @@ async fn an_open_delivery_that_lost_its_queue_task_is_delivered_after_a_restart(
     let second = spawn_app_with(data, |_| {}, Arc::new(SystemResolver)).await;
     let delivery = second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await.remove(0);
     assert_eq!(delivery["status"], "succeeded");
+    let attempts = second.get(&format!("/api/v1/webhooks/deliveries/{}", delivery["id"].as_str().unwrap())).await.1;
+    let log = attempts["attempts_log"].as_array().unwrap();
+    let (first_at, second_at) = (log[0]["started_at"].as_str().unwrap(), log[1]["started_at"].as_str().unwrap());
+    let gap = chrono::DateTime::parse_from_rfc3339(second_at).unwrap() - chrono::DateTime::parse_from_rfc3339(first_at).unwrap();
+    assert!(gap >= chrono::Duration::milliseconds(2900), "the restored task kept the retry schedule ({gap})");
 }
 
 #[tokio::test]
