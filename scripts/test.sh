@@ -11,6 +11,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export HOOKLINE_TEST_PYTHON="$PWD/$venv/bin/python"
+# `cargo lambda` is a cargo subcommand installed in the venv.
+export PATH="$PWD/$venv/bin:$PATH"
 
 log=$(mktemp)
 moto_log=$(mktemp)
@@ -38,12 +40,20 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
+"$venv/bin/python" scripts/lint-template.py
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+if [ "$status" -eq 0 ]; then
+    set +e
+    "$venv/bin/python" scripts/check-lambda-watch.py "$HOOKLINE_TEST_AWS_ENDPOINT"
+    status=$?
+    set -e
+fi
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
 exit "$status"
