@@ -12,7 +12,6 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use futures_util::future::join_all;
 use hookline_core::domain::event::PublishRequest;
 use hookline_core::domain::json::from_value;
 use hookline_core::service::{PublishAs, PublishOutcome, ServiceError};
@@ -107,17 +106,28 @@ async fn from_queue(function: &Function, event: SqsEvent) -> SqsBatchResponse {
 
 type Item = (Result<Value, String>, Option<String>, String);
 
-/// Publishes each request; `id` (the source's message id) dedupes redeliveries of a request
-/// that brings no id of its own.
+/// Publishes the requests together (their delivery tasks go out in shared `SendMessageBatch`
+/// calls); `id` (the source's message id) dedupes redeliveries of a request without its own id.
 async fn publish_all(function: &Function, items: Vec<Item>) -> Vec<Result<PublishOutcome, String>> {
-    join_all(items.into_iter().map(|(request, id, source)| async move {
-        let mut request: PublishRequest = from_value(request?).map_err(|invalid| invalid.to_string())?;
-        if request.id.is_none() {
-            request.id = id.map(|id| format!("evt_{id}"));
+    let mut results: Vec<Option<Result<PublishOutcome, String>>> = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
+    for (request, id, source) in &items {
+        match request.clone().and_then(|value| from_value::<PublishRequest>(value).map_err(|invalid| invalid.to_string())) {
+            Ok(mut request) => {
+                if request.id.is_none() {
+                    request.id = id.as_ref().map(|id| format!("evt_{id}"));
+                }
+                parsed.push((request, PublishAs { source: source.as_str(), key: None }));
+                results.push(None);
+            }
+            Err(refused) => results.push(Some(Err(refused))),
         }
-        function.hookline.publish(request, PublishAs { source: &source, key: None }).await.map_err(|error| describe(&error))
-    }))
-    .await
+    }
+    let mut published = function.hookline.publish_all(parsed).await.into_iter();
+    results
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| published.next().map_or_else(|| Err("no result".into()), |r| r.map_err(|e| describe(&e)))))
+        .collect()
 }
 
 fn describe(error: &ServiceError) -> String {

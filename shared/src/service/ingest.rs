@@ -1,5 +1,8 @@
 //! Ingesting events: validate against the catalog, store once, fan out to every matching webhook.
 
+use std::collections::HashMap;
+
+use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -9,7 +12,8 @@ use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, PublishRequest};
 use crate::domain::ids::EventId;
 use crate::domain::json::from_value;
-use crate::ports::{DeliveryTask, Recorded};
+use crate::domain::webhook::Webhook;
+use crate::ports::{DeliveryTask, Recorded, StoreError};
 
 /// The answer to one publish.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +46,65 @@ impl Hookline {
     /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
     /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
     pub async fn publish(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<PublishOutcome, ServiceError> {
+        let mut results = self.publish_all(vec![(request, by)]).await;
+        results.pop().unwrap_or_else(|| Err(ServiceError::Conflict("nothing was published".into())))
+    }
+
+    /// Publishes each item on its own; one bad item does not refuse the others.
+    pub async fn publish_batch(&self, items: Vec<Value>, by: PublishAs<'_>) -> Vec<BatchItem> {
+        let mut parsed = Vec::with_capacity(items.len());
+        let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(items.len());
+        for item in items {
+            match from_value::<PublishRequest>(item) {
+                Ok(request) => {
+                    parsed.push((request, by));
+                    results.push(None);
+                }
+                Err(invalid) => results.push(Some(refusal(invalid.into()))),
+            }
+        }
+        let mut published = self.publish_all(parsed).await.into_iter();
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| published.next().map_or_else(|| refusal(lost()), |r| r.map_or_else(refusal, BatchItem::Accepted)))
+            })
+            .collect()
+    }
+
+    /// Publishes several events together: each is validated and recorded on its own, then all
+    /// their deliveries are created and queued in one go, so a batch of events costs one queue
+    /// write (or one SQS `SendMessageBatch` per ten tasks) rather than one per event.
+    pub async fn publish_all(&self, items: Vec<(PublishRequest, PublishAs<'_>)>) -> Vec<Result<PublishOutcome, ServiceError>> {
+        let accepted = join_all(items.into_iter().map(|(request, by)| self.accept(request, by))).await;
+        let to_fan_out: Vec<&Event> = accepted
+            .iter()
+            .filter_map(|a| match a {
+                Ok(Accepted::FanOut(event)) => Some(event),
+                _ => None,
+            })
+            .collect();
+        let fanned = self.fan_out_all(&to_fan_out).await;
+        let mut counts = match &fanned {
+            Ok(counts) => counts.clone().into_iter(),
+            Err(_) => Vec::new().into_iter(),
+        };
+        accepted
+            .into_iter()
+            .map(|stage| match stage {
+                Err(error) => Err(error),
+                Ok(Accepted::Duplicate(outcome)) => Ok(outcome),
+                Ok(Accepted::FanOut(event)) => match (&fanned, counts.next()) {
+                    (Ok(_), Some(deliveries)) => Ok(outcome(&event, deliveries, false)),
+                    (Err(error), _) => Err(retry_later(error)),
+                    (Ok(_), None) => Err(lost()),
+                },
+            })
+            .collect()
+    }
+
+    /// Validates and records one event: it needs a fan-out, or it is a finished duplicate.
+    async fn accept(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<Accepted, ServiceError> {
         if let Some(key) = by.key.filter(|key| !key.may_publish(&request.event_type)) {
             return Err(ServiceError::Forbidden(format!("API key {} may not publish {}", key.id, request.event_type)));
         }
@@ -50,55 +113,73 @@ impl Hookline {
         if event.body.len() > limit {
             return Err(ServiceError::PayloadTooLarge { actual: event.body.len(), limit });
         }
-        let duplicate =
-            |deliveries| PublishOutcome { id: event.id.clone(), event_type: event.event_type.as_str(), deliveries, duplicate: true };
         match self.events.record(&event).await? {
             Recorded::Existing { same_content: false, .. } => {
-                return Err(ServiceError::Conflict(format!("event id '{}' was already used for a different event", event.id)));
+                Err(ServiceError::Conflict(format!("event id '{}' was already used for a different event", event.id)))
             }
-            Recorded::Existing { fanned_out: true, .. } => return Ok(duplicate(0)),
-            Recorded::New | Recorded::Existing { fanned_out: false, .. } => {}
+            Recorded::Existing { fanned_out: true, .. } => Ok(Accepted::Duplicate(outcome(&event, 0, true))),
+            Recorded::New | Recorded::Existing { fanned_out: false, .. } => Ok(Accepted::FanOut(event)),
         }
-        let deliveries = self.fan_out(&event).await?;
-        Ok(PublishOutcome { duplicate: false, ..duplicate(deliveries) })
-    }
-
-    /// Publishes each item on its own; one bad item does not refuse the others.
-    pub async fn publish_batch(&self, items: Vec<Value>, by: PublishAs<'_>) -> Vec<BatchItem> {
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            results.push(match from_value::<PublishRequest>(item) {
-                Ok(request) => self.publish(request, by).await.map_or_else(refusal, BatchItem::Accepted),
-                Err(invalid) => refusal(invalid.into()),
-            });
-        }
-        results
     }
 
     /// Finishes the fan-out of events stored by a process that stopped before queueing their
     /// deliveries, so an event never stays stored but undelivered. Run at start-up.
     pub async fn resume_fan_out(&self) -> Result<usize, ServiceError> {
         let unfinished = self.events.unfanned().await?;
-        for event in &unfinished {
-            self.fan_out(event).await?;
-        }
+        self.fan_out_all(&unfinished.iter().collect::<Vec<_>>()).await?;
         Ok(unfinished.len())
     }
 
-    async fn fan_out(&self, event: &Event) -> Result<usize, ServiceError> {
+    /// Creates and queues the deliveries of `events`; returns how many each got.
+    async fn fan_out_all(&self, events: &[&Event]) -> Result<Vec<usize>, ServiceError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.clock.now();
-        let webhooks = self.subscriptions.matching(event.event_type.as_str()).await?;
-        let deliveries: Vec<Delivery> =
-            webhooks.iter().map(|webhook| Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now)).collect();
+        let mut subscribers: HashMap<&str, Vec<Webhook>> = HashMap::new();
+        for event in events {
+            let event_type = event.event_type.as_str();
+            if !subscribers.contains_key(event_type) {
+                subscribers.insert(event_type, self.subscriptions.matching(event_type).await?);
+            }
+        }
+        let mut deliveries = Vec::new();
+        let mut counts = Vec::with_capacity(events.len());
+        for event in events {
+            let webhooks = subscribers.get(event.event_type.as_str()).map_or(&[][..], Vec::as_slice);
+            deliveries.extend(webhooks.iter().map(|w| Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now)));
+            counts.push(webhooks.len());
+        }
         let tasks: Vec<DeliveryTask> = deliveries.iter().map(DeliveryTask::of).collect();
-        // Both are idempotent and both must be done before the event counts as fanned out;
+        // Both are idempotent and both must be done before an event counts as fanned out;
         // issued together, they usually share one commit.
         let (created, enqueued) = tokio::join!(self.attempts.create(&deliveries), self.queue.enqueue(&tasks));
         created?;
         enqueued?;
-        self.events.mark_fanned_out(&event.id).await?;
-        Ok(deliveries.len())
+        for marked in join_all(events.iter().map(|event| self.events.mark_fanned_out(&event.id))).await {
+            marked?;
+        }
+        Ok(counts)
     }
+}
+
+/// What recording an event decided.
+enum Accepted {
+    FanOut(Event),
+    Duplicate(PublishOutcome),
+}
+
+fn outcome(event: &Event, deliveries: usize, duplicate: bool) -> PublishOutcome {
+    PublishOutcome { id: event.id.clone(), event_type: event.event_type.as_str(), deliveries, duplicate }
+}
+
+/// The same storage failure for every event of a fan-out that failed together.
+fn retry_later(error: &ServiceError) -> ServiceError {
+    ServiceError::Store(StoreError::Backend(error.to_string().into()))
+}
+
+fn lost() -> ServiceError {
+    ServiceError::Store(StoreError::Backend("an event's result went missing".into()))
 }
 
 fn refusal(error: ServiceError) -> BatchItem {
