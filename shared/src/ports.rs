@@ -75,6 +75,21 @@ pub enum Recorded {
 pub trait EventStore: Send + Sync {
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError>;
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError>;
+    /// `record` for several events, which a store may write in fewer requests.
+    async fn record_all(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
+        let mut recorded = Vec::with_capacity(events.len());
+        for event in events {
+            recorded.push(self.record(event).await?);
+        }
+        Ok(recorded)
+    }
+    /// `mark_fanned_out` for several events.
+    async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        for id in ids {
+            self.mark_fanned_out(id).await?;
+        }
+        Ok(())
+    }
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
     /// Events stored but never fanned out (a process stopped between the two steps).
     async fn unfanned(&self) -> Result<Vec<Event>, StoreError>;
@@ -113,6 +128,11 @@ pub enum Reopen {
 pub trait AttemptLog: Send + Sync {
     /// Creates deliveries; ones that already exist (same id) are left as they are.
     async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
+    /// `create` for deliveries of events recorded just now (`Recorded::New`), none of which can
+    /// exist yet, so a store may write them without checking.
+    async fn create_new(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        self.create(deliveries).await
+    }
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError>;

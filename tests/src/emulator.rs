@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hookline_core::adapters::aws::{Queues, create_queues, create_table, emulator_config};
+use hookline_core::adapters::aws::{CountRequests, Queues, create_queues, create_table, emulator_config};
 
 /// Set by `scripts/test.sh`, which starts moto on a free loopback port.
 pub const ENDPOINT_VARIABLE: &str = "HOOKLINE_TEST_AWS_ENDPOINT";
@@ -30,8 +30,19 @@ pub struct Emulator {
 
 impl Emulator {
     pub async fn connect() -> Self {
-        let config = emulator_config(&endpoint()).await;
-        Self { dynamodb: aws_sdk_dynamodb::Client::new(&config), sqs: aws_sdk_sqs::Client::new(&config) }
+        Self::connect_to(&endpoint(), None).await
+    }
+
+    /// Clients for the emulator at `endpoint`, counting their requests when `counter` is given.
+    pub async fn connect_to(endpoint: &str, counter: Option<CountRequests>) -> Self {
+        let config = emulator_config(endpoint).await;
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config);
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&config);
+        if let Some(counter) = counter {
+            dynamodb = dynamodb.interceptor(counter.clone());
+            sqs = sqs.interceptor(counter);
+        }
+        Self { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), sqs: aws_sdk_sqs::Client::from_conf(sqs.build()) }
     }
 
     /// A new table with Hookline's keys and indexes; returns its name.

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
-use hookline_core::adapters::aws::{Queues, emulator_config};
+use hookline_core::adapters::aws::Queues;
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, wire};
+use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, wire_with_clients};
 use serde_json::{Value, json};
 
-use crate::emulator::{Emulator, endpoint};
+use crate::emulator::Emulator;
 
 /// The local development key the sample events' token is signed with (README).
 pub const DEV_AUTH_KEY: &[u8] = b"hookline local development key -- never deploy it";
@@ -46,7 +46,11 @@ pub struct Functions {
 /// The functions over a fresh table and queues: loopback deliveries allowed, retries after
 /// `schedule` seconds, `max_attempts` attempts.
 pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
-    let emulator = Emulator::connect().await;
+    spawn_functions_with(Emulator::connect().await, max_attempts, schedule).await
+}
+
+/// `spawn_functions` over the given clients (the benchmark's count their requests).
+pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedule: &str) -> Functions {
     let table = emulator.fresh_table().await;
     let queues = emulator.fresh_queues(Duration::from_secs(30), 10).await;
     let (auth_key, secret_key) = (STANDARD.encode(DEV_AUTH_KEY), STANDARD.encode([7u8; 32]));
@@ -78,8 +82,8 @@ pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
         "5",
     ])
     .unwrap();
-    let sdk = emulator_config(&endpoint()).await;
-    let function = Arc::new(wire(&args, &sdk, Arc::new(SystemResolver)).await.unwrap());
+    let clients = (emulator.dynamodb.clone(), emulator.sqs.clone());
+    let function = Arc::new(wire_with_clients(&args, clients, Arc::new(SystemResolver)).await.unwrap());
     Functions { function, emulator, queues, table }
 }
 
@@ -149,9 +153,23 @@ impl Functions {
         let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
         let response = deliver::handle(&self.function, event).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        for message in output.messages().iter().filter(|m| !failed.contains(&m.message_id().unwrap_or_default())) {
-            let receipt = message.receipt_handle().unwrap_or_default();
-            self.emulator.sqs.delete_message().queue_url(&self.queues.queue_url).receipt_handle(receipt).send().await.unwrap();
+        // Like the Lambda poller: one DeleteMessageBatch for the records not reported as failures.
+        let finished: Vec<DeleteMessageBatchRequestEntry> = output
+            .messages()
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id().unwrap_or_default()))
+            .enumerate()
+            .map(|(index, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        if !finished.is_empty() {
+            let sqs = &self.emulator.sqs;
+            sqs.delete_message_batch().queue_url(&self.queues.queue_url).set_entries(Some(finished)).send().await.unwrap();
         }
         Poll { received: output.messages().len(), failed: failed.len() }
     }

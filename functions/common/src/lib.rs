@@ -11,7 +11,7 @@ pub mod wiring;
 
 pub use config::FunctionArgs;
 pub use lambda_runtime;
-pub use wiring::{Function, wire};
+pub use wiring::{Function, wire, wire_with_clients};
 
 /// JSON logs, as CloudWatch Logs Insights reads them; the level from `HOOKLINE_LOG` (`info`).
 pub fn init_logging(filter: &str) {

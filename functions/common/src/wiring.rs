@@ -43,6 +43,16 @@ impl Function {
 
 /// Builds every client and adapter; fails with the reason when a setting is missing or wrong.
 pub async fn wire(args: &FunctionArgs, sdk: &aws_config::SdkConfig, resolver: Arc<dyn Resolver>) -> anyhow::Result<Function> {
+    let clients = (aws_sdk_dynamodb::Client::new(sdk), aws_sdk_sqs::Client::new(sdk));
+    wire_with_clients(args, clients, resolver).await
+}
+
+/// `wire` with clients built by the caller (the benchmark counts their requests).
+pub async fn wire_with_clients(
+    args: &FunctionArgs,
+    (dynamodb, sqs): (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client),
+    resolver: Arc<dyn Resolver>,
+) -> anyhow::Result<Function> {
     let config = args.tuning.to_config()?;
     let Some(encoded) = &config.secret_key else { bail!("HOOKLINE_SECRET_KEY is not set") };
     let key = STANDARD.decode(encoded.expose().trim()).context("HOOKLINE_SECRET_KEY is not base64")?;
@@ -53,9 +63,9 @@ pub async fn wire(args: &FunctionArgs, sdk: &aws_config::SdkConfig, resolver: Ar
         tokens.replace_keys(JwtKeys::Jwks(fetch_jwks(&client, url).await?));
         tokio::spawn(refresh_periodically(tokens.clone(), client, url.clone(), config.auth.jwks_refresh));
     }
-    let db = Dynamo::new(aws_sdk_dynamodb::Client::new(sdk), &args.table);
+    let db = Dynamo::new(dynamodb, &args.table);
     check_secret_key(&db, &cipher).await.with_context(|| format!("checking the secret key against table {}", args.table))?;
-    let queue = Arc::new(SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(sdk), &args.queue_url, &args.dlq_url));
+    let queue = Arc::new(SqsDeliveryQueue::new(sqs, &args.queue_url, &args.dlq_url));
     let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::days(30));
     let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
     let hookline = Hookline {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -76,25 +75,33 @@ impl Hookline {
     /// their deliveries are created and queued in one go, so a batch of events costs one queue
     /// write (or one SQS `SendMessageBatch` per ten tasks) rather than one per event.
     pub async fn publish_all(&self, items: Vec<(PublishRequest, PublishAs<'_>)>) -> Vec<Result<PublishOutcome, ServiceError>> {
-        let accepted = join_all(items.into_iter().map(|(request, by)| self.accept(request, by))).await;
-        let to_fan_out: Vec<&Event> = accepted
+        let validated: Vec<Result<Event, ServiceError>> = items.into_iter().map(|(request, by)| self.validate(request, by)).collect();
+        let events: Vec<Event> = validated.iter().filter_map(|v| v.as_ref().ok().cloned()).collect();
+        let recorded = match self.events.record_all(&events).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                let error = ServiceError::from(error);
+                return validated.into_iter().map(|v| v.and_then(|_| Err(retry_later(&error)))).collect();
+            }
+        };
+        let mut stages = recorded.into_iter();
+        let accepted: Vec<Result<Accepted, ServiceError>> =
+            validated.into_iter().map(|v| v.and_then(|event| classify(event, stages.next().ok_or_else(lost)?))).collect();
+        let to_fan_out: Vec<(&Event, bool)> = accepted
             .iter()
             .filter_map(|a| match a {
-                Ok(Accepted::FanOut(event)) => Some(event),
+                Ok(Accepted::FanOut(event, fresh)) => Some((event, *fresh)),
                 _ => None,
             })
             .collect();
         let fanned = self.fan_out_all(&to_fan_out).await;
-        let mut counts = match &fanned {
-            Ok(counts) => counts.clone().into_iter(),
-            Err(_) => Vec::new().into_iter(),
-        };
+        let mut counts = fanned.as_ref().map(|counts| counts.clone().into_iter()).unwrap_or_default();
         accepted
             .into_iter()
             .map(|stage| match stage {
                 Err(error) => Err(error),
                 Ok(Accepted::Duplicate(outcome)) => Ok(outcome),
-                Ok(Accepted::FanOut(event)) => match (&fanned, counts.next()) {
+                Ok(Accepted::FanOut(event, _)) => match (&fanned, counts.next()) {
                     (Ok(_), Some(deliveries)) => Ok(outcome(&event, deliveries, false)),
                     (Err(error), _) => Err(retry_later(error)),
                     (Ok(_), None) => Err(lost()),
@@ -103,8 +110,8 @@ impl Hookline {
             .collect()
     }
 
-    /// Validates and records one event: it needs a fan-out, or it is a finished duplicate.
-    async fn accept(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<Accepted, ServiceError> {
+    /// Checks one request against the publisher's key, the catalog and the size limit.
+    fn validate(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<Event, ServiceError> {
         if let Some(key) = by.key.filter(|key| !key.may_publish(&request.event_type)) {
             return Err(ServiceError::Forbidden(format!("API key {} may not publish {}", key.id, request.event_type)));
         }
@@ -113,60 +120,73 @@ impl Hookline {
         if event.body.len() > limit {
             return Err(ServiceError::PayloadTooLarge { actual: event.body.len(), limit });
         }
-        match self.events.record(&event).await? {
-            Recorded::Existing { same_content: false, .. } => {
-                Err(ServiceError::Conflict(format!("event id '{}' was already used for a different event", event.id)))
-            }
-            Recorded::Existing { fanned_out: true, .. } => Ok(Accepted::Duplicate(outcome(&event, 0, true))),
-            Recorded::New | Recorded::Existing { fanned_out: false, .. } => Ok(Accepted::FanOut(event)),
-        }
+        Ok(event)
     }
 
     /// Finishes the fan-out of events stored by a process that stopped before queueing their
     /// deliveries, so an event never stays stored but undelivered. Run at start-up.
     pub async fn resume_fan_out(&self) -> Result<usize, ServiceError> {
         let unfinished = self.events.unfanned().await?;
-        self.fan_out_all(&unfinished.iter().collect::<Vec<_>>()).await?;
+        self.fan_out_all(&unfinished.iter().map(|event| (event, false)).collect::<Vec<_>>()).await?;
         Ok(unfinished.len())
     }
 
-    /// Creates and queues the deliveries of `events`; returns how many each got.
-    async fn fan_out_all(&self, events: &[&Event]) -> Result<Vec<usize>, ServiceError> {
+    /// Creates and queues the deliveries of `events` (each with whether it was recorded just
+    /// now, so none of its deliveries can exist yet); returns how many each got.
+    async fn fan_out_all(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
         let mut subscribers: HashMap<&str, Vec<Webhook>> = HashMap::new();
-        for event in events {
+        for (event, _) in events {
             let event_type = event.event_type.as_str();
             if !subscribers.contains_key(event_type) {
                 subscribers.insert(event_type, self.subscriptions.matching(event_type).await?);
             }
         }
-        let mut deliveries = Vec::new();
+        let (mut fresh, mut again) = (Vec::new(), Vec::new());
         let mut counts = Vec::with_capacity(events.len());
-        for event in events {
+        for (event, new) in events {
             let webhooks = subscribers.get(event.event_type.as_str()).map_or(&[][..], Vec::as_slice);
-            deliveries.extend(webhooks.iter().map(|w| Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now)));
+            let deliveries = webhooks.iter().map(|w| Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now));
+            if *new {
+                fresh.extend(deliveries);
+            } else {
+                again.extend(deliveries);
+            }
             counts.push(webhooks.len());
         }
-        let tasks: Vec<DeliveryTask> = deliveries.iter().map(DeliveryTask::of).collect();
-        // Both are idempotent and both must be done before an event counts as fanned out;
+        let tasks: Vec<DeliveryTask> = fresh.iter().chain(&again).map(DeliveryTask::of).collect();
+        // All are idempotent and all must be done before an event counts as fanned out;
         // issued together, they usually share one commit.
-        let (created, enqueued) = tokio::join!(self.attempts.create(&deliveries), self.queue.enqueue(&tasks));
+        let (created_new, created, enqueued) =
+            tokio::join!(self.attempts.create_new(&fresh), self.attempts.create(&again), self.queue.enqueue(&tasks));
+        created_new?;
         created?;
         enqueued?;
-        for marked in join_all(events.iter().map(|event| self.events.mark_fanned_out(&event.id))).await {
-            marked?;
-        }
+        let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
+        self.events.mark_all_fanned_out(&ids).await?;
         Ok(counts)
     }
 }
 
-/// What recording an event decided.
+/// What recording an event decided: fan it out (`true` when it was recorded just now, so none
+/// of its deliveries can exist yet), or answer that it is a finished duplicate.
 enum Accepted {
-    FanOut(Event),
+    FanOut(Event, bool),
     Duplicate(PublishOutcome),
+}
+
+fn classify(event: Event, recorded: Recorded) -> Result<Accepted, ServiceError> {
+    match recorded {
+        Recorded::Existing { same_content: false, .. } => {
+            Err(ServiceError::Conflict(format!("event id '{}' was already used for a different event", event.id)))
+        }
+        Recorded::Existing { fanned_out: true, .. } => Ok(Accepted::Duplicate(outcome(&event, 0, true))),
+        Recorded::Existing { fanned_out: false, .. } => Ok(Accepted::FanOut(event, false)),
+        Recorded::New => Ok(Accepted::FanOut(event, true)),
+    }
 }
 
 fn outcome(event: &Event, deliveries: usize, duplicate: bool) -> PublishOutcome {

@@ -33,6 +33,11 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
     log.create(std::slice::from_ref(&first)).await.unwrap();
     let filter = DeliveryFilter { limit: 10, webhook_id: Some(webhook.clone()), ..DeliveryFilter::default() };
     assert_eq!(log.list(&filter).await.unwrap().items.len(), 1, "creation is idempotent");
+    let other = WebhookId::generate(11);
+    let fresh: Vec<Delivery> = (0..30).map(|n| delivery(&format!("evt_new{n}"), &other, "auth.login")).collect();
+    log.create_new(&fresh).await.unwrap();
+    let filter_other = DeliveryFilter { limit: 100, webhook_id: Some(other), ..DeliveryFilter::default() };
+    assert_eq!(log.list(&filter_other).await.unwrap().items.len(), 30, "new deliveries are written in batches");
 
     let failed =
         AttemptRecord { attempt: attempt(1, Some(503), true), status: DeliveryStatus::Retrying, last_error: Some("HTTP 503".into()) };

@@ -19,6 +19,20 @@ async fn events_are_written_once(backend: &Backend) {
     assert_eq!((read.body.as_str(), read.event_type.as_str()), (first.body.as_str(), "auth.login"));
 }
 
+async fn several_events_are_recorded_and_marked_together(backend: &Backend) {
+    let store = &backend.events;
+    let (first, second, third) = (event("evt_all_1", "a"), event("evt_all_2", "b"), event("evt_all_3", "c"));
+    store.record(&first).await.unwrap();
+    let recorded = store.record_all(&[second.clone(), first.clone(), third.clone()]).await.unwrap();
+    let existing = Recorded::Existing { fanned_out: false, same_content: true };
+    assert_eq!(recorded, [Recorded::New, existing, Recorded::New], "an existing one among new ones is told apart");
+    let (fourth, fifth) = (event("evt_all_4", "d"), event("evt_all_5", "e"));
+    assert_eq!(store.record_all(&[fourth.clone(), fifth.clone()]).await.unwrap(), [Recorded::New, Recorded::New]);
+    store.mark_all_fanned_out(&[second.id, third.id, fourth.id, fifth.id.clone(), fifth.id]).await.unwrap();
+    let unfanned: Vec<_> = store.unfanned().await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(unfanned, [first.id]);
+}
+
 async fn erased_events_keep_only_a_marker(backend: &Backend) {
     let store = &backend.events;
     let stored = event("evt_conf_2", "ada.lovelace@example.net");
@@ -49,4 +63,14 @@ async fn sqlite_erased_events_keep_only_a_marker() {
 #[tokio::test]
 async fn aws_erased_events_keep_only_a_marker() {
     erased_events_keep_only_a_marker(&aws().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_several_events_are_recorded_and_marked_together() {
+    several_events_are_recorded_and_marked_together(&sqlite()).await;
+}
+
+#[tokio::test]
+async fn aws_several_events_are_recorded_and_marked_together() {
+    several_events_are_recorded_and_marked_together(&aws().await).await;
 }

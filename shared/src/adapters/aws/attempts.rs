@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 
+use super::batch::{all_distinct, put_all};
 use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
 use super::item::{Item, get_s, is_live, key, n, s, time};
@@ -168,6 +169,15 @@ impl AttemptLog for DynamoDbAttemptLog {
             join_all(chunk.iter().map(|d| self.create_one(d))).await.into_iter().collect::<Result<Vec<_>, _>>()?;
         }
         Ok(())
+    }
+
+    /// Deliveries of events recorded just now cannot exist yet: written 25 per request,
+    /// without conditions.
+    async fn create_new(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        if deliveries.len() <= 1 || !all_distinct(deliveries.iter().map(|d| d.id.as_str())) {
+            return self.create(deliveries).await;
+        }
+        put_all(&self.db, deliveries.iter().map(|d| to_item(d, self.retention)).collect()).await
     }
 
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{Duration, Utc};
 
+use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
 use super::{Dynamo, condition_failed, store_error};
 use crate::domain::event::{Event, EventType};
@@ -100,6 +101,55 @@ impl EventStore for DynamoDbEventStore {
             }
             Err(error) => Err(store_error(error)),
         }
+    }
+
+    /// Several new events in one transaction per hundred; if any already exists, nothing of
+    /// that transaction was written and its events are recorded one by one instead.
+    async fn record_all(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
+        let mut recorded = Vec::with_capacity(events.len());
+        for chunk in events.chunks(100) {
+            if chunk.len() > 1 && all_distinct(chunk.iter().map(|e| e.id.as_str())) {
+                let now = n(Utc::now().timestamp());
+                let puts = chunk.iter().map(|event| {
+                    let put = Put::builder()
+                        .table_name(&*self.db.table)
+                        .set_item(Some(self.item(event)))
+                        .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+                        .expression_attribute_values(":now", now.clone());
+                    Ok(TransactWriteItem::builder().put(put.build().map_err(store_error)?).build())
+                });
+                if let Transacted::Written = transact(&self.db, puts.collect::<Result<_, StoreError>>()?).await? {
+                    recorded.extend(chunk.iter().map(|_| Recorded::New));
+                    continue;
+                }
+            }
+            for event in chunk {
+                recorded.push(self.record(event).await?);
+            }
+        }
+        Ok(recorded)
+    }
+
+    async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(100) {
+            if chunk.len() > 1 && all_distinct(chunk.iter().map(EventId::as_str)) {
+                let updates = chunk.iter().map(|id| {
+                    let update = Update::builder()
+                        .table_name(&*self.db.table)
+                        .set_key(Some(key(format!("EVT#{id}"), "META")))
+                        .update_expression("REMOVE GSI1PK, GSI1SK")
+                        .condition_expression("attribute_exists(PK)");
+                    Ok(TransactWriteItem::builder().update(update.build().map_err(store_error)?).build())
+                });
+                if let Transacted::Written = transact(&self.db, updates.collect::<Result<_, StoreError>>()?).await? {
+                    continue;
+                }
+            }
+            for id in chunk {
+                self.mark_fanned_out(id).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {

@@ -5,6 +5,8 @@
 mod api_keys;
 mod attempts;
 mod audit;
+mod batch;
+mod counting;
 mod cursor;
 mod delivery_item;
 mod events;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 pub use api_keys::DynamoDbApiKeyStore;
 pub use attempts::DynamoDbAttemptLog;
 pub use audit::DynamoDbAuditLog;
+pub use counting::{CountRequests, RequestCounts, is_dynamodb_write};
 pub use cursor::Cursors;
 pub use events::DynamoDbEventStore;
 pub use key_check::check_secret_key;

@@ -1,0 +1,99 @@
+//! The AWS benchmark: the functions' handlers over DynamoDB and SQS on the emulator (moto),
+//! counting every request the SDK clients send, including the Lambda poller's receives and
+//! deletes, which the harness does in its place. Prints requests per delivered webhook for
+//! three ways of publishing, then each release binary's cold start.
+//!
+//! `scripts/aws-bench.sh` builds the release binaries, starts moto and runs this.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cold_start;
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Parser;
+use hookline_core::adapters::aws::is_dynamodb_write;
+
+#[derive(Parser)]
+#[command(about = "Hookline's functions on the AWS emulator: AWS requests per delivery and cold starts.")]
+struct Args {
+    /// The emulator's endpoint.
+    #[arg(long, env = "HOOKLINE_TEST_AWS_ENDPOINT")]
+    endpoint: String,
+    /// Events for the one-webhook workloads.
+    #[arg(long, default_value_t = 1000)]
+    events: usize,
+    /// Events and webhooks for the fan-out workload.
+    #[arg(long, default_value_t = 100)]
+    fanout_events: usize,
+    #[arg(long, default_value_t = 10)]
+    fanout_webhooks: usize,
+    /// Where the release binaries `api`, `ingest` and `deliver` are.
+    #[arg(long, default_value = "target/release")]
+    binaries: PathBuf,
+    /// Cold starts measured per binary (the median is printed).
+    #[arg(long, default_value_t = 5)]
+    cold_starts: usize,
+}
+
+/// What a workload cost, per delivered webhook.
+pub struct Cost {
+    pub name: String,
+    pub deliveries: usize,
+    pub seconds: f64,
+    pub counts: BTreeMap<(String, String), u64>,
+}
+
+impl Cost {
+    fn per_delivery(&self, keep: impl Fn(&str, &str) -> bool) -> f64 {
+        let total: u64 = self.counts.iter().filter(|((service, operation), _)| keep(service, operation)).map(|(_, n)| n).sum();
+        total as f64 / self.deliveries.max(1) as f64
+    }
+
+    fn row(&self) -> String {
+        let sqs_ours = self.per_delivery(|s, o| s == "SQS" && o != "ReceiveMessage" && o != "DeleteMessageBatch");
+        let sqs_all = self.per_delivery(|s, _| s == "SQS");
+        let writes = self.per_delivery(|s, o| s == "DynamoDB" && is_dynamodb_write(o));
+        let reads = self.per_delivery(|s, o| s == "DynamoDB" && !is_dynamodb_write(o));
+        format!(
+            "| {} | {} | {:.0}/s | {sqs_all:.2} ({sqs_ours:.2} by Hookline) | {writes:.2} | {reads:.2} |",
+            self.name,
+            self.deliveries,
+            self.deliveries as f64 / self.seconds
+        )
+    }
+
+    fn breakdown(&self) -> String {
+        let parts: Vec<String> = self.counts.iter().map(|((service, operation), n)| format!("{service} {operation} {n}")).collect();
+        format!("  {}: {}", self.name, parts.join(", "))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let costs = vec![
+        workloads::queued_batches(&args.endpoint, args.events).await,
+        workloads::fan_out(&args.endpoint, args.fanout_events, args.fanout_webhooks).await,
+        workloads::http_single(&args.endpoint, args.events / 5).await,
+    ];
+    println!(
+        "| workload | deliveries | rate on moto | SQS requests per delivery | DynamoDB writes per delivery | DynamoDB reads per delivery |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for cost in &costs {
+        println!("{}", cost.row());
+    }
+    println!("\nrequests by operation:");
+    for cost in &costs {
+        println!("{}", cost.breakdown());
+    }
+    println!("\ncold start (process start to first answered invocation, median of {}):", args.cold_starts);
+    for function in ["api", "ingest", "deliver"] {
+        let binary = args.binaries.join(function);
+        let size = std::fs::metadata(&binary).map(|m| m.len() as f64 / 1_000_000.0).unwrap_or(0.0);
+        let millis = cold_start::median(&args.endpoint, &binary, function, args.cold_starts).await;
+        println!("  {function}: {millis:.1} ms ({size:.1} MB binary)");
+    }
+}

@@ -1,0 +1,123 @@
+//! The workloads: the same events published three ways, delivered to a loopback receiver,
+//! with every SDK request counted from the first publish to the last delivery.
+
+use std::time::{Duration, Instant};
+
+use hookline_core::adapters::aws::CountRequests;
+use hookline_core::domain::catalog;
+use hookline_tests::TestReceiver;
+use hookline_tests::emulator::Emulator;
+use hookline_tests::functions::{Functions, sample_event, spawn_functions_with};
+use serde_json::{Value, json};
+
+use crate::Cost;
+
+async fn setup(endpoint: &str) -> (Functions, CountRequests, TestReceiver) {
+    let counter = CountRequests::default();
+    let functions = spawn_functions_with(Emulator::connect_to(endpoint, Some(counter.clone())).await, 3, "1").await;
+    (functions, counter, TestReceiver::start().await)
+}
+
+async fn subscribe(functions: &Functions, url: &str, events: &[&str]) {
+    let (status, body) = functions.call("POST", "/api/v1/webhooks", Some(json!({"name": "bench", "url": url, "events": events}))).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+fn request(event_type: &str, id: &str) -> Value {
+    json!({"id": id, "event_type": event_type, "data": catalog::find(event_type).unwrap().example})
+}
+
+/// An inbound-queue batch of these publish requests, as the Lambda SQS poller hands it over.
+fn queue_batch(requests: &[Value]) -> Value {
+    let template = sample_event("ingest-sqs", &[])["Records"][0].clone();
+    let records: Vec<Value> = requests
+        .iter()
+        .enumerate()
+        .map(|(n, body)| {
+            let mut record = template.clone();
+            record["messageId"] = json!(format!("{}-{n}", body["id"].as_str().unwrap()));
+            record["body"] = json!(body.to_string());
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// Runs the delivery consumer until the receiver got `expected` requests.
+async fn drain(functions: &Functions, receiver: &TestReceiver, expected: usize) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while receiver.received().len() < expected {
+        assert!(Instant::now() < deadline, "deliveries did not finish");
+        if functions.poll().await.received == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn publish_in_batches(functions: &Functions, requests: &[Value]) {
+    for batch in requests.chunks(10) {
+        let answer = functions.ingest(queue_batch(batch)).await;
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+}
+
+/// Events from the inbound queue in batches of ten, one webhook.
+pub async fn queued_batches(endpoint: &str, events: usize) -> Cost {
+    let (functions, counter, receiver) = setup(endpoint).await;
+    subscribe(&functions, &receiver.url, &["invoice.*"]).await;
+    let requests: Vec<Value> = (0..events).map(|n| request("invoice.paid", &format!("evt_bench_q{n}"))).collect();
+    counter.0.reset();
+    let started = Instant::now();
+    publish_in_batches(&functions, &requests).await;
+    drain(&functions, &receiver, events).await;
+    Cost {
+        name: "inbound queue, batches of 10, 1 webhook".into(),
+        deliveries: events,
+        seconds: started.elapsed().as_secs_f64(),
+        counts: counter.0.snapshot(),
+    }
+}
+
+/// Events from the inbound queue in batches of ten, each to `webhooks` webhooks.
+pub async fn fan_out(endpoint: &str, events: usize, webhooks: usize) -> Cost {
+    let (functions, counter, receiver) = setup(endpoint).await;
+    for _ in 0..webhooks {
+        subscribe(&functions, &receiver.url, &["network.*"]).await;
+    }
+    let requests: Vec<Value> = (0..events).map(|n| request("network.device.down", &format!("evt_bench_f{n}"))).collect();
+    counter.0.reset();
+    let started = Instant::now();
+    publish_in_batches(&functions, &requests).await;
+    drain(&functions, &receiver, events * webhooks).await;
+    Cost {
+        name: format!("inbound queue, batches of 10, {webhooks} webhooks"),
+        deliveries: events * webhooks,
+        seconds: started.elapsed().as_secs_f64(),
+        counts: counter.0.snapshot(),
+    }
+}
+
+/// One `POST /api/v1/events` per event through API Gateway, one webhook.
+pub async fn http_single(endpoint: &str, events: usize) -> Cost {
+    let (functions, counter, receiver) = setup(endpoint).await;
+    subscribe(&functions, &receiver.url, &["ticket.*"]).await;
+    let (status, key) = functions.call("POST", "/api/v1/api-keys", Some(json!({"name": "bench"}))).await;
+    assert_eq!(status, 201, "{key}");
+    let template =
+        sample_event("ingest-http-publish", &[("hk_0000000000000000_sample-key-replaced-by-tests", key["key"].as_str().unwrap())]);
+    counter.0.reset();
+    let started = Instant::now();
+    for n in 0..events {
+        let mut event = template.clone();
+        event["body"] = json!(request("ticket.created", &format!("evt_bench_h{n}")).to_string());
+        let answer = functions.ingest(event).await;
+        assert_eq!(answer["statusCode"], 202, "{answer}");
+    }
+    drain(&functions, &receiver, events).await;
+    Cost {
+        name: "API Gateway, one event per request, 1 webhook".into(),
+        deliveries: events,
+        seconds: started.elapsed().as_secs_f64(),
+        counts: counter.0.snapshot(),
+    }
+}
