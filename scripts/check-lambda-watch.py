@@ -15,16 +15,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
-
-import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_event_generator():
-    spec = importlib.util.spec_from_file_location("generate_events", ROOT / "scripts" / "generate-events.py")
+def load_script(file: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,25 +31,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def create_table_and_queues(endpoint: str) -> dict:
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    dynamodb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
-    name = f"hookline-watch-{uuid.uuid4().hex[:8]}"
-    indexes = [("GSI1", "ALL"), ("GSI2", "ALL"), ("GSI3", "KEYS_ONLY")]
-    keys = ["PK", "SK"] + [f"{index}{part}" for index, _ in indexes for part in ("PK", "SK")]
-    dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{"IndexName": index, "Projection": {"ProjectionType": projection},
-                                 "KeySchema": [{"AttributeName": f"{index}PK", "KeyType": "HASH"},
-                                               {"AttributeName": f"{index}SK", "KeyType": "RANGE"}]}
-                                for index, projection in indexes])
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    return {"HOOKLINE_TABLE": name, "HOOKLINE_QUEUE_URL": queue, "HOOKLINE_DLQ_URL": dlq}
 
 
 def call(method: str, url: str, token: str, body=None):
@@ -70,12 +48,8 @@ def call(method: str, url: str, token: str, body=None):
 
 def main() -> None:
     endpoint = sys.argv[1]
-    events = load_event_generator()
-    environment = create_table_and_queues(endpoint) | {
-        "HOOKLINE_AWS_ENDPOINT": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1", "HOOKLINE_SECRET_KEY": __import__("base64").b64encode(bytes(range(32))).decode(),
-        "HOOKLINE_AUTH_KEY": __import__("base64").b64encode(events.DEV_AUTH_KEY).decode(),
-    }
+    events = load_script("generate-events.py", "generate_events")
+    environment = load_script("local-aws.py", "local_aws").create(endpoint)
     port = free_port()
     command = ["cargo", "lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", str(port)]
     for key, value in environment.items():

@@ -21,7 +21,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn source_files() -> Vec<PathBuf> {
-    ["shared/src", "local/src", "tests/src", "tests/integration"].iter().flat_map(|dir| rust_files(&workspace().join(dir))).collect()
+    ["shared/src", "local/src", "tests/src", "tests/integration", "functions"]
+        .iter()
+        .flat_map(|dir| rust_files(&workspace().join(dir)))
+        .collect()
 }
 
 #[test]

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Creates Hookline's table and queues on an AWS emulator (moto) and prints the functions'
+settings as an env file for `cargo lambda watch --env-file`.
+
+Usage: local-aws.py ENDPOINT > .env.local
+
+The keys it prints are the local development ones (the sample events' token is signed with
+the auth key); never deploy them.
+"""
+import base64
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dev_auth_key() -> bytes:
+    spec = importlib.util.spec_from_file_location("generate_events", ROOT / "scripts" / "generate-events.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.DEV_AUTH_KEY
+
+
+def create(endpoint: str) -> dict:
+    """The table (as template.yaml declares it) and the delivery queue with its DLQ."""
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    dynamodb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
+    name = f"hookline-local-{uuid.uuid4().hex[:8]}"
+    indexes = [("GSI1", "ALL"), ("GSI2", "ALL"), ("GSI3", "KEYS_ONLY")]
+    keys = ["PK", "SK"] + [f"{index}{part}" for index, _ in indexes for part in ("PK", "SK")]
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{"IndexName": index, "Projection": {"ProjectionType": projection},
+                                 "KeySchema": [{"AttributeName": f"{index}PK", "KeyType": "HASH"},
+                                               {"AttributeName": f"{index}SK", "KeyType": "RANGE"}]}
+                                for index, projection in indexes])
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": "180", "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"30"}}'})["QueueUrl"]
+    return {
+        "HOOKLINE_TABLE": name, "HOOKLINE_QUEUE_URL": queue, "HOOKLINE_DLQ_URL": dlq, "HOOKLINE_AWS_ENDPOINT": endpoint,
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+        "HOOKLINE_SECRET_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "HOOKLINE_AUTH_KEY": base64.b64encode(dev_auth_key()).decode(),
+    }
+
+
+if __name__ == "__main__":
+    for key, value in create(sys.argv[1]).items():
+        print(f'{key}="{value}"')
