@@ -74,3 +74,20 @@ async fn sqlite_several_events_are_recorded_and_marked_together() {
 async fn aws_several_events_are_recorded_and_marked_together() {
     several_events_are_recorded_and_marked_together(&aws().await).await;
 }
+
+/// TTL deletes late, so the adapter itself hides what has expired.
+#[tokio::test]
+async fn aws_expired_events_are_hidden_before_ttl_deletes_them() {
+    use hookline_core::adapters::aws::{Dynamo, DynamoDbEventStore};
+    use hookline_core::ports::EventStore;
+    use hookline_tests::emulator::Emulator;
+    let emulator = Emulator::connect().await;
+    let db = Dynamo::new(emulator.dynamodb.clone(), &emulator.fresh_table().await);
+    let expired = DynamoDbEventStore::new(db.clone(), chrono::Duration::seconds(-10));
+    let stored = event("evt_expired", "x");
+    assert_eq!(expired.record(&stored).await.unwrap(), Recorded::New);
+    assert!(expired.get(&stored.id).await.unwrap().is_none(), "an expired event is not read");
+    let live = DynamoDbEventStore::new(db, chrono::Duration::days(30));
+    assert_eq!(live.record(&stored).await.unwrap(), Recorded::New, "an expired item does not block its id");
+    assert!(live.get(&stored.id).await.unwrap().is_some());
+}

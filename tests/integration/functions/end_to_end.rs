@@ -85,3 +85,18 @@ async fn one_failing_endpoint_does_not_hold_up_the_rest_of_the_batch() {
     assert_eq!(deliveries_of(&functions, &failing_id).await[0]["status"], "retrying");
     assert_eq!(healthy.received().len(), 1);
 }
+
+#[tokio::test]
+async fn the_functions_refuse_callers_without_credentials() {
+    let functions = spawn_functions(3, "1").await;
+    let mut anonymous = hookline_tests::functions::sample_event("api-list-webhooks", &[]);
+    anonymous["headers"].as_object_mut().unwrap().remove("authorization");
+    let (status, body) = functions.api(anonymous).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let mut no_key = hookline_tests::functions::sample_event("ingest-http-publish", &[]);
+    no_key["headers"].as_object_mut().unwrap().remove("x-api-key");
+    let answer = functions.ingest(no_key).await;
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    let forged = hookline_tests::functions::sample_event("ingest-http-publish", &[]);
+    assert_eq!(functions.ingest(forged).await["statusCode"], 401, "an unknown API key is refused");
+}

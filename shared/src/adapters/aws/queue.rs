@@ -164,3 +164,24 @@ impl DeliveryQueue for SqsDeliveryQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_delay_becomes_whole_seconds_rounded_up_and_capped_below_12_hours() {
+        assert_eq!(visibility_for(Duration::from_millis(1200)), 2);
+        assert_eq!(visibility_for(Duration::from_secs(10)), 10);
+        assert_eq!(visibility_for(Duration::from_secs(30 * 3600)), 12 * 3600 - 60);
+    }
+
+    #[test]
+    fn tasks_round_trip_and_foreign_bodies_are_refused() {
+        let body = r#"{"delivery_id":"dlv_a","webhook_id":"wh_b","event_id":"evt_c"}"#;
+        let task = decode_task(body).unwrap();
+        assert_eq!(decode_task(&encode_task(&task)), Some(task));
+        assert!(decode_task("not a delivery task").is_none());
+        assert!(decode_task(r#"{"delivery_id":"x","webhook_id":"wh_b","event_id":"evt_c"}"#).is_none());
+    }
+}
