@@ -81,11 +81,5 @@ pub fn jwt_settings(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Res
         }
         (None, None) => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
     };
-    Ok(JwtSettings {
-        issuer: auth.issuer.clone(),
-        audience: auth.audience.clone(),
-        keys,
-        roles_claim: auth.roles_claim.clone(),
-        leeway: auth.leeway,
-    })
+    Ok(JwtSettings::new(auth, keys))
 }

@@ -101,11 +101,5 @@ fn jwt_settings(args: &FunctionArgs, config: &Config) -> anyhow::Result<JwtSetti
         }
         (None, None) => bail!("set HOOKLINE_JWKS_URL (your identity provider's keys) or HOOKLINE_AUTH_KEY (an HS256 key)"),
     };
-    Ok(JwtSettings {
-        issuer: auth.issuer.clone(),
-        audience: auth.audience.clone(),
-        keys,
-        roles_claim: auth.roles_claim.clone(),
-        leeway: auth.leeway,
-    })
+    Ok(JwtSettings::new(auth, keys))
 }

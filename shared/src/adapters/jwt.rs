@@ -32,6 +32,19 @@ pub struct JwtSettings {
     pub leeway: Duration,
 }
 
+impl JwtSettings {
+    /// The configured issuer, audience, roles claim and leeway, with these keys.
+    pub fn new(auth: &crate::config::AuthConfig, keys: JwtKeys) -> Self {
+        Self {
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            keys,
+            roles_claim: auth.roles_claim.clone(),
+            leeway: auth.leeway,
+        }
+    }
+}
+
 /// Why a token was refused. Logged at debug level only; callers are told 401 and nothing more.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

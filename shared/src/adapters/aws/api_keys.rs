@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_s, get_time, key, opt_time, put_opt, s, time};
+use super::reads::{get_item, query_all};
 use super::{Dynamo, condition_failed, store_error};
 use crate::domain::api_key::ApiKey;
 use crate::domain::filter::EventPattern;
@@ -83,42 +84,11 @@ impl ApiKeyStore for DynamoDbApiKeyStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let output = self
-            .db
-            .client
-            .get_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(key(format!("KEY#{id}"), "META")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item().map(from_item).transpose()
+        get_item(&self.db, key(format!("KEY#{id}"), "META")).await?.as_ref().map(from_item).transpose()
     }
 
     async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let (mut keys, mut start) = (Vec::new(), None);
-        loop {
-            let output = self
-                .db
-                .client
-                .query()
-                .table_name(&*self.db.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", s("KEYS"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in output.items() {
-                keys.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        query_all(&self.db, Some("GSI1"), "GSI1PK", "KEYS").await?.iter().map(from_item).collect()
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

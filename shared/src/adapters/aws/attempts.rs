@@ -13,6 +13,7 @@ use super::batch::{all_distinct, put_all};
 use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
 use super::item::{Item, get_s, is_live, key, n, s, time};
+use super::reads::{get_item, query_all};
 use super::stats::stats_of;
 use super::walk::{Walk, days_between, every_item, page};
 use super::{Dynamo, condition_failed, store_error};
@@ -41,17 +42,7 @@ impl DynamoDbAttemptLog {
     }
 
     async fn load(&self, id: &DeliveryId) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .db
-            .client
-            .get_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(delivery_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(output.item.filter(|item| is_live(item, Utc::now())))
+        Ok(get_item(&self.db, delivery_key(id)).await?.filter(|item| is_live(item, Utc::now())))
     }
 
     async fn create_one(&self, delivery: &Delivery) -> Result<(), StoreError> {
@@ -122,26 +113,8 @@ impl DynamoDbAttemptLog {
 
     /// Delivery ids of an event's deliveries (`GSI3`, keys only).
     async fn ids_of_event(&self, event: &EventId) -> Result<Vec<DeliveryId>, StoreError> {
-        let (mut ids, mut start) = (Vec::new(), None);
-        loop {
-            let output = self
-                .db
-                .client
-                .query()
-                .table_name(&*self.db.table)
-                .index_name("GSI3")
-                .key_condition_expression("GSI3PK = :pk")
-                .expression_attribute_values(":pk", s(format!("EVD#{event}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            ids.extend(output.items().iter().filter_map(|item| DeliveryId::parse(get_s(item, "GSI3SK").ok()?)));
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        let items = query_all(&self.db, Some("GSI3"), "GSI3PK", &format!("EVD#{event}")).await?;
+        Ok(items.iter().filter_map(|item| DeliveryId::parse(get_s(item, "GSI3SK").ok()?)).collect())
     }
 
     async fn clear_excerpts(&self, id: &DeliveryId) -> Result<(), StoreError> {

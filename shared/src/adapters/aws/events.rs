@@ -8,6 +8,7 @@ use chrono::{Duration, Utc};
 
 use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
+use super::reads::{get_item, query_all};
 use super::{Dynamo, condition_failed, store_error};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
@@ -38,17 +39,7 @@ impl DynamoDbEventStore {
     }
 
     async fn load(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .db
-            .client
-            .get_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(key(format!("EVT#{id}"), "META")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(output.item.filter(|item| is_live(item, Utc::now())))
+        Ok(get_item(&self.db, key(format!("EVT#{id}"), "META")).await?.filter(|item| is_live(item, Utc::now())))
     }
 }
 
@@ -171,28 +162,8 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
-        let (mut events, mut start) = (Vec::new(), None);
-        loop {
-            let output = self
-                .db
-                .client
-                .query()
-                .table_name(&*self.db.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", s("UNFANNED"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in output.items().iter().filter(|item| is_live(item, Utc::now())) {
-                events.push(read_event(item)?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(events);
-            }
-        }
+        let items = query_all(&self.db, Some("GSI1"), "GSI1PK", "UNFANNED").await?;
+        items.iter().filter(|item| is_live(item, Utc::now())).map(read_event).collect()
     }
 
     async fn erase(&self, id: &EventId) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ mod events;
 mod item;
 mod key_check;
 mod queue;
+mod reads;
 mod stats;
 mod subscriptions;
 mod table;

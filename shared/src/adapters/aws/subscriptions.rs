@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::cursor::{Cursors, position_of, start_key};
 use super::item::{Item, get_s, key, s};
+use super::reads::{get_item, query_all};
 use super::webhook_item::{from_doc, to_doc};
 use super::{Dynamo, page_size, store_error};
 use crate::adapters::cipher::SecretCipher;
@@ -34,18 +35,8 @@ impl DynamoDbSubscriptionStore {
     }
 
     async fn load(&self, id: &WebhookId) -> Result<Option<(Webhook, String)>, StoreError> {
-        let output = self
-            .db
-            .client
-            .get_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(key(format!("WH#{id}"), "META")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let Some(item) = output.item() else { return Ok(None) };
-        let doc = get_s(item, "doc")?;
+        let Some(item) = get_item(&self.db, key(format!("WH#{id}"), "META")).await? else { return Ok(None) };
+        let doc = get_s(&item, "doc")?;
         Ok(Some((from_doc(doc, &self.cipher)?, doc.to_owned())))
     }
 
@@ -186,29 +177,8 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
     }
 
     async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError> {
-        let mut webhooks = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .db
-                .client
-                .query()
-                .table_name(&*self.db.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(format!("TYPE#{event_type}")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in output.items() {
-                webhooks.push(from_doc(get_s(item, "doc")?, &self.cipher)?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(webhooks);
-            }
-        }
+        let items = query_all(&self.db, None, "PK", &format!("TYPE#{event_type}")).await?;
+        items.iter().map(|item| from_doc(get_s(item, "doc")?, &self.cipher)).collect()
     }
 
     async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
