@@ -40,17 +40,18 @@ impl DynamoDbSubscriptionStore {
         Ok(Some((from_doc(doc, &self.cipher)?, doc.to_owned())))
     }
 
-    /// Writes `webhook` and brings its index items from `before`'s types to its own.
-    async fn save(&self, webhook: &Webhook, before: Option<&Webhook>) -> Result<(), StoreError> {
+    /// Writes `webhook` and brings its index items from `before`'s types to its own. `before`
+    /// comes with the document it was read from: the write holds only if nobody changed the
+    /// webhook since (optimistic locking), so concurrent updates cannot leave stale index items.
+    async fn save(&self, webhook: &Webhook, before: Option<(&Webhook, &str)>) -> Result<(), StoreError> {
         let doc = to_doc(webhook, &self.cipher);
-        let condition = if before.is_some() { "attribute_exists(PK)" } else { "attribute_not_exists(PK)" };
-        let mut writes = vec![put(&self.db, webhook_item(webhook, &doc), Some(condition))?];
-        let (old, new) = (before.map(indexed_types).unwrap_or_default(), indexed_types(webhook));
+        let mut writes = vec![put(&self.db, webhook_item(webhook, &doc), before.map(|(_, doc)| doc))?];
+        let (old, new) = (before.map(|(webhook, _)| indexed_types(webhook)).unwrap_or_default(), indexed_types(webhook));
         for event_type in old.difference(&new) {
             writes.push(delete(&self.db, index_key(event_type, &webhook.id))?);
         }
         for event_type in &new {
-            writes.push(put(&self.db, index_item(event_type, &webhook.id, &doc), None)?);
+            writes.push(put_index(&self.db, index_item(event_type, &webhook.id, &doc))?);
         }
         self.transact(writes).await
     }
@@ -58,7 +59,9 @@ impl DynamoDbSubscriptionStore {
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         match self.db.client.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => Ok(()),
-            Err(error) if first_condition_failed(&error) => Err(StoreError::Conflict("the webhook changed or exists already".into())),
+            Err(error) if first_condition_failed(&error) => {
+                Err(StoreError::Conflict("the webhook exists already, or changed while this change was made; retry".into()))
+            }
             Err(error) => Err(store_error(error)),
         }
     }
@@ -90,9 +93,20 @@ fn index_item(event_type: &str, id: &WebhookId, doc: &str) -> Item {
     item
 }
 
-fn put(db: &Dynamo, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(&*db.table).set_item(Some(item)).set_condition_expression(condition.map(String::from));
+/// A put of the webhook's own item: new (`expected` is `None`), or replacing exactly `expected`.
+/// Index items are put without a condition.
+fn put(db: &Dynamo, item: Item, expected: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(&*db.table).set_item(Some(item));
+    let put = match expected {
+        Some(doc) => put.condition_expression("doc = :expected").expression_attribute_values(":expected", s(doc)),
+        None => put.condition_expression("attribute_not_exists(PK)"),
+    };
     Ok(TransactWriteItem::builder().put(put.build().map_err(store_error)?).build())
+}
+
+fn put_index(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(&*db.table).set_item(Some(item)).build().map_err(store_error)?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 fn delete(db: &Dynamo, key: Item) -> Result<TransactWriteItem, StoreError> {
@@ -160,17 +174,21 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
     }
 
     async fn replace(&self, webhook: &Webhook) -> Result<(), StoreError> {
-        let Some((before, _)) = self.load(&webhook.id).await? else { return Err(StoreError::NotFound) };
-        match self.save(webhook, Some(&before)).await {
-            Err(StoreError::Conflict(_)) => Err(StoreError::NotFound),
+        let Some((before, doc)) = self.load(&webhook.id).await? else { return Err(StoreError::NotFound) };
+        match self.save(webhook, Some((&before, &doc))).await {
+            Err(StoreError::Conflict(_)) if self.load(&webhook.id).await?.is_none() => Err(StoreError::NotFound),
             other => other,
         }
     }
 
     async fn delete(&self, id: &WebhookId) -> Result<(), StoreError> {
-        let Some((before, _)) = self.load(id).await? else { return Err(StoreError::NotFound) };
+        if self.load(id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        // Whatever the webhook became meanwhile, its index items are among the catalog's types,
+        // and deleting one that does not exist is harmless.
         let mut writes = vec![delete(&self.db, key(format!("WH#{id}"), "META"))?];
-        for event_type in indexed_types(&before) {
+        for event_type in catalog::all().iter().map(|info| info.event_type.as_str()) {
             writes.push(delete(&self.db, index_key(event_type, id))?);
         }
         self.transact(writes).await
@@ -182,14 +200,18 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
     }
 
     async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let Some((before, _)) = self.load(id).await? else { return Ok(()) };
-        let mut after = before.clone();
-        after.is_active = false;
-        after.disabled_reason = Some(reason.to_owned());
-        after.updated_at = at;
-        match self.save(&after, Some(&before)).await {
-            Err(StoreError::Conflict(_)) => Ok(()),
-            other => other,
+        // A concurrent change must not undo a deactivation (a 410): read again and retry.
+        for _ in 0..5 {
+            let Some((before, doc)) = self.load(id).await? else { return Ok(()) };
+            let mut after = before.clone();
+            after.is_active = false;
+            after.disabled_reason = Some(reason.to_owned());
+            after.updated_at = at;
+            match self.save(&after, Some((&before, &doc))).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => return other,
+            }
         }
+        Err(StoreError::Conflict("the webhook kept changing while it was being deactivated".into()))
     }
 }
