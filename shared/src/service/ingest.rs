@@ -46,7 +46,7 @@ impl Hookline {
     /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
     pub async fn publish(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<PublishOutcome, ServiceError> {
         let mut results = self.publish_all(vec![(request, by)]).await;
-        results.pop().unwrap_or_else(|| Err(ServiceError::Conflict("nothing was published".into())))
+        results.pop().unwrap_or_else(|| Err(lost()))
     }
 
     /// Publishes each item on its own; one bad item does not refuse the others.
