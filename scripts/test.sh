@@ -4,41 +4,23 @@
 # emulator again. Safe to run on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/moto.sh
 
-venv=.venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+ensure_venv
 export HOOKLINE_TEST_PYTHON="$PWD/$venv/bin/python"
 # `cargo lambda` is a cargo subcommand installed in the venv.
 export PATH="$PWD/$venv/bin:$PATH"
 
 log=$(mktemp)
 moto_log=$(mktemp)
-moto_pid=
 cleanup() {
-    if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
+    stop_moto
     rm -f "$log" "$moto_log"
 }
 trap cleanup EXIT
 
-# DynamoDB and SQS for the AWS adapters and the functions: moto on a free loopback port.
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
-moto_pid=$!
-export HOOKLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
-    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$HOOKLINE_TEST_AWS_ENDPOINT/moto-api/')" 2>/dev/null; then
-        break
-    fi
-    if ! kill -0 "$moto_pid" 2>/dev/null; then
-        cat "$moto_log" >&2
-        echo "the AWS emulator (moto) did not start" >&2
-        exit 1
-    fi
-    sleep 0.2
-done
+# DynamoDB and SQS for the AWS adapters and the functions.
+start_moto
 
 "$venv/bin/python" scripts/lint-template.py
 

@@ -60,3 +60,16 @@ async fn sqlite_the_audit_trail_lists_newest_first_with_filters() {
 async fn aws_the_audit_trail_lists_newest_first_with_filters() {
     the_audit_trail_lists_newest_first_with_filters(&aws().await).await;
 }
+
+/// A function deployed with another secret key than the table's fails its cold start.
+#[tokio::test]
+async fn aws_the_secret_key_check_refuses_another_key() {
+    use hookline_core::adapters::aws::{Dynamo, check_secret_key};
+    use hookline_core::adapters::cipher::SecretCipher;
+    let emulator = hookline_tests::emulator::Emulator::connect().await;
+    let db = Dynamo::new(emulator.dynamodb.clone(), &emulator.fresh_table().await);
+    let (first, other) = (SecretCipher::new(&[1u8; 32]).unwrap(), SecretCipher::new(&[2u8; 32]).unwrap());
+    check_secret_key(&db, &first).await.unwrap();
+    check_secret_key(&db, &first).await.unwrap();
+    assert!(matches!(check_secret_key(&db, &other).await, Err(StoreError::Conflict(_))));
+}

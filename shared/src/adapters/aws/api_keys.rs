@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_s, get_time, key, opt_time, put_opt, s, time};
 use super::reads::{get_item, query_all};
-use super::{Dynamo, condition_failed, store_error};
+use super::{Dynamo, written};
 use crate::domain::api_key::ApiKey;
 use crate::domain::filter::EventPattern;
 use crate::ports::{ApiKeyStore, StoreError};
@@ -21,7 +21,8 @@ impl DynamoDbApiKeyStore {
 
     /// Sets `attribute` to `at` on an existing key (`if_not_exists` keeps a first value).
     async fn stamp(&self, id: &str, expression: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.db
+        let result = self
+            .db
             .client
             .update_item()
             .table_name(&*self.db.table)
@@ -30,9 +31,8 @@ impl DynamoDbApiKeyStore {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", time(at))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|error| if condition_failed(&error) { StoreError::NotFound } else { store_error(error) })
+            .await;
+        written(result)?.map(|_| ()).ok_or(StoreError::NotFound)
     }
 }
 
@@ -76,11 +76,7 @@ impl ApiKeyStore for DynamoDbApiKeyStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::Conflict("an API key with this id already exists".into())),
-            Err(error) => Err(store_error(error)),
-        }
+        written(result)?.map(|_| ()).ok_or_else(|| StoreError::Conflict("an API key with this id already exists".into()))
     }
 
     async fn get(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {

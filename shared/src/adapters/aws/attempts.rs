@@ -16,7 +16,7 @@ use super::item::{Item, get_s, is_live, key, n, s, time};
 use super::reads::{get_item, query_all};
 use super::stats::stats_of;
 use super::walk::{Walk, days_between, every_item, page};
-use super::{Dynamo, condition_failed, store_error};
+use super::{Dynamo, store_error, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -55,10 +55,7 @@ impl DynamoDbAttemptLog {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Err(error) if !condition_failed(&error) => Err(store_error(error)),
-            _ => Ok(()),
-        }
+        written(result).map(|_| ())
     }
 
     /// Closes an open delivery as cancelled; false when it was not open.
@@ -79,11 +76,7 @@ impl DynamoDbAttemptLog {
             .expression_attribute_values(":retrying", s("retrying"))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed(&error) => Ok(false),
-            Err(error) => Err(store_error(error)),
-        }
+        Ok(written(result)?.is_some())
     }
 
     /// Reopens one delivery if its status is one of `from`; returns it as reopened.
@@ -104,11 +97,7 @@ impl DynamoDbAttemptLog {
         for (name, status) in names.iter().zip(from) {
             request = request.expression_attribute_values(name, s(status.as_str()));
         }
-        match request.send().await {
-            Ok(output) => output.attributes.as_ref().map(from_item).transpose(),
-            Err(error) if condition_failed(&error) => Ok(None),
-            Err(error) => Err(store_error(error)),
-        }
+        written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(from_item).transpose()
     }
 
     /// Delivery ids of an event's deliveries (`GSI3`, keys only).
@@ -119,7 +108,8 @@ impl DynamoDbAttemptLog {
 
     async fn clear_excerpts(&self, id: &DeliveryId) -> Result<(), StoreError> {
         let Some(item) = self.load(id).await? else { return Ok(()) };
-        self.db
+        let result = self
+            .db
             .client
             .update_item()
             .table_name(&*self.db.table)
@@ -129,9 +119,8 @@ impl DynamoDbAttemptLog {
             .expression_attribute_names("#log", "log")
             .expression_attribute_values(":log", log_without_excerpts(&attempts_of(&item)?))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|error| if condition_failed(&error) { Ok(()) } else { Err(store_error(error)) })
+            .await;
+        written(result).map(|_| ())
     }
 }
 
@@ -214,10 +203,7 @@ impl AttemptLog for DynamoDbAttemptLog {
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Err(error) if !condition_failed(&error) => Err(store_error(error)),
-            _ => Ok(()),
-        }
+        written(request.send().await).map(|_| ())
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

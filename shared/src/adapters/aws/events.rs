@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
 use super::reads::{get_item, query_all};
-use super::{Dynamo, condition_failed, store_error};
+use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::ports::{EventStore, Recorded, StoreError};
@@ -144,7 +144,8 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
-        self.db
+        let result = self
+            .db
             .client
             .update_item()
             .table_name(&*self.db.table)
@@ -152,9 +153,8 @@ impl EventStore for DynamoDbEventStore {
             .update_expression("REMOVE GSI1PK, GSI1SK")
             .condition_expression("attribute_exists(PK)")
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|error| if condition_failed(&error) { Ok(()) } else { Err(store_error(error)) })
+            .await;
+        written(result).map(|_| ())
     }
 
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
@@ -169,7 +169,8 @@ impl EventStore for DynamoDbEventStore {
     async fn erase(&self, id: &EventId) -> Result<(), StoreError> {
         let Some(stored) = self.load(id).await? else { return Err(StoreError::NotFound) };
         let marker = serde_json::json!({"id": id.as_str(), "event_type": get_s(&stored, "event_type")?, "erased": true}).to_string();
-        self.db
+        let result = self
+            .db
             .client
             .update_item()
             .table_name(&*self.db.table)
@@ -178,8 +179,7 @@ impl EventStore for DynamoDbEventStore {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":marker", s(marker))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|error| if condition_failed(&error) { StoreError::NotFound } else { store_error(error) })
+            .await;
+        written(result)?.map(|_| ()).ok_or(StoreError::NotFound)
     }
 }

@@ -68,6 +68,20 @@ pub(crate) fn queue_error<E: Error + 'static>(error: E) -> QueueError {
     QueueError::Backend(Box::new(failure(error)))
 }
 
+/// The outcome of a conditional single-item write: `Some(output)` when written, `None` when
+/// only its condition did not hold; any other failure is an error.
+pub(crate) fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if condition_failed(&error) => Ok(None),
+        Err(error) => Err(store_error(error)),
+    }
+}
+
 /// True when a single-item write failed only because its condition did not hold.
 pub(crate) fn condition_failed<E, R>(error: &SdkError<E, R>) -> bool
 where

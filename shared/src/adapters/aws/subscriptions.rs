@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::batch::{Transacted, transact};
 use super::cursor::{Cursors, position_of, start_key};
 use super::item::{Item, get_s, key, s};
 use super::reads::{get_item, query_all};
@@ -56,13 +57,14 @@ impl DynamoDbSubscriptionStore {
         self.transact(writes).await
     }
 
+    /// A webhook's writes, all or nothing; cancelled when its condition did not hold (or a
+    /// concurrent transaction touched the same items), which the caller may retry.
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        match self.db.client.transact_write_items().set_transact_items(Some(writes)).send().await {
-            Ok(_) => Ok(()),
-            Err(error) if first_condition_failed(&error) => {
+        match transact(&self.db, writes).await? {
+            Transacted::Written => Ok(()),
+            Transacted::Cancelled => {
                 Err(StoreError::Conflict("the webhook exists already, or changed while this change was made; retry".into()))
             }
-            Err(error) => Err(store_error(error)),
         }
     }
 }
@@ -112,18 +114,6 @@ fn put_index(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
 fn delete(db: &Dynamo, key: Item) -> Result<TransactWriteItem, StoreError> {
     let delete = Delete::builder().table_name(&*db.table).set_key(Some(key)).build().map_err(store_error)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
-}
-
-/// True when a transaction was cancelled by the condition on its first item (the webhook's).
-fn first_condition_failed(
-    error: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
-) -> bool {
-    let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        error.as_service_error()
-    else {
-        return false;
-    };
-    cancelled.cancellation_reasons().first().and_then(|reason| reason.code()) == Some("ConditionalCheckFailed")
 }
 
 #[async_trait]

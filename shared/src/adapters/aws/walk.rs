@@ -30,8 +30,14 @@ impl Walk {
         Self { index: "GSI1", partitions: days_between(since.unwrap_or(now - retention), now), since }
     }
 
+    /// The index's key attributes, then the table's: what a position needs to resume.
     fn keys(&self) -> [&'static str; 4] {
-        if self.index == "GSI1" { ["PK", "SK", "GSI1PK", "GSI1SK"] } else { ["PK", "SK", "GSI2PK", "GSI2SK"] }
+        let [pk, sk] = self.index_keys();
+        ["PK", "SK", pk, sk]
+    }
+
+    fn index_keys(&self) -> [&'static str; 2] {
+        if self.index == "GSI1" { ["GSI1PK", "GSI1SK"] } else { ["GSI2PK", "GSI2SK"] }
     }
 
     fn scope(&self) -> String {
@@ -58,7 +64,7 @@ pub async fn query(
     start: Option<Item>,
     limit: i32,
 ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-    let (pk, sk) = if walk.index == "GSI1" { ("GSI1PK", "GSI1SK") } else { ("GSI2PK", "GSI2SK") };
+    let [pk, sk] = walk.index_keys();
     let mut request = db
         .client
         .query()
