@@ -118,14 +118,38 @@ def write(name, event):
     (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
+NAMED_STAGE = "prod"
+
+
+def on_named_stage(event):
+    """The same request on the named stage template.yaml deploys: API Gateway puts the stage in
+    `rawPath` and `requestContext.http.path`, and hands bodies over base64-encoded as its own
+    samples (`sam local generate-event apigateway http-api-proxy`) show."""
+    staged = json.loads(json.dumps(event))
+    staged["rawPath"] = f"/{NAMED_STAGE}{event['rawPath']}"
+    staged["requestContext"]["http"]["path"] = staged["rawPath"]
+    staged["requestContext"]["stage"] = NAMED_STAGE
+    if "body" in event:
+        staged["body"] = base64.b64encode(event["body"].encode()).decode()
+        staged["isBase64Encoded"] = True
+    return staged
+
+
+def write_http(name, event):
+    """An HTTP request on the `$default` stage (events/) and on a named one (events/prod-stage/)."""
+    write(name, event)
+    (EVENTS / f"{NAMED_STAGE}-stage").mkdir(exist_ok=True)
+    write(f"{NAMED_STAGE}-stage/{name}", on_named_stage(event))
+
+
 def main():
     EVENTS.mkdir(exist_ok=True)
     for name, (method, route, path, body, query) in API.items():
-        write(name, http_event(method, route, path, body, query))
+        write_http(name, http_event(method, route, path, body, query))
     key_header = {"x-api-key": SAMPLE_API_KEY}
-    write("ingest-http-publish", http_event("POST", "/api/v1/events", "/api/v1/events",
+    write_http("ingest-http-publish", http_event("POST", "/api/v1/events", "/api/v1/events",
                                             publish_request("invoice.paid", "evt_sample_http_1"), headers=key_header))
-    write("ingest-http-batch", http_event("POST", "/api/v1/events/batch", "/api/v1/events/batch",
+    write_http("ingest-http-batch", http_event("POST", "/api/v1/events/batch", "/api/v1/events/batch",
                                           {"events": [publish_request("invoice.paid", "evt_sample_batch_1"),
                                                       publish_request("invoice.created", "evt_sample_batch_2")]},
                                           headers=key_header))

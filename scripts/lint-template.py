@@ -33,18 +33,29 @@ def cfn_lint(path: Path) -> None:
         sys.exit(f"cfn-lint found problems in {path.name}:\n{result.stdout}{result.stderr}")
 
 
-def main() -> None:
-    # The transform fills in pseudo parameters; no credentials or network are needed.
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    cfn_lint(TEMPLATE)
+def load_template() -> dict:
+    """template.yaml as CloudFormation reads it (intrinsic functions as `Fn::…` objects)."""
     template, matches = decode_str(TEMPLATE.read_text())
     if matches:
         sys.exit(f"template.yaml does not parse: {matches}")
+    return template
+
+
+def translate(template: dict) -> dict:
+    """The template after the SAM transform, as CloudFormation deploys it, offline."""
+    # The transform fills in pseudo parameters; no credentials or network are needed.
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = json.loads(json.dumps(template, default=str))
     # `sam package` replaces each local CodeUri with the uploaded artifact; do the same offline.
     for resource in template.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = "s3://hookline-artifacts/function.zip"
-    translated = transform(template, {"AWS::Region": "us-east-1"}, NoManagedPolicies())
+    return transform(template, {"AWS::Region": "us-east-1"}, NoManagedPolicies())
+
+
+def main() -> None:
+    cfn_lint(TEMPLATE)
+    translated = translate(load_template())
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "translated.json"
         output.write_text(json.dumps(translated, indent=1, default=str))

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Creates Hookline's table and queues on an AWS emulator (moto) and prints the functions'
-settings as an env file for `cargo lambda watch --env-file`.
+settings as an env file for `cargo lambda watch --env-file` (and `local-poller.py`).
 
 Usage: local-aws.py ENDPOINT > .env.local
 
-The keys it prints are the local development ones (the sample events' token is signed with
-the auth key); never deploy them.
+The settings are for development on one machine: the keys are the local development ones (the
+sample events' token is signed with the auth key), and deliveries may go to plain `http://`
+receivers on loopback (127.0.0.0/8). Never deploy them.
 """
 import base64
 import importlib.util
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -25,8 +28,22 @@ def dev_auth_key() -> bytes:
     return module.DEV_AUTH_KEY
 
 
+def wait_until_up(endpoint: str, limit: float = 30) -> None:
+    """The emulator may have been started a moment ago (`moto_server … &` on the line before)."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                sys.exit(f"nothing answers at {endpoint} ({error}): is the emulator running?")
+            time.sleep(0.2)
+
+
 def create(endpoint: str) -> dict:
     """The table (as template.yaml declares it) and the delivery queue with its DLQ."""
+    wait_until_up(endpoint)
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     dynamodb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
     name = f"hookline-local-{uuid.uuid4().hex[:8]}"
@@ -49,6 +66,7 @@ def create(endpoint: str) -> dict:
         "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
         "HOOKLINE_SECRET_KEY": base64.b64encode(bytes(range(32))).decode(),
         "HOOKLINE_AUTH_KEY": base64.b64encode(dev_auth_key()).decode(),
+        "HOOKLINE_ALLOW_HTTP": "true", "HOOKLINE_ALLOW_NET": "127.0.0.0/8",
     }
 
 

@@ -200,6 +200,42 @@ pub enum Disposition {
     Dead,
     /// Make it visible again after this delay.
     RetryIn(Duration),
+    /// The task names a delivery that is not stored (a table restored from a backup, a task
+    /// meant for another deployment): remove it, keeping a copy with the reason wherever this
+    /// queue keeps dead letters, so an operator sees it.
+    Unknown,
+}
+
+impl Disposition {
+    /// Why a task leaves for the dead letters, as the copy is labelled; `None` when it does not.
+    pub fn dead_letter_reason(self) -> Option<DeadLetterReason> {
+        match self {
+            Self::Dead => Some(DeadLetterReason::Dead),
+            Self::Unknown => Some(DeadLetterReason::UnknownDelivery),
+            Self::Done | Self::RetryIn(_) => None,
+        }
+    }
+}
+
+/// Why a message is in the dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    /// Its delivery failed its last attempt.
+    Dead,
+    /// It names no stored delivery.
+    UnknownDelivery,
+    /// Its body is not a delivery task.
+    Undecodable,
+}
+
+impl DeadLetterReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dead => "dead",
+            Self::UnknownDelivery => "unknown_delivery",
+            Self::Undecodable => "undecodable",
+        }
+    }
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::adapters::sqlite::SqliteDeliveryQueue;
 use crate::domain::ids::WebhookId;
-use crate::ports::{ClaimLimits, Claimed, DeliveryQueue};
+use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, Disposition};
 use crate::service::Hookline;
 
 /// The longest the dispatcher sleeps without checking the queue.
@@ -146,6 +146,9 @@ async fn run_task(hookline: &Hookline, queue: &SqliteDeliveryQueue, claimed: &Cl
             return;
         }
     };
+    if disposition == Disposition::Unknown {
+        tracing::warn!(delivery_id = %claimed.task.delivery_id, "task for a delivery that is not stored removed");
+    }
     if let Err(error) = queue.settle(claimed, disposition).await {
         tracing::error!(delivery_id = %claimed.task.delivery_id, %error, "could not settle a delivery task");
     }

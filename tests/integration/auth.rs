@@ -226,3 +226,22 @@ async fn a_jwks_url_that_cannot_be_fetched_stops_the_server_at_start_up() {
         hookline::server::run_with(listener, &temp_path("no-jwks.db"), config, Arc::new(SystemResolver), std::future::pending()).await;
     assert!(format!("{:#}", started.unwrap_err()).contains("JWKS"));
 }
+
+#[tokio::test]
+async fn a_401_names_the_credential_its_route_takes() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let challenge =
+        |response: &reqwest::Response| response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_owned());
+    let management = client.get(app.url("/api/v1/webhooks")).send().await.unwrap();
+    assert_eq!((management.status().as_u16(), challenge(&management).as_deref()), (401, Some("Bearer")));
+    for key in [None, Some("hk_0000000000000000_not-a-key")] {
+        let mut publish = client.post(app.url("/api/v1/events")).json(&json!({"event_type": "auth.login", "data": {}}));
+        if let Some(key) = key {
+            publish = publish.header("x-api-key", key);
+        }
+        let refused = publish.send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 401, "API key {key:?}");
+        assert_eq!(challenge(&refused).as_deref(), Some(r#"ApiKey header="X-API-Key""#), "never Bearer for API key {key:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! like the Lambda SQS poller does (receive a batch, invoke, delete what was not reported as a
 //! failure, leave the failures).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, wire_with_c
 use serde_json::{Value, json};
 
 use crate::emulator::Emulator;
+use crate::iam::RecordCalls;
 
 /// The local development key the sample events' token is signed with (README).
 pub const DEV_AUTH_KEY: &[u8] = b"hookline local development key -- never deploy it";
@@ -27,17 +29,29 @@ pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("events")
 }
 
-/// A sample event file, with `replacements` applied to its text.
+/// A sample event file, with `replacements` applied to its text (and to a base64 body's).
 pub fn sample_event(name: &str, replacements: &[(&str, &str)]) -> Value {
-    let mut text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
-    for (from, to) in replacements {
-        text = text.replace(from, to);
+    let replace = |mut text: String| {
+        for (from, to) in replacements {
+            text = text.replace(from, to);
+        }
+        text
+    };
+    let mut event: Value =
+        serde_json::from_str(&replace(std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap())).unwrap();
+    if event["isBase64Encoded"] == true {
+        let body = String::from_utf8(STANDARD.decode(event["body"].as_str().unwrap()).unwrap()).unwrap();
+        event["body"] = json!(STANDARD.encode(replace(body)));
     }
-    serde_json::from_str(&text).unwrap()
+    event
 }
 
+/// The three functions over one table and queue pair, each wired on its own cold start with
+/// its own SDK clients, so the calls each one makes are recorded under its name (`iam`).
 pub struct Functions {
-    pub function: Arc<Function>,
+    pub api_function: Arc<Function>,
+    pub ingest_function: Arc<Function>,
+    pub deliver_function: Arc<Function>,
     pub emulator: Emulator,
     pub queues: Queues,
     pub table: String,
@@ -53,12 +67,32 @@ pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
 pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedule: &str) -> Functions {
     let table = emulator.fresh_table().await;
     let queues = emulator.fresh_queues(Duration::from_secs(30), 10).await;
+    let args = function_args(&table, &queues, max_attempts, schedule);
+    let resources: HashMap<String, String> =
+        [(table.clone(), "Table"), (queues.queue_url.clone(), "DeliveryQueue"), (queues.dlq_url.clone(), "DeliveryDeadLetterQueue")]
+            .into_iter()
+            .map(|(physical, logical)| (physical, logical.to_owned()))
+            .collect();
+    let cold_start = |name: &'static str| {
+        let recorder = RecordCalls::new(name, resources.clone());
+        let dynamodb = emulator.dynamodb.config().to_builder().interceptor(recorder.clone()).build();
+        let sqs = emulator.sqs.config().to_builder().interceptor(recorder).build();
+        let clients = (aws_sdk_dynamodb::Client::from_conf(dynamodb), aws_sdk_sqs::Client::from_conf(sqs));
+        let args = &args;
+        async move { Arc::new(wire_with_clients(args, clients, Arc::new(SystemResolver)).await.unwrap()) }
+    };
+    let (api_function, ingest_function) = (cold_start("api").await, cold_start("ingest").await);
+    let deliver_function = cold_start("deliver").await;
+    Functions { api_function, ingest_function, deliver_function, emulator, queues, table }
+}
+
+fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str) -> FunctionArgs {
     let (auth_key, secret_key) = (STANDARD.encode(DEV_AUTH_KEY), STANDARD.encode([7u8; 32]));
     let attempts = max_attempts.to_string();
-    let args = FunctionArgs::try_parse_from([
+    FunctionArgs::try_parse_from([
         "functions",
         "--table",
-        &table,
+        table,
         "--queue-url",
         &queues.queue_url,
         "--dlq-url",
@@ -81,10 +115,7 @@ pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedul
         "--request-timeout",
         "5",
     ])
-    .unwrap();
-    let clients = (emulator.dynamodb.clone(), emulator.sqs.clone());
-    let function = Arc::new(wire_with_clients(&args, clients, Arc::new(SystemResolver)).await.unwrap());
-    Functions { function, emulator, queues, table }
+    .unwrap()
 }
 
 /// What one poll of the delivery queue did.
@@ -98,7 +129,7 @@ impl Functions {
     /// An API Gateway request answered through the router: (status, JSON body).
     pub async fn api(&self, event: Value) -> (u16, Value) {
         let request: ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
-        let response = http::serve(self.function.router(), request).await;
+        let response = http::serve(self.api_function.router(), request).await;
         let body = match response.body {
             Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
             _ => Value::Null,
@@ -120,7 +151,7 @@ impl Functions {
     }
 
     pub async fn ingest(&self, event: Value) -> Value {
-        ingest::handle(&self.function, event).await.unwrap()
+        ingest::handle(&self.ingest_function, event).await.unwrap()
     }
 
     /// One round of the Lambda SQS poller: receive up to ten, invoke, delete the successes.
@@ -151,7 +182,7 @@ impl Functions {
             return Poll::default();
         }
         let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
-        let response = deliver::handle(&self.function, event).await;
+        let response = deliver::handle(&self.deliver_function, event).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         // Like the Lambda poller: one DeleteMessageBatch for the records not reported as failures.
         let finished: Vec<DeleteMessageBatchRequestEntry> = output
@@ -185,8 +216,17 @@ impl Functions {
 
     /// Message bodies waiting in the DLQ (received, so invisible for a while afterwards).
     pub async fn dead_letters(&self) -> Vec<String> {
-        let output = self.emulator.sqs.receive_message().queue_url(&self.queues.dlq_url).max_number_of_messages(10).send().await.unwrap();
-        output.messages().iter().filter_map(|m| m.body().map(String::from)).collect()
+        self.dead_letters_with_reasons().await.into_iter().map(|(body, _)| body).collect()
+    }
+
+    /// Messages waiting in the DLQ with their `reason` attribute (received, as above).
+    pub async fn dead_letters_with_reasons(&self) -> Vec<(String, String)> {
+        let receive = self.emulator.sqs.receive_message().queue_url(&self.queues.dlq_url).max_number_of_messages(10);
+        let output = receive.message_attribute_names("All").send().await.unwrap();
+        let reason = |m: &aws_sdk_sqs::types::Message| {
+            m.message_attributes().and_then(|a| a.get("reason")).and_then(|r| r.string_value()).unwrap_or_default().to_owned()
+        };
+        output.messages().iter().map(|m| (m.body().unwrap_or_default().to_owned(), reason(m))).collect()
     }
 
     /// Messages visible in the delivery queue right now (without receiving them).

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod emulator;
 pub mod functions;
+pub mod iam;
 pub mod receiver;
 pub mod tokens;
 

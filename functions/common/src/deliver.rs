@@ -1,12 +1,13 @@
 //! The delivery queue's consumer. A batch's records run concurrently; each is one
 //! `deliver_one`. What the Lambda SQS poller then does: it deletes the records not reported as
 //! failures, and leaves the failures in the queue, where a retry waits out the visibility the
-//! handler set. Dead deliveries and undecodable tasks are copied to the DLQ first.
+//! handler set. Dead deliveries, undecodable tasks and tasks for deliveries that are not stored
+//! are copied to the DLQ first, labelled with the reason, where the DLQ alarm sees them.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use hookline_core::adapters::aws::{decode_task, encode_task};
-use hookline_core::ports::Disposition;
+use hookline_core::ports::{DeadLetterReason, Disposition};
 
 use crate::wiring::Function;
 
@@ -27,32 +28,41 @@ pub async fn handle(function: &Function, event: SqsEvent) -> SqsBatchResponse {
 /// True when the record is finished with (the poller may delete it).
 async fn deliver(function: &Function, record: &SqsMessage) -> bool {
     let body = record.body.as_deref().unwrap_or_default();
+    let message_id = record.message_id.as_deref().unwrap_or_default();
     let Some(task) = decode_task(body) else {
-        tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(), "undecodable delivery task moved to the DLQ");
-        return dead_letter(function, body).await;
+        tracing::warn!(message_id, "undecodable delivery task moved to the DLQ");
+        return dead_letter(function, record, body, DeadLetterReason::Undecodable).await;
     };
-    match function.hookline.deliver_one(&task).await {
-        Ok(Disposition::Done) => true,
-        Ok(Disposition::Dead) => dead_letter(function, &encode_task(&task)).await,
-        Ok(Disposition::RetryIn(delay)) => {
-            let receipt = record.receipt_handle.as_deref().unwrap_or_default();
-            if let Err(error) = function.queue.delay(receipt, delay).await {
-                tracing::error!(%error, delivery_id = %task.delivery_id, "could not set the retry delay; the queue's visibility timeout applies");
-            }
-            false
-        }
+    let disposition = match function.hookline.deliver_one(&task).await {
+        Ok(disposition) => disposition,
         Err(error) => {
-            tracing::error!(error = %error, delivery_id = %task.delivery_id, "delivery step failed; the message will be received again");
-            false
+            tracing::error!(%error, message_id, delivery_id = %task.delivery_id, "delivery step failed; the message will be received again");
+            return false;
         }
+    };
+    if let Disposition::RetryIn(delay) = disposition {
+        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        if let Err(error) = function.queue.delay(receipt, delay).await {
+            tracing::error!(%error, message_id, delivery_id = %task.delivery_id, "could not set the retry delay; the queue's visibility timeout applies");
+        }
+        return false;
+    }
+    match disposition.dead_letter_reason() {
+        Some(reason) => {
+            if reason == DeadLetterReason::UnknownDelivery {
+                tracing::warn!(message_id, delivery_id = %task.delivery_id, "task for a delivery that is not stored moved to the DLQ");
+            }
+            dead_letter(function, record, &encode_task(&task), reason).await
+        }
+        None => true,
     }
 }
 
-async fn dead_letter(function: &Function, body: &str) -> bool {
-    match function.queue.dead_letter(body).await {
+async fn dead_letter(function: &Function, record: &SqsMessage, body: &str, reason: DeadLetterReason) -> bool {
+    match function.queue.dead_letter(body, reason, record.message_id.as_deref()).await {
         Ok(()) => true,
         Err(error) => {
-            tracing::error!(%error, "could not copy the message to the DLQ; it stays in the queue");
+            tracing::error!(%error, message_id = record.message_id.as_deref().unwrap_or_default(), "could not copy the message to the DLQ; it stays in the queue");
             false
         }
     }

@@ -47,6 +47,8 @@ impl Source {
     }
 }
 
+/// Why an invocation failed (Lambda then retries it, and finally hands it to the on-failure
+/// destination); its variant is the `errorType` Lambda reports.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("the event is from no source this function knows (API Gateway v2, SQS, SNS, EventBridge)")]
@@ -55,19 +57,39 @@ pub enum IngestError {
     Malformed(Source, serde_json::Error),
     #[error("{failed} of {total} events could not be published: {first}")]
     NotPublished { failed: usize, total: usize, first: String },
+    #[error("the answer could not be encoded: {0}")]
+    Answer(serde_json::Error),
+}
+
+impl IngestError {
+    /// The `errorType` of the failed invocation, as Lambda and its destinations report it.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnknownSource => "Hookline.UnknownSource",
+            Self::Malformed(..) => "Hookline.MalformedEvent",
+            Self::NotPublished { .. } => "Hookline.NotPublished",
+            Self::Answer(_) => "Hookline.Internal",
+        }
+    }
+}
+
+impl From<IngestError> for lambda_runtime::Diagnostic {
+    fn from(error: IngestError) -> Self {
+        Self { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+    }
 }
 
 /// Handles one invocation; the answer is what the source expects back.
-pub async fn handle(function: &Function, event: Value) -> Result<Value, lambda_runtime::Error> {
+pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestError> {
     let source = Source::of(&event).ok_or(IngestError::UnknownSource)?;
     let answer = match source {
         Source::Http => {
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            serde_json::to_value(http::serve(function.router(), request).await)?
+            serde_json::to_value(http::serve(function.router(), request).await).map_err(IngestError::Answer)?
         }
         Source::Sqs => {
             let event: SqsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            serde_json::to_value(from_queue(function, event).await)?
+            serde_json::to_value(from_queue(function, event).await).map_err(IngestError::Answer)?
         }
         Source::Sns => {
             let event: SnsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;

@@ -13,10 +13,27 @@ pub use config::FunctionArgs;
 pub use lambda_runtime;
 pub use wiring::{Function, wire, wire_with_clients};
 
+/// The runtime logs every handler error under its panic layer's target, as if something had
+/// panicked; Hookline logs its failures itself, and a real panic through `log_panics`.
+const RUNTIME_PANIC_LAYER: &str = "lambda_runtime::layers::panic=off";
+
 /// JSON logs, as CloudWatch Logs Insights reads them; the level from `HOOKLINE_LOG` (`info`).
 pub fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match RUNTIME_PANIC_LAYER.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).without_time().init();
+    log_panics();
+}
+
+/// Panics (there should be none: release builds abort on them) are logged as errors first.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(target: "hookline::panic", panic = %info, %location, "the function panicked");
+    }));
 }
 
 /// Reads the settings, wires the adapters and logs why when either fails.
@@ -36,7 +53,7 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
 /// The `api` function: the management API behind API Gateway (HTTP API, payload v2).
 pub async fn run_api() -> Result<(), lambda_runtime::Error> {
     let function = cold_start().await?;
-    lambda_http::run(function.router()).await
+    lambda_http::run(tower::ServiceExt::map_request(function.router(), http::without_stage)).await
 }
 
 /// The `ingest` function: HTTP publishing, EventBridge, SNS and an inbound SQS queue.
@@ -44,7 +61,13 @@ pub async fn run_ingest() -> Result<(), lambda_runtime::Error> {
     let function = std::sync::Arc::new(cold_start().await?);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let function = function.clone();
-        async move { ingest::handle(&function, event.payload).await }
+        async move {
+            let answer = ingest::handle(&function, event.payload).await;
+            if let Err(error) = &answer {
+                tracing::error!(error_type = error.error_type(), %error, "ingest invocation failed; Lambda retries it");
+            }
+            answer
+        }
     }))
     .await
 }

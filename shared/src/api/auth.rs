@@ -136,7 +136,9 @@ impl FromRequestParts<AppState> for Publisher {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let from_header = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-        let text = from_header.or_else(|| bearer(parts).filter(|token| token.starts_with("hk_"))).ok_or_else(ApiError::unauthenticated)?;
+        let text = from_header
+            .or_else(|| bearer(parts).filter(|token| token.starts_with("hk_")))
+            .ok_or_else(ApiError::unauthenticated_publisher)?;
         let key = state.hookline.authenticate_publisher(text).await?;
         limit(&state.publish_limit, &key.id)?;
         Ok(Self(key))

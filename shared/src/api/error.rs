@@ -20,11 +20,13 @@ pub struct ApiError {
     field: Option<String>,
     /// Sent as `Retry-After` (whole seconds, rounded up).
     retry_after: Option<Duration>,
+    /// Sent as `WWW-Authenticate` on a 401: how to authenticate on this route.
+    challenge: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None, retry_after: None }
+        Self { status, code, detail: detail.into(), field: None, retry_after: None, challenge: None }
     }
 
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -40,9 +42,16 @@ impl ApiError {
         Self { retry_after: Some(wait), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail) }
     }
 
-    /// 401, saying what is needed but never why the credentials presented were refused.
+    /// 401 on a management route: a bearer token is needed. Never says why the credentials
+    /// presented were refused.
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "valid credentials are required")
+        Self { challenge: Some("Bearer"), ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "valid credentials are required") }
+    }
+
+    /// 401 on a publishing route: an API key is needed (`X-API-Key`), not a bearer token.
+    pub fn unauthenticated_publisher() -> Self {
+        let detail = "a valid API key is required (X-API-Key)";
+        Self { challenge: Some(r#"ApiKey header="X-API-Key""#), ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail) }
     }
 
     pub fn internal(cause: &dyn std::error::Error) -> Self {
@@ -63,7 +72,8 @@ impl From<ServiceError> for ApiError {
         match error {
             ServiceError::Invalid(invalid) => Self::validation(invalid.field, invalid.detail),
             ServiceError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
-            ServiceError::Unauthenticated => Self::unauthenticated(),
+            // Only publishing authenticates in a service (API keys); tokens are checked in `auth`.
+            ServiceError::Unauthenticated => Self::unauthenticated_publisher(),
             ServiceError::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             ServiceError::PayloadTooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
@@ -88,8 +98,8 @@ impl IntoResponse for ApiError {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds.max(1)));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static(challenge));
         }
         response
     }

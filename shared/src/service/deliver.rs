@@ -67,8 +67,7 @@ impl Hookline {
     /// already closed (a redelivered message, a deleted webhook) are finished without sending.
     pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
         let Some(delivery) = self.attempts.get(&task.delivery_id).await? else {
-            tracing::warn!(delivery_id = %task.delivery_id, "task for an unknown delivery dropped");
-            return Ok(Disposition::Done);
+            return Ok(Disposition::Unknown);
         };
         if !delivery.status.is_open() {
             return Ok(Disposition::Done);

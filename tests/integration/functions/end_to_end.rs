@@ -56,9 +56,10 @@ async fn the_last_failed_attempt_makes_the_delivery_dead_with_a_copy_in_the_dlq(
     assert_eq!(last, Poll { received: 1, failed: 0 }, "the dead delivery's message leaves the queue");
     let delivery = &deliveries_of(&functions, &webhook).await[0];
     assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("dead"), Some(2)));
-    let dead = functions.dead_letters().await;
+    let dead = functions.dead_letters_with_reasons().await;
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].contains(delivery["id"].as_str().unwrap()), "{dead:?}");
+    assert!(dead[0].0.contains(delivery["id"].as_str().unwrap()), "{dead:?}");
+    assert_eq!(dead[0].1, "dead");
 }
 
 #[tokio::test]
@@ -67,8 +68,36 @@ async fn a_poison_message_goes_to_the_dlq_at_once() {
     let sqs = &functions.emulator.sqs;
     sqs.send_message().queue_url(&functions.queues.queue_url).message_body("{\"not\": \"a task\"}").send().await.unwrap();
     assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 });
-    assert_eq!(functions.dead_letters().await, ["{\"not\": \"a task\"}"]);
+    assert_eq!(functions.dead_letters_with_reasons().await, [("{\"not\": \"a task\"}".to_owned(), "undecodable".to_owned())]);
     assert_eq!(functions.visible_tasks().await, 0);
+}
+
+#[tokio::test]
+async fn a_task_for_a_delivery_that_is_not_stored_goes_to_the_dlq_labelled() {
+    let functions = spawn_functions(3, "1").await;
+    let task = r#"{"delivery_id":"dlv_0123456789abcdef","webhook_id":"wh_gone","event_id":"evt_gone"}"#;
+    let sqs = &functions.emulator.sqs;
+    sqs.send_message().queue_url(&functions.queues.queue_url).message_body(task).send().await.unwrap();
+    assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 }, "not retried for ever");
+    let dead = functions.dead_letters_with_reasons().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].0.contains("dlv_0123456789abcdef"), "{dead:?}");
+    assert_eq!(dead[0].1, "unknown_delivery");
+}
+
+#[tokio::test]
+async fn a_410_deactivates_the_webhook_and_stops_its_fan_out() {
+    let functions = spawn_functions(3, "1").await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(410);
+    let (webhook, _) = create_webhook(&functions, &receiver.url, &["service.*"]).await;
+    publish(&functions, "service.suspended").await;
+    assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 });
+    let (status, got) = functions.call("GET", &format!("/api/v1/webhooks/{webhook}"), None).await;
+    assert_eq!((status, got["is_active"].as_bool()), (200, Some(false)), "{got}");
+    assert_eq!(deliveries_of(&functions, &webhook).await[0]["status"], "dead");
+    assert_eq!(publish(&functions, "service.activated").await["published"], 1);
+    assert_eq!(functions.visible_tasks().await, 0, "an inactive webhook gets no new deliveries");
 }
 
 #[tokio::test]
@@ -99,4 +128,21 @@ async fn the_functions_refuse_callers_without_credentials() {
     assert_eq!(answer["statusCode"], 401, "{answer}");
     let forged = hookline_tests::functions::sample_event("ingest-http-publish", &[]);
     assert_eq!(functions.ingest(forged).await["statusCode"], 401, "an unknown API key is refused");
+}
+
+#[tokio::test]
+async fn a_named_stage_is_served_with_or_without_its_name_in_the_path() {
+    let functions = spawn_functions(3, "1").await;
+    // A custom domain's API mapping leaves the stage out of rawPath; API Gateway's own URL has it.
+    for raw_path in ["/api/v1/webhooks", "/prod/api/v1/webhooks"] {
+        let mut request = hookline_tests::functions::sample_event("api-list-webhooks", &[]);
+        request["rawPath"] = raw_path.into();
+        request["requestContext"]["http"]["path"] = raw_path.into();
+        request["requestContext"]["stage"] = "prod".into();
+        let (status, body) = functions.api(request).await;
+        assert_eq!(status, 200, "{raw_path}: {body}");
+    }
+    let mut health = hookline_tests::functions::sample_event("prod-stage/api-health", &[]);
+    health["rawPath"] = "/prod/health".into();
+    assert_eq!(functions.api(health).await.0, 200);
 }

@@ -1,6 +1,8 @@
 //! Every sample event in `events/` through its function's handler, in an order that makes
 //! each one meaningful (the webhook exists before it is read), checking the answer and the
-//! table and queue state it leaves. A sample file with no check here fails the test.
+//! table and queue state it leaves; and the same walk with the HTTP requests of a named stage
+//! (`events/prod-stage/`, what `template.yaml` deploys). A sample file with no check here
+//! fails the test.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,15 +15,24 @@ use super::deliveries_of;
 
 const SAMPLE_KEY: &str = "hk_0000000000000000_sample-key-replaced-by-tests";
 
+/// The named stage's variants of the HTTP requests.
+const NAMED_STAGE: &str = "prod-stage";
+
 struct Walk<'a> {
     functions: &'a Functions,
+    /// Where HTTP requests are read from first: `events/` itself, or a stage's folder in it.
+    folder: &'a str,
     replacements: Vec<(String, String)>,
     covered: BTreeSet<String>,
 }
 
 impl Walk<'_> {
     fn event(&mut self, name: &str) -> Value {
-        self.covered.insert(name.to_owned());
+        let in_folder = format!("{}/{name}", self.folder);
+        let name =
+            if !self.folder.is_empty() && events_dir().join(format!("{in_folder}.json")).is_file() { in_folder } else { name.to_owned() };
+        self.covered.insert(name.clone());
+        let name = name.as_str();
         let pairs: Vec<(&str, &str)> = self.replacements.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         sample_event(name, &pairs)
     }
@@ -45,9 +56,31 @@ impl Walk<'_> {
 
 #[tokio::test]
 async fn every_sample_event_is_handled_by_its_function() {
+    walk_every_sample("").await;
+}
+
+#[tokio::test]
+async fn every_http_route_answers_on_a_named_stage() {
+    walk_every_sample(NAMED_STAGE).await;
+}
+
+/// The sample files of `events/` (`folder` empty) or of one of its folders.
+fn sample_files(folder: &str) -> BTreeSet<String> {
+    std::fs::read_dir(events_dir().join(folder))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if folder.is_empty() { stem } else { format!("{folder}/{stem}") }
+        })
+        .collect()
+}
+
+async fn walk_every_sample(folder: &str) {
     let functions = spawn_functions(3, "1").await;
     let receiver = TestReceiver::start().await;
-    let mut walk = Walk { functions: &functions, replacements: Vec::new(), covered: BTreeSet::new() };
+    let mut walk = Walk { functions: &functions, folder, replacements: Vec::new(), covered: BTreeSet::new() };
     walk.replace("https://crm.example.com/hooks/hookline", &receiver.url);
 
     let webhook = walk.api("api-create-webhook", 201).await["id"].as_str().unwrap().to_owned();
@@ -81,7 +114,7 @@ async fn every_sample_event_is_handled_by_its_function() {
         walk.replace(placeholder, from_eventbridge[field].as_str().unwrap());
     }
     let event = walk.event("deliver-batch");
-    let response = hookline_lambda::deliver::handle(&functions.function, serde_json::from_value(event).unwrap()).await;
+    let response = hookline_lambda::deliver::handle(&functions.deliver_function, serde_json::from_value(event).unwrap()).await;
     assert!(response.batch_item_failures.is_empty(), "delivered, and the poison record dead-lettered");
     assert_eq!(receiver.wait_for(1).await[0].json()["event_type"], "customer.created");
     assert_eq!(functions.dead_letters().await, ["not a delivery task"]);
@@ -119,9 +152,6 @@ async fn every_sample_event_is_handled_by_its_function() {
     assert!(audit["data"].as_array().unwrap().len() >= 7, "{audit}");
     walk.api("api-get-webhook", 404).await;
 
-    let files: BTreeSet<String> = std::fs::read_dir(events_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(walk.covered, files, "every file in events/ is checked");
+    let files = sample_files(folder);
+    assert!(files.is_subset(&walk.covered), "every file in events/{folder} is checked: {:?}", files.difference(&walk.covered));
 }

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::{Deserialize, Serialize};
 
 use super::queue_error;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueError};
+use crate::ports::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError};
 
 /// SQS caps a message's visibility at 12 hours; a longer wait is served in 12-hour steps
 /// (`deliver_one` puts back a task that comes back before its delivery is due).
@@ -43,6 +43,10 @@ pub fn decode_task(body: &str) -> Option<DeliveryTask> {
     })
 }
 
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(queue_error)
+}
+
 /// Seconds of visibility for a retry after `delay`, rounded up so a task never returns early.
 pub fn visibility_for(delay: Duration) -> i32 {
     let delay = delay.min(MAX_VISIBILITY);
@@ -61,9 +65,15 @@ impl SqsDeliveryQueue {
         Self { client, queue_url: queue_url.to_owned(), dlq_url: dlq_url.to_owned() }
     }
 
-    /// Puts a copy of a message body in the dead-letter queue.
-    pub async fn dead_letter(&self, body: &str) -> Result<(), QueueError> {
-        self.client.send_message().queue_url(&self.dlq_url).message_body(body).send().await.map_err(queue_error)?;
+    /// Puts a copy of a message body in the dead-letter queue, labelled with why (message
+    /// attribute `reason`) and, when known, the original message's id (`source_message_id`).
+    pub async fn dead_letter(&self, body: &str, reason: DeadLetterReason, source_message_id: Option<&str>) -> Result<(), QueueError> {
+        let mut send = self.client.send_message().queue_url(&self.dlq_url).message_body(body);
+        send = send.message_attributes("reason", string_attribute(reason.as_str())?);
+        if let Some(id) = source_message_id.filter(|id| !id.is_empty()) {
+            send = send.message_attributes("source_message_id", string_attribute(id)?);
+        }
+        send.send().await.map_err(queue_error)?;
         Ok(())
     }
 
@@ -155,10 +165,11 @@ impl DeliveryQueue for SqsDeliveryQueue {
     }
 
     async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
-        match disposition {
-            Disposition::RetryIn(delay) => return self.delay(&claimed.receipt, delay).await,
-            Disposition::Dead => self.dead_letter(&encode_task(&claimed.task)).await?,
-            Disposition::Done => {}
+        if let Disposition::RetryIn(delay) = disposition {
+            return self.delay(&claimed.receipt, delay).await;
+        }
+        if let Some(reason) = disposition.dead_letter_reason() {
+            self.dead_letter(&encode_task(&claimed.task), reason, None).await?;
         }
         self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&claimed.receipt).send().await.map_err(queue_error)?;
         Ok(())

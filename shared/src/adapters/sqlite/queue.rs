@@ -152,7 +152,7 @@ impl DeliveryQueue for SqliteDeliveryQueue {
     async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
         let (id, receipt) = (claimed.task.delivery_id.to_string(), claimed.receipt.clone());
         let visible_at = match disposition {
-            Disposition::Done | Disposition::Dead => None,
+            Disposition::Done | Disposition::Dead | Disposition::Unknown => None,
             Disposition::RetryIn(wait) => Some(now_millis().saturating_add(millis(wait))),
         };
         self.db

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The delivery queue's trigger, for local runs: what AWS's SQS event source mapping does for
+the `deliver` function, which `cargo lambda watch` does not emulate.
+
+It receives up to --batch-size messages (template.yaml's BatchSize, 10) from the delivery
+queue, invokes `deliver` with them through cargo-lambda's runtime API, and then, as Lambda does
+with ReportBatchItemFailures, deletes every message not reported as failed. A failed
+invocation, or a response naming a message that was not in the batch, leaves the whole batch
+to reappear after its visibility timeout. Reported failures stay in the queue with the
+visibility `deliver` set (the retry's backoff).
+
+Usage: local-poller.py --env-file .env.local [-A 127.0.0.1] [-P 9100] [--until-idle]
+"""
+import argparse
+import hashlib
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+
+
+def read_env_file(path: str) -> dict:
+    """KEY="value" lines, as local-aws.py writes them."""
+    settings = {}
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip().strip('"')
+    return settings
+
+
+def sqs_client(settings: dict):
+    return boto3.client("sqs", endpoint_url=settings.get("HOOKLINE_AWS_ENDPOINT"),
+                        region_name=settings.get("AWS_REGION", "us-east-1"),
+                        aws_access_key_id=settings.get("AWS_ACCESS_KEY_ID", "test"),
+                        aws_secret_access_key=settings.get("AWS_SECRET_ACCESS_KEY", "test"))
+
+
+def message_attribute(value: dict) -> dict:
+    return {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+
+
+def lambda_record(message: dict, queue_arn: str, region: str) -> dict:
+    """One record of the SQS event Lambda hands to a function."""
+    body = message.get("Body", "")
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": body,
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {k: message_attribute(v) for k, v in message.get("MessageAttributes", {}).items()},
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region}
+
+
+def invoke(url: str, event: dict):
+    """The function's answer, or None when the invocation failed (a function error)."""
+    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        # The first invocation compiles the function, which can take minutes.
+        with urllib.request.urlopen(request, timeout=900) as response:
+            answer = json.loads(response.read() or b"null")
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        print(f"local-poller: invoking deliver failed ({error}); the batch will reappear", file=sys.stderr, flush=True)
+        return None
+    if isinstance(answer, dict) and "errorType" in answer:
+        print(f"local-poller: deliver failed: {answer.get('errorType')}: {answer.get('errorMessage')}", file=sys.stderr, flush=True)
+        return None
+    return answer or {}
+
+
+def finished_messages(messages: list, answer) -> list:
+    """The messages Lambda would delete after this answer (ReportBatchItemFailures)."""
+    if answer is None:
+        return []
+    ids = {m["MessageId"] for m in messages}
+    failed = [f.get("itemIdentifier") for f in (answer.get("batchItemFailures") or [])]
+    if any(not item or item not in ids for item in failed):
+        return []  # an answer naming no message of the batch fails the whole batch
+    return [m for m in messages if m["MessageId"] not in failed]
+
+
+def poll_once(sqs, queue_url: str, queue_arn: str, region: str, url: str, batch_size: int, wait: int) -> int:
+    """One receive, invoke and delete; returns how many messages were received."""
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=wait,
+                                   AttributeNames=["All"], MessageAttributeNames=["All"])
+    messages = received.get("Messages", [])
+    if not messages:
+        return 0
+    answer = invoke(url, {"Records": [lambda_record(m, queue_arn, region) for m in messages]})
+    finished = finished_messages(messages, answer)
+    if finished:
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(finished)]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+    print(f"local-poller: deliver took {len(messages)} message(s): {len(finished)} finished, "
+          f"{len(messages) - len(finished)} left for a retry", flush=True)
+    return len(messages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env-file", required=True, help="the settings local-aws.py wrote")
+    parser.add_argument("-A", "--invoke-address", default="127.0.0.1", help="cargo lambda watch's address")
+    parser.add_argument("-P", "--invoke-port", type=int, default=9100, help="cargo lambda watch's port")
+    parser.add_argument("--function", default="deliver")
+    parser.add_argument("--batch-size", type=int, default=10, choices=range(1, 11), metavar="1-10")
+    parser.add_argument("--until-idle", action="store_true", help="stop after a receive that finds nothing")
+    args = parser.parse_args()
+    settings = read_env_file(args.env_file)
+    sqs, queue_url = sqs_client(settings), settings["HOOKLINE_QUEUE_URL"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = f"http://{args.invoke_address}:{args.invoke_port}/2015-03-31/functions/{args.function}/invocations"
+    region = settings.get("AWS_REGION", "us-east-1")
+    print(f"local-poller: {queue_url} -> {args.function} (batches of {args.batch_size})", flush=True)
+    try:
+        while True:
+            got = poll_once(sqs, queue_url, queue_arn, region, url, args.batch_size, wait=1 if args.until_idle else 5)
+            if not got and args.until_idle:
+                return
+            if not got:
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
