@@ -6,7 +6,7 @@ through `cargo lambda invoke` to the function it is for. Part of the test comman
    block (a webhook, local-receiver.py, local-poller.py, an EventBridge event) in bash, on free
    ports, and waits for the receiver's `verified customer.created` line: the AWS build delivers
    a signed webhook that the official library accepts.
-2. Invokes every sample in events/ and events/prod-stage/ with `cargo lambda invoke` against
+2. Invokes every sample in events/, events/prod-stage/ and events/sam-cli/ with `cargo lambda invoke` against
    that `cargo lambda watch`, with real ids in place of the placeholders, and checks each answer.
 
 Usage: check-local-aws.py
@@ -211,6 +211,20 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
     walk.http("api", "api-get-webhook", 404)
 
 
+def check_failed_invocation(port: int, work: Path, watch_log: Path) -> None:
+    """An event from no known source fails the invocation with a clear errorType, logged by
+    Hookline itself (not under the runtime's panic layer, as if something had panicked)."""
+    unknown = work / "unknown-source.json"
+    unknown.write_text('{"hello": "world"}')
+    command = ["cargo", "lambda", "invoke", "-A", "127.0.0.1", "-P", str(port), "ingest", "--data-file", str(unknown)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if result.returncode == 0 or "Hookline.UnknownSource" not in result.stdout + result.stderr:
+        sys.exit(f"an unknown event should fail ingest with Hookline.UnknownSource:\n{result.stdout}{result.stderr}")
+    logged = wait_for("ingest logging its failure", lambda: '"error_type":"Hookline.UnknownSource"' in watch_log.read_text(), 30)
+    if logged and "lambda_runtime::layers::panic" in watch_log.read_text():
+        sys.exit("a handler error was logged under lambda_runtime::layers::panic")
+
+
 def sample_files(folder: str) -> set:
     directory = EVENTS / folder
     return {f"{folder}/{p.stem}" if folder else p.stem for p in directory.iterdir() if p.suffix == ".json"}
@@ -224,13 +238,15 @@ def main() -> None:
             port = run_readme(work, processes)
             receiver = Receiver()
             covered = set()
-            for folder, replacements in [("", []), (NAMED_STAGE, [("evt_sample_", "evt_stage_")])]:
+            walks = [("", []), (NAMED_STAGE, [("evt_sample_", "evt_stage_")]), ("sam-cli", [("evt_sample_", "evt_sam_")])]
+            for folder, replacements in walks:
                 walk = Walk(port, folder, work, replacements)
                 walk_samples(walk, receiver)
                 missing = sample_files(folder) - walk.covered
                 if missing:
                     sys.exit(f"no check invokes {sorted(missing)}")
                 covered |= walk.covered
+            check_failed_invocation(port, work, work / "terminal-1.log")
             print(f"cargo lambda invoke: all {len(covered)} files in events/ answered as expected "
                   f"({len(receiver.received)} deliveries at the walk's receiver)")
         finally:

@@ -7,12 +7,23 @@ Hookline's routes and the catalog's example data. Ids such as `wh_sample` stand 
 real run creates; the tests replace them. The management token is signed with the local
 development key below (README: running the functions locally) and never expires; that key
 must never be deployed.
+
+events/prod-stage/ holds the HTTP requests as API Gateway sends them on a named stage.
+events/sam-cli/ holds the same requests as `sam local generate-event apigateway http-api-proxy
+--stage prod` itself prints them (its headers, cookies, authorizer, client certificate and
+stage variables, the stage absent from the path as behind a custom domain), with only the
+method, path, body, query and credentials set: shapes this project did not write. They are
+rewritten only where the `sam` command is on PATH (the committed ones came from aws-sam-cli
+1.170.0); elsewhere they are left as they are.
 """
 import base64
 import hashlib
 import hmac
+import os
 import json
 import pathlib
+import shutil
+import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -135,11 +146,39 @@ def on_named_stage(event):
     return staged
 
 
+def from_sam_cli(event):
+    """The request as `sam local generate-event` builds it, or None without the sam command."""
+    sam = shutil.which("sam")
+    if sam is None:
+        return None
+    method, path = event["requestContext"]["http"]["method"], event["rawPath"]
+    command = [sam, "local", "generate-event", "apigateway", "http-api-proxy", "--stage", NAMED_STAGE,
+               "--method", method, "--path", path.lstrip("/"), "--body", event.get("body", "")]
+    generated = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                          env={**os.environ, "SAM_CLI_TELEMETRY": "0"}).stdout)
+    credentials = {k: v for k, v in event["headers"].items() if k in ("authorization", "x-api-key", "content-type")}
+    generated["headers"].update(credentials)
+    generated["rawQueryString"] = event["rawQueryString"]
+    for key in ("queryStringParameters", "pathParameters"):
+        generated.pop(key, None)
+        if key in event:
+            generated[key] = event[key]
+    if "body" not in event:
+        generated.pop("body", None)
+        generated["isBase64Encoded"] = False
+    return generated
+
+
 def write_http(name, event):
-    """An HTTP request on the `$default` stage (events/) and on a named one (events/prod-stage/)."""
+    """An HTTP request on the `$default` stage (events/), on a named one (events/prod-stage/),
+    and as the SAM CLI generates it (events/sam-cli/)."""
     write(name, event)
     (EVENTS / f"{NAMED_STAGE}-stage").mkdir(exist_ok=True)
     write(f"{NAMED_STAGE}-stage/{name}", on_named_stage(event))
+    generated = from_sam_cli(event)
+    if generated is not None:
+        (EVENTS / "sam-cli").mkdir(exist_ok=True)
+        write(f"sam-cli/{name}", generated)
 
 
 def main():

@@ -2,6 +2,7 @@
 """Checks template.yaml offline: cfn-lint as written, then the SAM transform (aws-sam-translator)
 and cfn-lint again on its output, since cfn-lint alone no longer looks inside SAM resources."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def translate(template: dict) -> dict:
     """The template after the SAM transform, as CloudFormation deploys it, offline."""
     # The transform fills in pseudo parameters; no credentials or network are needed.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # It warns on exit that its usage metrics were never published (there is nowhere to).
+    logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
     template = json.loads(json.dumps(template, default=str))
     # `sam package` replaces each local CodeUri with the uploaded artifact; do the same offline.
     for resource in template.get("Resources", {}).values():

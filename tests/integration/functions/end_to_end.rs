@@ -146,3 +146,18 @@ async fn a_named_stage_is_served_with_or_without_its_name_in_the_path() {
     health["rawPath"] = "/prod/health".into();
     assert_eq!(functions.api(health).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_failed_ingest_invocation_names_its_error_type() {
+    let functions = spawn_functions(3, "1").await;
+    let unknown = hookline_lambda::ingest::handle(&functions.ingest_function, serde_json::json!({"hello": "world"})).await;
+    let diagnostic = hookline_lambda::lambda_runtime::Diagnostic::from(unknown.unwrap_err());
+    assert_eq!(diagnostic.error_type, "Hookline.UnknownSource");
+    let mut refused = hookline_tests::functions::sample_event("ingest-sns", &[]);
+    refused["Records"][0]["Sns"]["Message"] = "not json".into();
+    let diagnostic = hookline_lambda::lambda_runtime::Diagnostic::from(
+        hookline_lambda::ingest::handle(&functions.ingest_function, refused).await.unwrap_err(),
+    );
+    assert_eq!(diagnostic.error_type, "Hookline.NotPublished");
+    assert!(diagnostic.error_message.contains("not JSON"), "{}", diagnostic.error_message);
+}

@@ -1,8 +1,8 @@
 //! Every sample event in `events/` through its function's handler, in an order that makes
 //! each one meaningful (the webhook exists before it is read), checking the answer and the
 //! table and queue state it leaves; and the same walk with the HTTP requests of a named stage
-//! (`events/prod-stage/`, what `template.yaml` deploys). A sample file with no check here
-//! fails the test.
+//! (`events/prod-stage/`, what `template.yaml` deploys) and as the SAM CLI generates them
+//! (`events/sam-cli/`). A sample file with no check here fails the test.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -62,6 +62,12 @@ async fn every_sample_event_is_handled_by_its_function() {
 #[tokio::test]
 async fn every_http_route_answers_on_a_named_stage() {
     walk_every_sample(NAMED_STAGE).await;
+}
+
+/// Requests in the shape the SAM CLI generates (`scripts/generate-events.py`), not ours.
+#[tokio::test]
+async fn every_http_route_answers_requests_shaped_by_the_sam_cli() {
+    walk_every_sample("sam-cli").await;
 }
 
 /// The sample files of `events/` (`folder` empty) or of one of its folders.
