@@ -72,7 +72,13 @@ fn write_new(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The verification settings: the JWKS file when configured, the local key otherwise.
 pub fn jwt_settings(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Result<JwtSettings> {
-    let keys = match (&auth.jwks_url, &auth.jwks_file) {
+    Ok(auth.jwt_settings(token_keys(auth, data, create)?))
+}
+
+/// The keys management tokens are verified with: none yet when a JWKS URL is configured (the
+/// server fetches them), the JWKS file's, or the local HS256 key.
+pub fn token_keys(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Result<JwtKeys> {
+    Ok(match (&auth.jwks_url, &auth.jwks_file) {
         // Fetched by the server right after; start with no keys rather than the local one.
         (Some(_), _) => JwtKeys::Jwks(JwkSet { keys: Vec::new() }),
         (None, Some(file)) => {
@@ -80,6 +86,5 @@ pub fn jwt_settings(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Res
             JwtKeys::Jwks(serde_json::from_str(&text).with_context(|| format!("{} is not a JWKS document", file.display()))?)
         }
         (None, None) => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
-    };
-    Ok(JwtSettings::new(auth, keys))
+    })
 }

@@ -5,3 +5,4 @@ pub mod cli;
 pub mod key_files;
 pub mod server;
 pub mod token;
+pub mod worker;

@@ -9,68 +9,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hookline_core::adapters::cipher::SecretCipher;
-use hookline_core::adapters::clock::SystemClock;
-use hookline_core::adapters::http_sender::ReqwestSender;
-use hookline_core::adapters::jwks::{fetch_jwks, refresh_periodically};
-use hookline_core::adapters::jwt::{JwtKeys, TokenVerifier};
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_core::adapters::sqlite::{
-    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
-    check_secret_key,
-};
-use hookline_core::api::{self, AppState};
+use hookline_core::backend::{Assembled, Backend, Keys, assemble};
 use hookline_core::config::Config;
 use hookline_core::ports::Resolver;
 use hookline_core::service::Hookline;
-use hookline_core::worker::WorkerPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::key_files;
+use crate::worker::{WorkerConfig, WorkerPool};
 
-/// The services wired over SQLite, plus the queue the workers drain.
-pub struct Wiring {
-    pub hookline: Hookline,
-    pub queue: Arc<SqliteDeliveryQueue>,
-    pub tokens: Arc<TokenVerifier>,
-}
-
-/// Opens the data file and builds every adapter once.
-pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Wiring> {
-    config.validate()?;
-    let tokens = Arc::new(TokenVerifier::new(key_files::jwt_settings(&config.auth, data, true)?));
-    if let Some(url) = &config.auth.jwks_url {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        tokens.replace_keys(JwtKeys::Jwks(fetch_jwks(&client, url).await?));
-        tokio::spawn(refresh_periodically(tokens.clone(), client, url.clone(), config.auth.jwks_refresh));
-    }
-    let db = Arc::new(Db::open(data).with_context(|| format!("opening {}", data.display()))?);
-    let cipher = Arc::new(SecretCipher::new(&key_files::secret_key(config, data)?)?);
-    check_secret_key(&db, &cipher).await.with_context(|| format!("opening {}", data.display()))?;
-    let queue = Arc::new(SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout));
-    let recovered = queue.recover().await.context("recovering deliveries left by a previous run")?;
-    if recovered > 0 {
-        tracing::info!(recovered, "deliveries interrupted by the previous run will be attempted again");
-    }
-    let sender = ReqwestSender::new(&config.sender(), resolver.clone()).context("building the HTTP client")?;
-    let hookline = Hookline {
-        subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone(), cipher)),
-        api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
-        audit: Arc::new(SqliteAuditLog::new(db.clone())),
-        events: Arc::new(SqliteEventStore::new(db.clone())),
-        attempts: Arc::new(SqliteAttemptLog::new(db)),
-        queue: queue.clone(),
-        sender: Arc::new(sender),
-        resolver,
-        clock: Arc::new(SystemClock),
-        settings: config.settings(),
-    };
-    let resumed = hookline.resume_fan_out().await.context("finishing fan-outs left by a previous run")?;
+/// Everything the server runs, built over the data file through the composition root; then
+/// fan-outs a previous run left unfinished are finished.
+pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<Assembled> {
+    let keys = Keys { secret_key: key_files::secret_key(config, data)?, tokens: key_files::token_keys(&config.auth, data, true)? };
+    let backend = Backend::Sqlite { path: data.to_owned() };
+    let assembled = assemble(config, backend, keys, resolver).await.with_context(|| format!("opening {}", data.display()))?;
+    let resumed = assembled.hookline.resume_fan_out().await.context("finishing fan-outs left by a previous run")?;
     if resumed > 0 {
         tracing::info!(resumed, "events stored by the previous run were fanned out");
     }
-    Ok(Wiring { hookline, queue, tokens })
+    Ok(assembled)
 }
 
 /// Serves the API on `listener` and delivers until `shutdown` resolves.
@@ -94,10 +54,9 @@ pub async fn run_with(
     let wiring = wire(data, &config, resolver).await?;
     announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
-    let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), wiring.queue, config.workers()).run(stopped));
-    let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention, config.purge_interval));
-    let app = api::router(AppState::new(wiring.hookline, wiring.tokens, &config.rate_limits), config.api());
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), WorkerConfig::of(&config)).run(stopped));
+    let purger = tokio::spawn(purge_periodically(wiring.hookline, config.retention, config.purge_interval));
+    let app = wiring.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);

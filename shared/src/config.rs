@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::http_sender::SenderConfig;
+use crate::adapters::jwt::{JwtKeys, JwtSettings};
 use crate::api::{ApiConfig, RateLimits};
 use crate::domain::net_policy::NetPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::service::Settings;
-use crate::worker::WorkerConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -84,6 +84,20 @@ pub struct AuthConfig {
     pub jwks_refresh: Duration,
     /// The local HS256 key; by default `<data file>.auth-key`, created on first start.
     pub key_file: Option<PathBuf>,
+}
+
+impl AuthConfig {
+    /// The verification settings: the configured issuer, audience, roles claim and leeway,
+    /// with these keys.
+    pub fn jwt_settings(&self, keys: JwtKeys) -> JwtSettings {
+        JwtSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            keys,
+            roles_claim: self.roles_claim.clone(),
+            leeway: self.leeway,
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -161,9 +175,5 @@ impl Config {
 
     pub fn api(&self) -> ApiConfig {
         ApiConfig { max_request_bytes: self.max_request_bytes }
-    }
-
-    pub fn workers(&self) -> WorkerConfig {
-        WorkerConfig { concurrency: self.workers, per_webhook: self.per_webhook_concurrency }
     }
 }

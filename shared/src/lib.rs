@@ -5,13 +5,13 @@
 
 pub mod adapters;
 pub mod api;
+pub mod backend;
 pub mod config;
 pub mod domain;
 pub mod ports;
 pub mod service;
 #[cfg(feature = "cli")]
 pub mod tuning;
-pub mod worker;
 
 /// Hookline's version, sent in the `user-agent` of every delivery.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::access::Principal;
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
@@ -16,6 +17,17 @@ use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::stats::DeliveryStats;
 use crate::domain::webhook::Webhook;
+
+/// Who a bearer token says the caller is: what the management API needs to authenticate.
+pub trait Authenticator: Send + Sync {
+    /// The caller the token names, or why it is refused (for debug logs; callers hear only 401).
+    fn authenticate(&self, token: &str) -> Result<Principal, Refused>;
+}
+
+/// Why credentials were refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -179,6 +191,8 @@ impl DeliveryTask {
 pub struct Claimed {
     pub task: DeliveryTask,
     pub receipt: String,
+    /// The queue's own id of the message, where it has one (SQS), for logs and dead letters.
+    pub message_id: Option<String>,
 }
 
 /// How much a claim may take: `max` tasks in all, and no more than brings any webhook to
@@ -238,13 +252,42 @@ impl DeadLetterReason {
     }
 }
 
+/// What became of a settled task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Finished with: gone from the queue, or gone once its consumer acknowledges it (the
+    /// Lambda poller deletes what its batch response does not name as failed).
+    Finished,
+    /// Still in the queue, invisible until it is due again.
+    Waiting,
+}
+
+/// The delivery queue. Producers `enqueue`; a consumer `claim`s tasks (or has them handed over,
+/// like a Lambda batch), runs `deliver_one` on each, and `settle`s it with the disposition:
+/// each queue turns a disposition into its own operations in `settle`, and nowhere else.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError>;
     /// Claims visible tasks within `limits`. A claim that is not settled becomes visible again
     /// after the queue's visibility timeout.
     async fn claim(&self, limits: &ClaimLimits<'_>) -> Result<Vec<Claimed>, QueueError>;
-    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError>;
+    /// Carries out `disposition` for a claimed task.
+    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<Settled, QueueError>;
+    /// Sets aside a message that is not a delivery task, labelled `reason`, wherever this queue
+    /// keeps dead letters; a queue that only ever holds tasks it wrote has none.
+    async fn set_aside(&self, _body: &str, _reason: DeadLetterReason, _message_id: Option<&str>) -> Result<(), QueueError> {
+        Ok(())
+    }
+    /// How long until the next task becomes visible, where the queue can tell cheaply (a
+    /// polling consumer sleeps that long at most); `None` when it cannot or the queue is empty.
+    async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
+        Ok(None)
+    }
+    /// Resolves when tasks were enqueued since the last call, where the queue can tell (a local
+    /// queue wakes its consumer at once); never, otherwise.
+    async fn enqueued(&self) {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The response to one HTTP attempt (any status).

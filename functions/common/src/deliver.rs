@@ -1,13 +1,13 @@
 //! The delivery queue's consumer. A batch's records run concurrently; each is one
-//! `deliver_one`. What the Lambda SQS poller then does: it deletes the records not reported as
-//! failures, and leaves the failures in the queue, where a retry waits out the visibility the
-//! handler set. Dead deliveries, undecodable tasks and tasks for deliveries that are not stored
-//! are copied to the DLQ first, labelled with the reason, where the DLQ alarm sees them.
+//! `Hookline::deliver_claimed` (deliver, then settle with the queue, the same path the local
+//! workers take). What the Lambda SQS poller then does: it deletes the records not reported as
+//! failures, and leaves the failures in the queue, where a retry waits out the visibility that
+//! settling set. A body that is not a delivery task is set aside in the DLQ, labelled.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
-use hookline_core::adapters::aws::{decode_task, encode_task};
-use hookline_core::ports::{DeadLetterReason, Disposition};
+use hookline_core::adapters::aws::decode_task;
+use hookline_core::ports::{Claimed, DeadLetterReason, Settled};
 
 use crate::wiring::Function;
 
@@ -31,38 +31,20 @@ async fn deliver(function: &Function, record: &SqsMessage) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or_default();
     let Some(task) = decode_task(body) else {
         tracing::warn!(message_id, "undecodable delivery task moved to the DLQ");
-        return dead_letter(function, record, body, DeadLetterReason::Undecodable).await;
-    };
-    let disposition = match function.hookline.deliver_one(&task).await {
-        Ok(disposition) => disposition,
-        Err(error) => {
-            tracing::error!(%error, message_id, delivery_id = %task.delivery_id, "delivery step failed; the message will be received again");
-            return false;
-        }
-    };
-    if let Disposition::RetryIn(delay) = disposition {
-        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
-        if let Err(error) = function.queue.delay(receipt, delay).await {
-            tracing::error!(%error, message_id, delivery_id = %task.delivery_id, "could not set the retry delay; the queue's visibility timeout applies");
-        }
-        return false;
-    }
-    match disposition.dead_letter_reason() {
-        Some(reason) => {
-            if reason == DeadLetterReason::UnknownDelivery {
-                tracing::warn!(message_id, delivery_id = %task.delivery_id, "task for a delivery that is not stored moved to the DLQ");
+        return match function.hookline.stores.queue.set_aside(body, DeadLetterReason::Undecodable, record.message_id.as_deref()).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, message_id, "could not copy the message to the DLQ; it stays in the queue");
+                false
             }
-            dead_letter(function, record, &encode_task(&task), reason).await
-        }
-        None => true,
-    }
-}
-
-async fn dead_letter(function: &Function, record: &SqsMessage, body: &str, reason: DeadLetterReason) -> bool {
-    match function.queue.dead_letter(body, reason, record.message_id.as_deref()).await {
-        Ok(()) => true,
+        };
+    };
+    let receipt = record.receipt_handle.clone().unwrap_or_default();
+    let claimed = Claimed { task, receipt, message_id: record.message_id.clone() };
+    match function.hookline.deliver_claimed(&claimed).await {
+        Ok(settled) => settled == Settled::Finished,
         Err(error) => {
-            tracing::error!(%error, message_id = record.message_id.as_deref().unwrap_or_default(), "could not copy the message to the DLQ; it stays in the queue");
+            tracing::error!(%error, message_id, delivery_id = %claimed.task.delivery_id, "delivery step failed; the message will be received again");
             false
         }
     }

@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde_json::{Map, Value, json};
 
 use crate::domain::access::{Principal, Role, roles_from_claim};
+use crate::ports::{Authenticator, Refused};
 
 /// Where verification keys come from.
 #[derive(Clone)]
@@ -30,19 +31,6 @@ pub struct JwtSettings {
     pub roles_claim: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
-}
-
-impl JwtSettings {
-    /// The configured issuer, audience, roles claim and leeway, with these keys.
-    pub fn new(auth: &crate::config::AuthConfig, keys: JwtKeys) -> Self {
-        Self {
-            issuer: auth.issuer.clone(),
-            audience: auth.audience.clone(),
-            keys,
-            roles_claim: auth.roles_claim.clone(),
-            leeway: auth.leeway,
-        }
-    }
 }
 
 /// Why a token was refused. Logged at debug level only; callers are told 401 and nothing more.
@@ -110,6 +98,12 @@ impl TokenVerifier {
                 Ok((DecodingKey::from_jwk(jwk)?, algorithm))
             }
         }
+    }
+}
+
+impl Authenticator for TokenVerifier {
+    fn authenticate(&self, token: &str) -> Result<Principal, Refused> {
+        self.verify(token).map_err(|error| Refused(error.to_string()))
     }
 }
 

@@ -7,5 +7,7 @@ pub mod clock;
 pub mod http_sender;
 pub mod jwks;
 pub mod jwt;
+pub mod key_check;
 pub mod resolver;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -10,18 +10,18 @@ use axum::http::{StatusCode, header};
 
 use super::ApiError;
 use super::rate_limit::RateLimiter;
-use crate::adapters::jwt::TokenVerifier;
 use crate::domain::access::{Principal, Role};
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::Actor;
 use crate::domain::rate_limit::Rate;
+use crate::ports::Authenticator;
 use crate::service::Hookline;
 
-/// The router's state: the services and the token verifier.
+/// The router's state: the services and the authenticator of bearer tokens.
 #[derive(Clone)]
 pub struct AppState {
     pub hookline: Hookline,
-    pub tokens: Arc<TokenVerifier>,
+    pub tokens: Arc<dyn Authenticator>,
     /// Per token subject, on management routes.
     pub management_limit: Arc<RateLimiter>,
     /// Per API key, on publishing routes.
@@ -29,7 +29,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(hookline: Hookline, tokens: Arc<TokenVerifier>, limits: &RateLimits) -> Self {
+    pub fn new(hookline: Hookline, tokens: Arc<dyn Authenticator>, limits: &RateLimits) -> Self {
         Self {
             hookline,
             tokens,
@@ -79,7 +79,7 @@ fn source_address(parts: &Parts) -> Option<String> {
 
 fn authorize(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal, ApiError> {
     let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
-    let principal = state.tokens.verify(token).map_err(|error| {
+    let principal = state.tokens.authenticate(token).map_err(|error| {
         tracing::debug!(%error, "bearer token refused");
         ApiError::unauthenticated()
     })?;

@@ -9,10 +9,10 @@ impl Hookline {
     pub async fn audit(&self, actor: &Actor, action: AuditAction, target: &str) -> Result<(), ServiceError> {
         let entry = AuditEntry::new(actor, action, target, self.clock.now());
         tracing::info!(actor = %entry.actor, action = action.as_str(), target, "audited");
-        Ok(self.audit.append(&entry).await?)
+        Ok(self.stores.audit.append(&entry).await?)
     }
 
     pub async fn audit_trail(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>, ServiceError> {
-        Ok(self.audit.list(filter).await?)
+        Ok(self.stores.audit.list(filter).await?)
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::outcome::{ErrorKind, Outcome, classify};
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signing::sign;
 use crate::domain::webhook::Webhook;
-use crate::ports::{AttemptRecord, DeliveryTask, Disposition, OutboundRequest};
+use crate::ports::{AttemptRecord, Claimed, DeliveryTask, Disposition, OutboundRequest, Settled};
 
 /// How early a task may come back and still be attempted (queues time delays in whole seconds).
 const EARLY_SLACK: Duration = Duration::from_secs(1);
@@ -63,10 +63,22 @@ pub fn plan_next(policy: &RetryPolicy, number: u32, outcome: Outcome, draw: f64)
 }
 
 impl Hookline {
+    /// Delivers a claimed task and settles it with the queue: the one path every consumer
+    /// takes (the local workers, the Lambda SQS handler). An error leaves the claim to time out,
+    /// so the task comes back.
+    pub async fn deliver_claimed(&self, claimed: &Claimed) -> Result<Settled, ServiceError> {
+        let disposition = self.deliver_one(&claimed.task).await?;
+        if disposition == Disposition::Unknown {
+            let message_id = claimed.message_id.as_deref().unwrap_or_default();
+            tracing::warn!(message_id, delivery_id = %claimed.task.delivery_id, "task for a delivery that is not stored set aside");
+        }
+        Ok(self.stores.queue.settle(claimed, disposition).await?)
+    }
+
     /// Makes the next attempt of a queued delivery and records it. Tasks whose delivery is
     /// already closed (a redelivered message, a deleted webhook) are finished without sending.
     pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
-        let Some(delivery) = self.attempts.get(&task.delivery_id).await? else {
+        let Some(delivery) = self.stores.attempts.get(&task.delivery_id).await? else {
             return Ok(Disposition::Unknown);
         };
         if !delivery.status.is_open() {
@@ -79,12 +91,12 @@ impl Hookline {
         {
             return Ok(Disposition::RetryIn(wait));
         }
-        let webhook = match self.subscriptions.get(&task.webhook_id).await? {
+        let webhook = match self.stores.subscriptions.get(&task.webhook_id).await? {
             Some(webhook) if webhook.is_active => webhook,
             Some(_) => return self.cancel(&delivery.id, "webhook is inactive").await,
             None => return self.cancel(&delivery.id, "webhook was deleted").await,
         };
-        let Some(event) = self.events.get(&task.event_id).await? else {
+        let Some(event) = self.stores.events.get(&task.event_id).await? else {
             return self.cancel(&delivery.id, "event is no longer stored").await;
         };
         let number = delivery.attempts + 1;
@@ -95,10 +107,10 @@ impl Hookline {
         let plan = plan_next(policy, attempt_in_round, result.outcome, rand::rng().random_range(-1.0..=1.0));
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
-        self.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        self.stores.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
         if plan.deactivate {
             let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);
-            self.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
+            self.stores.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
             tracing::warn!(webhook_id = %webhook.id, "webhook deactivated after 410 Gone");
         }
         Ok(match plan.retry_in {
@@ -145,7 +157,7 @@ impl Hookline {
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str) -> Result<Disposition, ServiceError> {
-        self.attempts.cancel(id, reason, self.clock.now()).await?;
+        self.stores.attempts.cancel(id, reason, self.clock.now()).await?;
         Ok(Disposition::Done)
     }
 }

@@ -8,12 +8,12 @@ impl Hookline {
     /// clears the response excerpts of their attempts (receivers may echo the payload).
     pub async fn erase_event(&self, id: &str) -> Result<(), ServiceError> {
         let id = EventId::parse(id).map_err(|_| ServiceError::NotFound("event"))?;
-        if self.events.get(&id).await?.is_none() {
+        if self.stores.events.get(&id).await?.is_none() {
             return Err(ServiceError::NotFound("event"));
         }
         // Deliveries first: the erasure itself ends by flushing everything written before it.
-        self.attempts.forget_event(&id, self.clock.now()).await?;
-        self.events.erase(&id).await.map_err(not_found("event"))?;
+        self.stores.attempts.forget_event(&id, self.clock.now()).await?;
+        self.stores.events.erase(&id).await.map_err(not_found("event"))?;
         tracing::info!(event_id = %id, "event erased");
         Ok(())
     }

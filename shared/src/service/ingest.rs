@@ -77,7 +77,7 @@ impl Hookline {
     pub async fn publish_all(&self, items: Vec<(PublishRequest, PublishAs<'_>)>) -> Vec<Result<PublishOutcome, ServiceError>> {
         let validated: Vec<Result<Event, ServiceError>> = items.into_iter().map(|(request, by)| self.validate(request, by)).collect();
         let events: Vec<Event> = validated.iter().filter_map(|v| v.as_ref().ok().cloned()).collect();
-        let recorded = match self.events.record_all(&events).await {
+        let recorded = match self.stores.events.record_all(&events).await {
             Ok(recorded) => recorded,
             Err(error) => {
                 let error = ServiceError::from(error);
@@ -126,7 +126,7 @@ impl Hookline {
     /// Finishes the fan-out of events stored by a process that stopped before queueing their
     /// deliveries, so an event never stays stored but undelivered. Run at start-up.
     pub async fn resume_fan_out(&self) -> Result<usize, ServiceError> {
-        let unfinished = self.events.unfanned().await?;
+        let unfinished = self.stores.events.unfanned().await?;
         self.fan_out_all(&unfinished.iter().map(|event| (event, false)).collect::<Vec<_>>()).await?;
         Ok(unfinished.len())
     }
@@ -142,7 +142,7 @@ impl Hookline {
         for (event, _) in events {
             let event_type = event.event_type.as_str();
             if !subscribers.contains_key(event_type) {
-                subscribers.insert(event_type, self.subscriptions.matching(event_type).await?);
+                subscribers.insert(event_type, self.stores.subscriptions.matching(event_type).await?);
             }
         }
         let (mut fresh, mut again) = (Vec::new(), Vec::new());
@@ -161,12 +161,12 @@ impl Hookline {
         // All are idempotent and all must be done before an event counts as fanned out;
         // issued together, they usually share one commit.
         let (created_new, created, enqueued) =
-            tokio::join!(self.attempts.create_new(&fresh), self.attempts.create(&again), self.queue.enqueue(&tasks));
+            tokio::join!(self.stores.attempts.create_new(&fresh), self.stores.attempts.create(&again), self.stores.queue.enqueue(&tasks));
         created_new?;
         created?;
         enqueued?;
         let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
-        self.events.mark_all_fanned_out(&ids).await?;
+        self.stores.events.mark_all_fanned_out(&ids).await?;
         Ok(counts)
     }
 }

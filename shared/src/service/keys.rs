@@ -35,26 +35,26 @@ impl Hookline {
         }
         let events = request.events.as_deref().map(parse_patterns).transpose()?.unwrap_or_default();
         let (api_key, key) = ApiKey::generate(name, events, self.clock.now());
-        self.api_keys.insert(&api_key).await?;
+        self.stores.api_keys.insert(&api_key).await?;
         tracing::info!(api_key_id = %api_key.id, "API key created");
         Ok(CreatedApiKey { api_key, key })
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, ServiceError> {
-        Ok(self.api_keys.list().await?)
+        Ok(self.stores.api_keys.list().await?)
     }
 
     pub async fn revoke_api_key(&self, id: &str) -> Result<(), ServiceError> {
-        self.api_keys.revoke(id, self.clock.now()).await.map_err(not_found("API key"))
+        self.stores.api_keys.revoke(id, self.clock.now()).await.map_err(not_found("API key"))
     }
 
     /// The key a publisher presented, if it is one of ours and not revoked.
     pub async fn authenticate_publisher(&self, text: &str) -> Result<ApiKey, ServiceError> {
         let id = ApiKey::id_of(text).ok_or(ServiceError::Unauthenticated)?;
-        let key = self.api_keys.get(&id).await?.filter(|key| key.accepts(text)).ok_or(ServiceError::Unauthenticated)?;
+        let key = self.stores.api_keys.get(&id).await?.filter(|key| key.accepts(text)).ok_or(ServiceError::Unauthenticated)?;
         let now = self.clock.now();
         if key.last_used_at.is_none_or(|at| now - at >= TOUCH_EVERY) {
-            self.api_keys.touch(&key.id, now).await?;
+            self.stores.api_keys.touch(&key.id, now).await?;
         }
         Ok(key)
     }

@@ -27,18 +27,18 @@ impl Hookline {
         let now = self.clock.now();
         let stamp = Stamp { id: WebhookId::generate(unix_millis(now)), retired_secrets: Vec::new(), created_at: now, updated_at: now };
         let webhook = build(draft, stamp, SigningSecret::generate);
-        self.subscriptions.insert(&webhook).await?;
+        self.stores.subscriptions.insert(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, "webhook created");
         Ok(webhook)
     }
 
     pub async fn webhook(&self, id: &str) -> Result<Webhook, ServiceError> {
         let id = WebhookId::parse(id).ok_or(ServiceError::NotFound("webhook"))?;
-        self.subscriptions.get(&id).await?.ok_or(ServiceError::NotFound("webhook"))
+        self.stores.subscriptions.get(&id).await?.ok_or(ServiceError::NotFound("webhook"))
     }
 
     pub async fn list_webhooks(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, ServiceError> {
-        Ok(self.subscriptions.list(filter).await?)
+        Ok(self.stores.subscriptions.list(filter).await?)
     }
 
     /// Replaces every field; a request without `secret` keeps the current one.
@@ -52,15 +52,15 @@ impl Hookline {
             updated_at: self.clock.now(),
         };
         let replaced = build(draft, stamp, || current.secret.clone());
-        self.subscriptions.replace(&replaced).await.map_err(not_found("webhook"))?;
+        self.stores.subscriptions.replace(&replaced).await.map_err(not_found("webhook"))?;
         Ok(replaced)
     }
 
     /// Deletes a webhook; its open deliveries are cancelled (kept, with the reason), not dropped.
     pub async fn delete_webhook(&self, id: &str) -> Result<u64, ServiceError> {
         let webhook = self.webhook(id).await?;
-        self.subscriptions.delete(&webhook.id).await.map_err(not_found("webhook"))?;
-        let cancelled = self.attempts.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
+        self.stores.subscriptions.delete(&webhook.id).await.map_err(not_found("webhook"))?;
+        let cancelled = self.stores.attempts.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
         tracing::info!(webhook_id = %webhook.id, cancelled, "webhook deleted");
         Ok(cancelled)
     }
@@ -70,14 +70,14 @@ impl Hookline {
         let webhook = self.webhook(id).await?;
         let now = self.clock.now();
         let event = Event::test_ping(&webhook.name, now);
-        self.events.record(&event).await?;
+        self.stores.events.record(&event).await?;
         let delivery = Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now);
-        self.attempts.create(std::slice::from_ref(&delivery)).await?;
+        self.stores.attempts.create(std::slice::from_ref(&delivery)).await?;
         let result = self.attempt(&webhook, &event, &delivery.id, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
         let status = if success { DeliveryStatus::Succeeded } else { DeliveryStatus::Dead };
         let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
-        self.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        self.stores.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
         Ok(TestOutcome { success, delivery_id: delivery.id, event_id: event.id, attempt: result.attempt })
     }
 

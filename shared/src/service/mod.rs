@@ -44,15 +44,21 @@ impl Default for Settings {
     }
 }
 
-/// Everything the use cases need, wired once per process.
+/// One backend's storage and queue adapters, as the use cases see them.
 #[derive(Clone)]
-pub struct Hookline {
+pub struct Stores {
     pub subscriptions: Arc<dyn SubscriptionStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub audit: Arc<dyn AuditLog>,
     pub events: Arc<dyn EventStore>,
     pub attempts: Arc<dyn AttemptLog>,
     pub queue: Arc<dyn DeliveryQueue>,
+}
+
+/// Everything the use cases need, wired once per process (by `backend::assemble`).
+#[derive(Clone)]
+pub struct Hookline {
+    pub stores: Stores,
     pub sender: Arc<dyn WebhookSender>,
     pub resolver: Arc<dyn Resolver>,
     pub clock: Arc<dyn Clock>,

@@ -13,10 +13,10 @@ impl Hookline {
     /// open delivery only makes sure it is queued, so a replay interrupted half way can be repeated.
     pub async fn replay_delivery(&self, id: &str) -> Result<Delivery, ServiceError> {
         let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
-        let delivery = self.attempts.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
+        let delivery = self.stores.attempts.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
         self.webhook_open_for_replay(&delivery).await?;
         if delivery.status.is_open() {
-            self.queue.enqueue(&[DeliveryTask::of(&delivery)]).await?;
+            self.stores.queue.enqueue(&[DeliveryTask::of(&delivery)]).await?;
             return Ok(delivery);
         }
         let mut reopened = self.reopen(&Reopen::One(id)).await?;
@@ -33,7 +33,7 @@ impl Hookline {
     }
 
     async fn webhook_open_for_replay(&self, delivery: &Delivery) -> Result<(), ServiceError> {
-        match self.subscriptions.get(&delivery.webhook_id).await? {
+        match self.stores.subscriptions.get(&delivery.webhook_id).await? {
             Some(webhook) if webhook.is_active => Ok(()),
             Some(webhook) => Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id))),
             None => Err(ServiceError::Conflict(format!("webhook {} was deleted", delivery.webhook_id))),
@@ -41,9 +41,9 @@ impl Hookline {
     }
 
     async fn reopen(&self, selection: &Reopen) -> Result<Vec<Delivery>, ServiceError> {
-        let reopened = self.attempts.reopen(selection, self.clock.now()).await?;
+        let reopened = self.stores.attempts.reopen(selection, self.clock.now()).await?;
         let tasks: Vec<DeliveryTask> = reopened.iter().map(DeliveryTask::of).collect();
-        self.queue.enqueue(&tasks).await?;
+        self.stores.queue.enqueue(&tasks).await?;
         tracing::info!(replayed = reopened.len(), "deliveries replayed");
         Ok(reopened)
     }

@@ -53,7 +53,7 @@ impl Hookline {
         let new = request.secret.as_deref().map(SigningSecret::parse).transpose()?.unwrap_or_else(SigningSecret::generate);
         let mut webhook = self.webhook(id).await?;
         webhook.rotate(new, grace, self.clock.now());
-        self.subscriptions.replace(&webhook).await?;
+        self.stores.subscriptions.replace(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, grace_secs = grace.num_seconds(), "signing secret rotated");
         Ok(SecretView::of(&webhook, self.clock.now()))
     }

@@ -26,7 +26,7 @@ fn attempt(number: u32, status: Option<u16>, retry: bool) -> Attempt {
 }
 
 async fn deliveries_record_attempts_and_close(backend: &Backend) {
-    let log = &backend.attempts;
+    let log = &backend.stores.attempts;
     let webhook = WebhookId::generate(1);
     let first = delivery("evt_d1", &webhook, "auth.login");
     log.create(&[first.clone(), first.clone()]).await.unwrap();
@@ -62,7 +62,7 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
 }
 
 async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
-    let log = &backend.attempts;
+    let log = &backend.stores.attempts;
     let webhook = WebhookId::generate(2);
     let dead = delivery("evt_r1", &webhook, "auth.login");
     log.create(std::slice::from_ref(&dead)).await.unwrap();
@@ -77,7 +77,7 @@ async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
 }
 
 async fn history_filters_retention_and_health(backend: &Backend) {
-    let log = &backend.attempts;
+    let log = &backend.stores.attempts;
     let webhook = WebhookId::generate(3);
     let login = delivery("evt_h1", &webhook, "auth.login");
     let logout = delivery("evt_h2", &webhook, "auth.logout");
@@ -105,7 +105,7 @@ async fn history_filters_retention_and_health(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_deliveries_record_attempts_and_close() {
-    deliveries_record_attempts_and_close(&sqlite()).await;
+    deliveries_record_attempts_and_close(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn aws_deliveries_record_attempts_and_close() {
 
 #[tokio::test]
 async fn sqlite_closed_deliveries_reopen_for_a_replay() {
-    closed_deliveries_reopen_for_a_replay(&sqlite()).await;
+    closed_deliveries_reopen_for_a_replay(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -125,7 +125,7 @@ async fn aws_closed_deliveries_reopen_for_a_replay() {
 
 #[tokio::test]
 async fn sqlite_history_filters_retention_and_health() {
-    history_filters_retention_and_health(&sqlite()).await;
+    history_filters_retention_and_health(&sqlite().await).await;
 }
 
 #[tokio::test]

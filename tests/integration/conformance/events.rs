@@ -5,7 +5,7 @@ use hookline_core::ports::{Recorded, StoreError};
 use super::{Backend, aws, event, sqlite};
 
 async fn events_are_written_once(backend: &Backend) {
-    let store = &backend.events;
+    let store = &backend.stores.events;
     let first = event("evt_conf_1", "ada");
     assert_eq!(store.record(&first).await.unwrap(), Recorded::New);
     assert_eq!(store.record(&first).await.unwrap(), Recorded::Existing { fanned_out: false, same_content: true });
@@ -20,7 +20,7 @@ async fn events_are_written_once(backend: &Backend) {
 }
 
 async fn several_events_are_recorded_and_marked_together(backend: &Backend) {
-    let store = &backend.events;
+    let store = &backend.stores.events;
     let (first, second, third) = (event("evt_all_1", "a"), event("evt_all_2", "b"), event("evt_all_3", "c"));
     store.record(&first).await.unwrap();
     let recorded = store.record_all(&[second.clone(), first.clone(), third.clone()]).await.unwrap();
@@ -34,7 +34,7 @@ async fn several_events_are_recorded_and_marked_together(backend: &Backend) {
 }
 
 async fn erased_events_keep_only_a_marker(backend: &Backend) {
-    let store = &backend.events;
+    let store = &backend.stores.events;
     let stored = event("evt_conf_2", "ada.lovelace@example.net");
     store.record(&stored).await.unwrap();
     store.erase(&stored.id).await.unwrap();
@@ -47,7 +47,7 @@ async fn erased_events_keep_only_a_marker(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_events_are_written_once() {
-    events_are_written_once(&sqlite()).await;
+    events_are_written_once(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -57,7 +57,7 @@ async fn aws_events_are_written_once() {
 
 #[tokio::test]
 async fn sqlite_erased_events_keep_only_a_marker() {
-    erased_events_keep_only_a_marker(&sqlite()).await;
+    erased_events_keep_only_a_marker(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn aws_erased_events_keep_only_a_marker() {
 
 #[tokio::test]
 async fn sqlite_several_events_are_recorded_and_marked_together() {
-    several_events_are_recorded_and_marked_together(&sqlite()).await;
+    several_events_are_recorded_and_marked_together(&sqlite().await).await;
 }
 
 #[tokio::test]

@@ -12,32 +12,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hookline_core::adapters::aws::{
-    Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAttemptLog, DynamoDbAuditLog, DynamoDbEventStore, DynamoDbSubscriptionStore,
-    SqsDeliveryQueue,
-};
+use hookline_core::adapters::aws::Acknowledgement;
 use hookline_core::adapters::cipher::SecretCipher;
-use hookline_core::adapters::sqlite::{
-    Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
-};
+use hookline_core::backend::{self, AwsBackend};
+use hookline_core::config::Config;
 use hookline_core::domain::event::{Event, PublishRequest};
 use hookline_core::domain::ids::WebhookId;
 use hookline_core::domain::secret::SigningSecret;
 use hookline_core::domain::webhook::{Webhook, WebhookRequest};
 use hookline_core::domain::webhook_url::UrlRules;
-use hookline_core::ports::{ApiKeyStore, AttemptLog, AuditLog, DeliveryQueue, EventStore, SubscriptionStore};
+use hookline_core::service::Stores;
 use hookline_tests::emulator::Emulator;
 use hookline_tests::temp_path;
 use serde_json::json;
 
-/// One backend's adapters, as the services see them.
+/// One backend's adapters, opened by the composition root.
 pub struct Backend {
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub events: Arc<dyn EventStore>,
-    pub attempts: Arc<dyn AttemptLog>,
-    pub queue: Arc<dyn DeliveryQueue>,
-    pub api_keys: Arc<dyn ApiKeyStore>,
-    pub audit: Arc<dyn AuditLog>,
+    pub stores: Stores,
     /// Whether settling with a receipt from an earlier claim is refused. SQS documents that it
     /// may not be, and the emulator accepts it, so only the SQLite queue is held to it.
     pub refuses_stale_receipts: bool,
@@ -46,37 +37,32 @@ pub struct Backend {
 /// How long a claimed task stays invisible in these checks.
 pub const VISIBILITY: Duration = Duration::from_secs(1);
 
-pub fn sqlite() -> Backend {
-    let db = Arc::new(Db::open(&temp_path("conformance.db")).unwrap());
+/// The adapters as the composition root opens them.
+async fn open(backend: backend::Backend, refuses_stale_receipts: bool) -> Backend {
+    let config = Config { visibility_timeout: VISIBILITY, ..Config::default() };
     let cipher = Arc::new(SecretCipher::new(&[9u8; 32]).unwrap());
-    Backend {
-        subscriptions: Arc::new(SqliteSubscriptionStore::new(db.clone(), cipher)),
-        events: Arc::new(SqliteEventStore::new(db.clone())),
-        attempts: Arc::new(SqliteAttemptLog::new(db.clone())),
-        queue: Arc::new(SqliteDeliveryQueue::new(db.clone(), VISIBILITY)),
-        api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
-        audit: Arc::new(SqliteAuditLog::new(db)),
-        refuses_stale_receipts: true,
-    }
+    Backend { stores: backend.open(&config, cipher).await.unwrap(), refuses_stale_receipts }
 }
 
-/// A fresh table and queue on the emulator.
+/// A fresh SQLite file.
+pub async fn sqlite() -> Backend {
+    open(backend::Backend::Sqlite { path: temp_path("conformance.db") }, true).await
+}
+
+/// A fresh table and queue on the emulator, whose consumer claims and deletes its own messages.
 pub async fn aws() -> Backend {
     let emulator = Emulator::connect().await;
     let table = emulator.fresh_table().await;
     let queues = emulator.fresh_queues(VISIBILITY, 5).await;
-    let db = Dynamo::new(emulator.dynamodb.clone(), &table);
-    let cipher = Arc::new(SecretCipher::new(&[9u8; 32]).unwrap());
-    let retention = chrono::Duration::days(30);
-    Backend {
-        subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
-        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention)),
-        attempts: Arc::new(DynamoDbAttemptLog::new(db.clone(), cipher.clone(), retention)),
-        queue: Arc::new(SqsDeliveryQueue::new(emulator.sqs.clone(), &queues.queue_url, &queues.dlq_url)),
-        api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
-        audit: Arc::new(DynamoDbAuditLog::new(db, Cursors::new(cipher))),
-        refuses_stale_receipts: false,
-    }
+    let aws = AwsBackend {
+        dynamodb: emulator.dynamodb,
+        sqs: emulator.sqs,
+        table,
+        queue_url: queues.queue_url,
+        dlq_url: queues.dlq_url,
+        acknowledgement: Acknowledgement::Delete,
+    };
+    open(backend::Backend::Aws(aws), false).await
 }
 
 pub fn now() -> DateTime<Utc> {

@@ -18,7 +18,7 @@ fn limits(max: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> 
 }
 
 async fn claims_are_invisible_until_settled_or_timed_out(backend: &Backend) {
-    let queue = &backend.queue;
+    let queue = &backend.stores.queue;
     let none = HashMap::new();
     let webhook = WebhookId::generate(1);
     queue.enqueue(&[task(1, &webhook), task(2, &webhook), task(1, &webhook)]).await.unwrap();
@@ -51,7 +51,7 @@ async fn claims_are_invisible_until_settled_or_timed_out(backend: &Backend) {
 }
 
 async fn claims_respect_each_webhooks_allowance(backend: &Backend) {
-    let queue = &backend.queue;
+    let queue = &backend.stores.queue;
     let (busy, idle) = (WebhookId::generate(2), WebhookId::generate(3));
     queue.enqueue(&[task(10, &busy), task(11, &busy), task(12, &busy), task(13, &idle)]).await.unwrap();
     let in_flight = HashMap::from([(busy.clone(), 1)]);
@@ -63,7 +63,7 @@ async fn claims_respect_each_webhooks_allowance(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_claims_are_invisible_until_settled_or_timed_out() {
-    claims_are_invisible_until_settled_or_timed_out(&sqlite()).await;
+    claims_are_invisible_until_settled_or_timed_out(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn aws_claims_are_invisible_until_settled_or_timed_out() {
 
 #[tokio::test]
 async fn sqlite_claims_respect_each_webhooks_allowance() {
-    claims_respect_each_webhooks_allowance(&sqlite()).await;
+    claims_respect_each_webhooks_allowance(&sqlite().await).await;
 }
 
 #[tokio::test]

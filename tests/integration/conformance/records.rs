@@ -8,7 +8,7 @@ use hookline_core::ports::{AuditFilter, StoreError};
 use super::{Backend, aws, now, sqlite};
 
 async fn api_keys_keep_hashes_and_revocations(backend: &Backend) {
-    let keys = &backend.api_keys;
+    let keys = &backend.stores.api_keys;
     let (key, text) = ApiKey::generate("billing".into(), Vec::new(), now());
     keys.insert(&key).await.unwrap();
     let read = keys.get(&key.id).await.unwrap().unwrap();
@@ -26,7 +26,7 @@ async fn api_keys_keep_hashes_and_revocations(backend: &Backend) {
 }
 
 async fn the_audit_trail_lists_newest_first_with_filters(backend: &Backend) {
-    let audit = &backend.audit;
+    let audit = &backend.stores.audit;
     let (alice, bob) = (Actor { subject: "alice".into(), source: Some("10.0.0.1".into()) }, Actor { subject: "bob".into(), source: None });
     for (n, actor) in [&alice, &bob, &alice].iter().enumerate() {
         audit.append(&AuditEntry::new(actor, AuditAction::WebhookUpdate, &format!("wh_{n}"), now())).await.unwrap();
@@ -43,7 +43,7 @@ async fn the_audit_trail_lists_newest_first_with_filters(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_api_keys_keep_hashes_and_revocations() {
-    api_keys_keep_hashes_and_revocations(&sqlite()).await;
+    api_keys_keep_hashes_and_revocations(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -53,7 +53,7 @@ async fn aws_api_keys_keep_hashes_and_revocations() {
 
 #[tokio::test]
 async fn sqlite_the_audit_trail_lists_newest_first_with_filters() {
-    the_audit_trail_lists_newest_first_with_filters(&sqlite()).await;
+    the_audit_trail_lists_newest_first_with_filters(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -61,15 +61,25 @@ async fn aws_the_audit_trail_lists_newest_first_with_filters() {
     the_audit_trail_lists_newest_first_with_filters(&aws().await).await;
 }
 
-/// A function deployed with another secret key than the table's fails its cold start.
+/// A deployment started with another secret key than its storage's fails at start-up.
+async fn the_secret_key_check_refuses_another_key(store: &dyn hookline_core::adapters::key_check::KeyCheckStore) {
+    use hookline_core::adapters::cipher::SecretCipher;
+    use hookline_core::adapters::key_check::check_secret_key;
+    let (first, other) = (SecretCipher::new(&[1u8; 32]).unwrap(), SecretCipher::new(&[2u8; 32]).unwrap());
+    check_secret_key(store, &first).await.unwrap();
+    check_secret_key(store, &first).await.unwrap();
+    assert!(matches!(check_secret_key(store, &other).await, Err(StoreError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn sqlite_the_secret_key_check_refuses_another_key() {
+    let db = hookline_core::adapters::sqlite::Db::open(&hookline_tests::temp_path("key-check.db")).unwrap();
+    the_secret_key_check_refuses_another_key(&db).await;
+}
+
 #[tokio::test]
 async fn aws_the_secret_key_check_refuses_another_key() {
-    use hookline_core::adapters::aws::{Dynamo, check_secret_key};
-    use hookline_core::adapters::cipher::SecretCipher;
     let emulator = hookline_tests::emulator::Emulator::connect().await;
-    let db = Dynamo::new(emulator.dynamodb.clone(), &emulator.fresh_table().await);
-    let (first, other) = (SecretCipher::new(&[1u8; 32]).unwrap(), SecretCipher::new(&[2u8; 32]).unwrap());
-    check_secret_key(&db, &first).await.unwrap();
-    check_secret_key(&db, &first).await.unwrap();
-    assert!(matches!(check_secret_key(&db, &other).await, Err(StoreError::Conflict(_))));
+    let db = hookline_core::adapters::aws::Dynamo::new(emulator.dynamodb.clone(), &emulator.fresh_table().await);
+    the_secret_key_check_refuses_another_key(&db).await;
 }

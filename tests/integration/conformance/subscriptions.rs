@@ -5,7 +5,7 @@ use hookline_core::ports::{StoreError, WebhookFilter};
 use super::{Backend, aws, now, sqlite, webhook};
 
 async fn subscriptions_round_trip_and_match(backend: &Backend) {
-    let store = &backend.subscriptions;
+    let store = &backend.stores.subscriptions;
     let customers = webhook(&["customer.*"], true);
     let everything = webhook(&["*"], true);
     let off = webhook(&["customer.created"], false);
@@ -44,7 +44,7 @@ async fn subscriptions_round_trip_and_match(backend: &Backend) {
 }
 
 async fn subscriptions_page_with_filters(backend: &Backend) {
-    let store = &backend.subscriptions;
+    let store = &backend.stores.subscriptions;
     for n in 0..5 {
         store.insert(&webhook(if n % 2 == 0 { &["invoice.*"] } else { &["auth.*"] }, n != 4)).await.unwrap();
     }
@@ -69,7 +69,7 @@ async fn subscriptions_page_with_filters(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_subscriptions_round_trip_and_match() {
-    subscriptions_round_trip_and_match(&sqlite()).await;
+    subscriptions_round_trip_and_match(&sqlite().await).await;
 }
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn aws_subscriptions_round_trip_and_match() {
 
 #[tokio::test]
 async fn sqlite_subscriptions_page_with_filters() {
-    subscriptions_page_with_filters(&sqlite()).await;
+    subscriptions_page_with_filters(&sqlite().await).await;
 }
 
 #[tokio::test]

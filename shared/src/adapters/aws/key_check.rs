@@ -1,7 +1,6 @@
-//! The secret-key check in DynamoDB: the first cold start stores a value sealed with the key
-//! (`META`/`KEY_CHECK`); every later one must open it, so a function deployed with the wrong
-//! key fails at once instead of when a delivery tries to sign. A cold start reads the check
-//! (one `GetItem`) and writes only when there is none yet.
+//! Where DynamoDB keeps the secret-key check (`META`/`KEY_CHECK`; the check itself is
+//! `adapters::key_check`). A cold start reads it (one `GetItem`) and writes only when there is
+//! none yet.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
@@ -9,28 +8,27 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use super::item::{Item, get_s, key, s};
 use super::reads::get_item;
 use super::{Dynamo, condition_failed, store_error};
-use crate::adapters::cipher::SecretCipher;
+use crate::adapters::key_check::KeyCheckStore;
 use crate::ports::StoreError;
 
-pub async fn check_secret_key(db: &Dynamo, cipher: &SecretCipher) -> Result<(), StoreError> {
-    let stored = match get_item(db, key("META".into(), "KEY_CHECK")).await? {
-        Some(stored) => stored,
-        None => match store_check(db, cipher).await? {
+#[async_trait::async_trait]
+impl KeyCheckStore for Dynamo {
+    async fn stored_or_insert(&self, fresh: String) -> Result<String, StoreError> {
+        let stored = match get_item(self, key("META".into(), "KEY_CHECK")).await? {
             Some(stored) => stored,
-            None => return Ok(()),
-        },
-    };
-    if cipher.verify_key_check(get_s(&stored, "value")?) {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict("the secret key does not match the one this table's secrets were sealed with".into()))
+            None => match store_check(self, &fresh).await? {
+                Some(stored) => stored,
+                None => return Ok(fresh),
+            },
+        };
+        Ok(get_s(&stored, "value")?.to_owned())
     }
 }
 
 /// Stores this key's check; returns the check another cold start stored first, if one did.
-async fn store_check(db: &Dynamo, cipher: &SecretCipher) -> Result<Option<Item>, StoreError> {
+async fn store_check(db: &Dynamo, fresh: &str) -> Result<Option<Item>, StoreError> {
     let mut item = key("META".into(), "KEY_CHECK");
-    item.insert("value".into(), s(cipher.key_check()));
+    item.insert("value".into(), s(fresh.to_owned()));
     let result = db
         .client
         .put_item()

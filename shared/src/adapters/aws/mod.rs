@@ -29,8 +29,7 @@ pub use audit::DynamoDbAuditLog;
 pub use counting::{CountRequests, RequestCounts, is_dynamodb_write};
 pub use cursor::Cursors;
 pub use events::DynamoDbEventStore;
-pub use key_check::check_secret_key;
-pub use queue::{SqsDeliveryQueue, decode_task, encode_task, visibility_for};
+pub use queue::{Acknowledgement, SqsDeliveryQueue, decode_task, encode_task, visibility_for};
 pub use subscriptions::DynamoDbSubscriptionStore;
 pub use table::{Queues, create_queues, create_table};
 

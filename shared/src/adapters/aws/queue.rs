@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::queue_error;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError};
+use crate::ports::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
 
 /// SQS caps a message's visibility at 12 hours; a longer wait is served in 12-hour steps
 /// (`deliver_one` puts back a task that comes back before its delivery is due).
@@ -54,20 +54,31 @@ pub fn visibility_for(delay: Duration) -> i32 {
     i32::try_from(seconds).unwrap_or(i32::MAX)
 }
 
+/// Who deletes a finished message from the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledgement {
+    /// `settle` deletes it (a consumer that claims its own messages).
+    Delete,
+    /// The Lambda poller deletes every message its function's batch response does not name as
+    /// failed, so `settle` leaves it: one `DeleteMessageBatch` per batch, not a call a message.
+    BatchResponse,
+}
+
 pub struct SqsDeliveryQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
     dlq_url: String,
+    acknowledgement: Acknowledgement,
 }
 
 impl SqsDeliveryQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str, dlq_url: &str) -> Self {
-        Self { client, queue_url: queue_url.to_owned(), dlq_url: dlq_url.to_owned() }
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str, dlq_url: &str, acknowledgement: Acknowledgement) -> Self {
+        Self { client, queue_url: queue_url.to_owned(), dlq_url: dlq_url.to_owned(), acknowledgement }
     }
 
     /// Puts a copy of a message body in the dead-letter queue, labelled with why (message
     /// attribute `reason`) and, when known, the original message's id (`source_message_id`).
-    pub async fn dead_letter(&self, body: &str, reason: DeadLetterReason, source_message_id: Option<&str>) -> Result<(), QueueError> {
+    async fn dead_letter(&self, body: &str, reason: DeadLetterReason, source_message_id: Option<&str>) -> Result<(), QueueError> {
         let mut send = self.client.send_message().queue_url(&self.dlq_url).message_body(body);
         send = send.message_attributes("reason", string_attribute(reason.as_str())?);
         if let Some(id) = source_message_id.filter(|id| !id.is_empty()) {
@@ -78,7 +89,7 @@ impl SqsDeliveryQueue {
     }
 
     /// Makes a received message visible again after `delay`.
-    pub async fn delay(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+    async fn delay(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -159,20 +170,30 @@ impl DeliveryQueue for SqsDeliveryQueue {
                 continue;
             }
             *count += 1;
-            claimed.push(Claimed { task, receipt });
+            claimed.push(Claimed { task, receipt, message_id: message.message_id().map(String::from) });
         }
         Ok(claimed)
     }
 
-    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
+    /// A retry is the message's own visibility (so it stays, waiting out the backoff); a dead
+    /// delivery's or an unknown one's task is copied to the DLQ, labelled, before it goes.
+    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<Settled, QueueError> {
         if let Disposition::RetryIn(delay) = disposition {
-            return self.delay(&claimed.receipt, delay).await;
+            self.delay(&claimed.receipt, delay).await?;
+            return Ok(Settled::Waiting);
         }
         if let Some(reason) = disposition.dead_letter_reason() {
-            self.dead_letter(&encode_task(&claimed.task), reason, None).await?;
+            self.dead_letter(&encode_task(&claimed.task), reason, claimed.message_id.as_deref()).await?;
         }
-        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&claimed.receipt).send().await.map_err(queue_error)?;
-        Ok(())
+        if self.acknowledgement == Acknowledgement::Delete {
+            let delete = self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&claimed.receipt);
+            delete.send().await.map_err(queue_error)?;
+        }
+        Ok(Settled::Finished)
+    }
+
+    async fn set_aside(&self, body: &str, reason: DeadLetterReason, message_id: Option<&str>) -> Result<(), QueueError> {
+        self.dead_letter(body, reason, message_id).await
     }
 }
 

@@ -26,7 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use crate::adapters::cipher::SecretCipher;
+use crate::adapters::key_check::KeyCheckStore;
 use crate::domain::event::format_timestamp;
 use crate::ports::{QueueError, StoreError};
 
@@ -42,21 +42,14 @@ impl From<StoreError> for QueueError {
     }
 }
 
-/// Refuses to start with a secret key other than the one this data file's secrets were sealed
-/// with (a wrong key would otherwise surface only when a delivery tries to sign). The first start
-/// records the key check.
-pub async fn check_secret_key(db: &Db, cipher: &SecretCipher) -> Result<(), StoreError> {
-    let fresh = cipher.key_check();
-    let stored: String = db
-        .write(move |conn| {
+#[async_trait::async_trait]
+impl KeyCheckStore for Db {
+    async fn stored_or_insert(&self, fresh: String) -> Result<String, StoreError> {
+        self.write(move |conn| {
             conn.execute("INSERT INTO meta (key, value) VALUES ('secret_key_check', ?1) ON CONFLICT DO NOTHING", [fresh])?;
             Ok(conn.query_row("SELECT value FROM meta WHERE key = 'secret_key_check'", [], |row| row.get(0))?)
         })
-        .await?;
-    if cipher.verify_key_check(&stored) {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict("the secret key does not match the one this data file was written with".into()))
+        .await
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::Db;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueError, StoreError};
+use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled, StoreError};
 
 pub struct SqliteDeliveryQueue {
     db: Arc<Db>,
@@ -26,17 +26,6 @@ pub struct SqliteDeliveryQueue {
 impl SqliteDeliveryQueue {
     pub fn new(db: Arc<Db>, visibility_timeout: Duration) -> Self {
         Self { db, visibility_timeout, wake: Notify::new() }
-    }
-
-    /// Resolves when tasks were enqueued since the last call (or immediately if they were).
-    pub async fn enqueued(&self) {
-        self.wake.notified().await;
-    }
-
-    /// How long until the next task becomes visible; `None` when the queue is empty.
-    pub async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
-        let next: Option<i64> = self.db.read(|conn| Ok(conn.query_row("SELECT MIN(visible_at) FROM queue", [], |row| row.get(0))?)).await?;
-        Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))))
     }
 
     /// Start-up recovery (one server owns a data file, so nothing else is running): claims left
@@ -141,7 +130,7 @@ impl DeliveryQueue for SqliteDeliveryQueue {
                         webhook_id: WebhookId::parse(&webhook_id).ok_or_else(|| backend("bad webhook id in queue"))?,
                         event_id: EventId::parse(&event_id).map_err(|_| backend("bad event id in queue"))?,
                     };
-                    claimed.push(Claimed { task, receipt: receipt.clone() });
+                    claimed.push(Claimed { task, receipt: receipt.clone(), message_id: None });
                 }
                 Ok(claimed)
             })
@@ -149,7 +138,20 @@ impl DeliveryQueue for SqliteDeliveryQueue {
         Ok(claimed)
     }
 
-    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<(), QueueError> {
+    /// Resolves when tasks were enqueued since the last call (or immediately if they were).
+    async fn enqueued(&self) {
+        self.wake.notified().await;
+    }
+
+    /// How long until the next task becomes visible; `None` when the queue is empty.
+    async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
+        let next: Option<i64> = self.db.read(|conn| Ok(conn.query_row("SELECT MIN(visible_at) FROM queue", [], |row| row.get(0))?)).await?;
+        Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))))
+    }
+
+    /// A finished task's row is deleted (the delivery record is all a dead one needs here); a
+    /// retry's row becomes visible again when it is due.
+    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<Settled, QueueError> {
         let (id, receipt) = (claimed.task.delivery_id.to_string(), claimed.receipt.clone());
         let visible_at = match disposition {
             Disposition::Done | Disposition::Dead | Disposition::Unknown => None,
@@ -169,7 +171,8 @@ impl DeliveryQueue for SqliteDeliveryQueue {
             .await?;
         if visible_at.is_some() {
             self.wake.notify_one();
+            return Ok(Settled::Waiting);
         }
-        Ok(())
+        Ok(Settled::Finished)
     }
 }

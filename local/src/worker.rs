@@ -1,5 +1,6 @@
-//! The local mode's delivery workers: a dispatcher claims visible tasks from the SQLite
-//! queue and runs each through `deliver_one` concurrently, up to `concurrency` at once and
+//! The local mode's delivery workers: a dispatcher claims visible tasks from the delivery
+//! queue (any `DeliveryQueue`; SQLite's in local mode) and runs each through
+//! `Hookline::deliver_claimed` concurrently, up to `concurrency` at once and
 //! `per_webhook` at once for any one webhook, so one slow endpoint cannot hold up the rest.
 //! It wakes when tasks are enqueued, when a retry comes due, or when a delivery finishes.
 
@@ -7,13 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hookline_core::config::Config;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::adapters::sqlite::SqliteDeliveryQueue;
-use crate::domain::ids::WebhookId;
-use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, Disposition};
-use crate::service::Hookline;
+use hookline_core::domain::ids::WebhookId;
+use hookline_core::ports::{ClaimLimits, Claimed};
+use hookline_core::service::Hookline;
 
 /// The longest the dispatcher sleeps without checking the queue.
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -29,9 +30,15 @@ pub struct WorkerConfig {
     pub per_webhook: usize,
 }
 
+impl WorkerConfig {
+    pub fn of(config: &Config) -> Self {
+        Self { concurrency: config.workers, per_webhook: config.per_webhook_concurrency }
+    }
+}
+
+/// The workers drain the queue of the services they deliver with (`hookline.stores.queue`).
 pub struct WorkerPool {
     hookline: Hookline,
-    queue: Arc<SqliteDeliveryQueue>,
     config: WorkerConfig,
 }
 
@@ -39,8 +46,8 @@ pub struct WorkerPool {
 type InFlight = Arc<Mutex<HashMap<WebhookId, usize>>>;
 
 impl WorkerPool {
-    pub fn new(hookline: Hookline, queue: Arc<SqliteDeliveryQueue>, config: WorkerConfig) -> Self {
-        Self { hookline, queue, config }
+    pub fn new(hookline: Hookline, config: WorkerConfig) -> Self {
+        Self { hookline, config }
     }
 
     /// Delivers until `shutdown` turns true, then waits for the deliveries in flight.
@@ -60,7 +67,7 @@ impl WorkerPool {
             if filled_every_slot && free > 0 {
                 continue;
             }
-            let next_visible = self.queue.next_visible_in().await.ok().flatten();
+            let next_visible = self.hookline.stores.queue.next_visible_in().await.ok().flatten();
             // Visible tasks that could not be claimed belong to webhooks at their cap (or no slot
             // is free): an enqueue changes nothing, a finished delivery or a short wait does.
             let saturated = next_visible == Some(Duration::ZERO);
@@ -70,11 +77,11 @@ impl WorkerPool {
                 next_visible.unwrap_or(MAX_IDLE).min(MAX_IDLE)
             };
             tokio::select! {
-                () = self.queue.enqueued(), if !saturated => {}
+                () = self.hookline.stores.queue.enqueued(), if !saturated => {}
                 // A new task may be for a webhook with room, but look at most every SATURATED_IDLE.
                 () = async {
                     tokio::time::sleep(SATURATED_IDLE).await;
-                    self.queue.enqueued().await;
+                    self.hookline.stores.queue.enqueued().await;
                 }, if saturated => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = tokio::time::sleep(idle) => {}
@@ -88,7 +95,7 @@ impl WorkerPool {
     async fn claim(&self, free: usize, counts: &InFlight) -> Vec<Claimed> {
         let in_flight = counts.lock().map(|c| c.clone()).unwrap_or_default();
         let limits = ClaimLimits { max: free, per_webhook: self.config.per_webhook, in_flight: &in_flight };
-        match self.queue.claim(&limits).await {
+        match self.hookline.stores.queue.claim(&limits).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::error!(%error, "could not claim delivery tasks");
@@ -100,9 +107,9 @@ impl WorkerPool {
 
     fn deliver(&self, claimed: Claimed, counts: InFlight) -> impl Future<Output = ()> + Send + 'static {
         let guard = CountedIn::new(counts, claimed.task.webhook_id.clone());
-        let (hookline, queue) = (self.hookline.clone(), self.queue.clone());
+        let hookline = self.hookline.clone();
         async move {
-            run_task(&hookline, &queue, &claimed).await;
+            run_task(&hookline, &claimed).await;
             drop(guard);
         }
     }
@@ -138,18 +145,8 @@ impl Drop for CountedIn {
 
 /// One task: deliver, then settle the claim. A failure leaves the claim to expire, so the
 /// task is tried again after the visibility timeout: nothing is lost.
-async fn run_task(hookline: &Hookline, queue: &SqliteDeliveryQueue, claimed: &Claimed) {
-    let disposition = match hookline.deliver_one(&claimed.task).await {
-        Ok(disposition) => disposition,
-        Err(error) => {
-            tracing::error!(delivery_id = %claimed.task.delivery_id, %error, "delivery failed; it will be retried after the visibility timeout");
-            return;
-        }
-    };
-    if disposition == Disposition::Unknown {
-        tracing::warn!(delivery_id = %claimed.task.delivery_id, "task for a delivery that is not stored removed");
-    }
-    if let Err(error) = queue.settle(claimed, disposition).await {
-        tracing::error!(delivery_id = %claimed.task.delivery_id, %error, "could not settle a delivery task");
+async fn run_task(hookline: &Hookline, claimed: &Claimed) {
+    if let Err(error) = hookline.deliver_claimed(claimed).await {
+        tracing::error!(delivery_id = %claimed.task.delivery_id, %error, "delivery failed; it will be retried after the visibility timeout");
     }
 }
