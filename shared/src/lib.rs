@@ -5,6 +5,8 @@
 
 pub mod adapters;
 pub mod api;
+/// The composition root, over whichever backends the crate is built with.
+#[cfg(any(feature = "sqlite", feature = "aws"))]
 pub mod backend;
 pub mod config;
 pub mod domain;

@@ -4,25 +4,18 @@
 //! failures, and leaves the failures in the queue, where a retry waits out the visibility that
 //! settling set. A body that is not a delivery task is set aside in the DLQ, labelled.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use hookline_core::adapters::aws::decode_task;
 use hookline_core::ports::{Claimed, DeadLetterReason, Settled};
 
+use crate::batch::batch_response;
 use crate::wiring::Function;
 
 /// Handles one batch; never fails as a whole, so one bad record cannot hold up the others.
 pub async fn handle(function: &Function, event: SqsEvent) -> SqsBatchResponse {
-    let handled = join_all(event.records.iter().map(|record| deliver(function, record))).await;
-    let mut response = SqsBatchResponse::default();
-    for (record, finished) in event.records.iter().zip(handled) {
-        if !finished {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = record.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    let finished = join_all(event.records.iter().map(|record| deliver(function, record))).await;
+    batch_response(&event.records, finished)
 }
 
 /// True when the record is finished with (the poller may delete it).

@@ -11,12 +11,14 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use hookline_core::domain::Invalid;
 use hookline_core::domain::event::PublishRequest;
 use hookline_core::domain::json::from_value;
 use hookline_core::service::{PublishAs, PublishOutcome, ServiceError};
 use serde_json::{Value, json};
 
+use crate::batch::batch_response;
 use crate::http;
 use crate::wiring::Function;
 
@@ -93,8 +95,11 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestEr
         }
         Source::Sns => {
             let event: SnsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            let items =
-                event.records.into_iter().map(|r| (parse_json(&r.sns.message), Some(r.sns.message_id), sns_source(&r.sns.topic_arn)));
+            let items = event.records.into_iter().map(|r| Inbound {
+                request: parse_json(&r.sns.message),
+                message_id: Some(r.sns.message_id),
+                source: sns_source(&r.sns.topic_arn),
+            });
             summary(publish_all(function, items.collect()).await)?
         }
         Source::EventBridge => {
@@ -104,7 +109,8 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestEr
                 "data": event.detail,
                 "timestamp": event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             });
-            summary(publish_all(function, vec![(Ok(request), event.id, format!("eventbridge:{}", event.source))]).await)?
+            let inbound = Inbound { request: Ok(request), message_id: event.id, source: format!("eventbridge:{}", event.source) };
+            summary(publish_all(function, vec![inbound]).await)?
         }
     };
     Ok(answer)
@@ -112,44 +118,49 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestEr
 
 /// Each message is a publish request; the ones that fail are reported for the queue to retry.
 async fn from_queue(function: &Function, event: SqsEvent) -> SqsBatchResponse {
-    let items = event.records.iter().map(|r| (parse_json(r.body.as_deref().unwrap_or_default()), r.message_id.clone(), "sqs".to_owned()));
+    let items = event.records.iter().map(|r| Inbound {
+        request: parse_json(r.body.as_deref().unwrap_or_default()),
+        message_id: r.message_id.clone(),
+        source: "sqs".to_owned(),
+    });
     let results = publish_all(function, items.collect()).await;
-    let mut response = SqsBatchResponse::default();
-    for (record, result) in event.records.iter().zip(results) {
-        if let Err(error) = result {
+    let published = event.records.iter().zip(results).map(|(record, result)| match result {
+        Ok(_) => true,
+        Err(error) => {
             tracing::warn!(message_id = record.message_id.as_deref().unwrap_or_default(), %error, "queued event not published");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = record.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
+            false
         }
-    }
-    response
+    });
+    batch_response(&event.records, published.collect())
 }
 
-type Item = (Result<Value, String>, Option<String>, String);
+/// One publish request as a source hands it over.
+struct Inbound {
+    /// The request's JSON, or why the message is not JSON.
+    request: Result<Value, String>,
+    /// The source's id for the message: the event's id when the request has none, so a
+    /// redelivered message is recognised as a duplicate.
+    message_id: Option<String>,
+    /// `metadata.source` unless the request says otherwise.
+    source: String,
+}
+
+impl Inbound {
+    fn parse(&self) -> Result<PublishRequest, ServiceError> {
+        let value = self.request.clone().map_err(|reason| ServiceError::Invalid(Invalid::new("message", reason)))?;
+        let mut request = from_value::<PublishRequest>(value)?;
+        if request.id.is_none() {
+            request.id = self.message_id.as_ref().map(|id| format!("evt_{id}"));
+        }
+        Ok(request)
+    }
+}
 
 /// Publishes the requests together (their delivery tasks go out in shared `SendMessageBatch`
-/// calls); `id` (the source's message id) dedupes redeliveries of a request without its own id.
-async fn publish_all(function: &Function, items: Vec<Item>) -> Vec<Result<PublishOutcome, String>> {
-    let mut results: Vec<Option<Result<PublishOutcome, String>>> = Vec::with_capacity(items.len());
-    let mut parsed = Vec::with_capacity(items.len());
-    for (request, id, source) in &items {
-        match request.clone().and_then(|value| from_value::<PublishRequest>(value).map_err(|invalid| invalid.to_string())) {
-            Ok(mut request) => {
-                if request.id.is_none() {
-                    request.id = id.as_ref().map(|id| format!("evt_{id}"));
-                }
-                parsed.push((request, PublishAs { source: source.as_str(), key: None }));
-                results.push(None);
-            }
-            Err(refused) => results.push(Some(Err(refused))),
-        }
-    }
-    let mut published = function.hookline.publish_all(parsed).await.into_iter();
-    results
-        .into_iter()
-        .map(|slot| slot.unwrap_or_else(|| published.next().map_or_else(|| Err("no result".into()), |r| r.map_err(|e| describe(&e)))))
-        .collect()
+/// calls), answering for each in order.
+async fn publish_all(function: &Function, items: Vec<Inbound>) -> Vec<Result<PublishOutcome, String>> {
+    let requests = items.iter().map(|item| (item.parse(), PublishAs { source: item.source.as_str(), key: None })).collect();
+    function.hookline.publish_each(requests).await.into_iter().map(|result| result.map_err(|error| describe(&error))).collect()
 }
 
 fn describe(error: &ServiceError) -> String {

@@ -3,6 +3,7 @@
 //! (`ingest`, `deliver`; the `api` function serves the core's router through `lambda_http`).
 //! Each function's `main.rs` only calls one `run_*` here, so tests drive the same handlers.
 
+mod batch;
 pub mod config;
 pub mod deliver;
 pub mod http;

@@ -87,13 +87,20 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// `{"code", "detail"}`, plus `field` on validation errors.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = json!({ "code": self.code, "detail": self.detail });
+        if let Some(field) = &self.field {
+            body["field"] = field.as_str().into();
+        }
+        body
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code, "detail": self.detail });
-        if let Some(field) = self.field {
-            body["field"] = field.into();
-        }
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(self.body())).into_response();
         if let Some(wait) = self.retry_after {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds.max(1)));

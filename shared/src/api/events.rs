@@ -11,7 +11,7 @@ use super::ApiError;
 use super::auth::Publisher;
 use super::extract::JsonBody;
 use crate::domain::event::PublishRequest;
-use crate::service::{BatchItem, Hookline, PublishAs};
+use crate::service::{Hookline, PublishAs, PublishOutcome, ServiceError};
 
 /// The most events one batch may carry.
 pub const MAX_BATCH: usize = 100;
@@ -43,6 +43,29 @@ pub async fn publish_batch(
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }
     let results = hookline.publish_batch(batch.events, PublishAs { source: "api", key: Some(&key) }).await;
-    let accepted = results.iter().filter(|item| matches!(item, BatchItem::Accepted(_))).count();
-    Ok(Json(json!({ "accepted": accepted, "refused": results.len() - accepted, "data": results })))
+    let accepted = results.iter().filter(|result| result.is_ok()).count();
+    let data: Vec<Value> = results.into_iter().map(batch_item).collect();
+    Ok(Json(json!({ "accepted": accepted, "refused": data.len() - accepted, "data": data })))
+}
+
+/// One entry of a batch's answer: the outcome, or the error body saying why it was refused
+/// (naming the field a refusal is about, and that a storage failure is worth retrying).
+fn batch_item(result: Result<PublishOutcome, ServiceError>) -> Value {
+    let error = match result {
+        Ok(outcome) => return json!(outcome),
+        Err(error) => error,
+    };
+    let field = match &error {
+        ServiceError::Conflict(_) => Some("id"),
+        ServiceError::Forbidden(_) => Some("event_type"),
+        _ => None,
+    };
+    let mut body = ApiError::from(error).body();
+    if let Some(field) = field {
+        body["field"] = json!(field);
+    }
+    if body["code"] == "internal_error" {
+        body["detail"] = json!("the event could not be stored; retry it");
+    }
+    body
 }

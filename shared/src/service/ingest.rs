@@ -33,14 +33,6 @@ pub struct PublishAs<'a> {
     pub key: Option<&'a ApiKey>,
 }
 
-/// One entry of a batch's answer: the outcome, or why that event was refused.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum BatchItem {
-    Accepted(PublishOutcome),
-    Refused { code: &'static str, detail: String, field: Option<String> },
-}
-
 impl Hookline {
     /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
     /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
@@ -49,26 +41,31 @@ impl Hookline {
         results.pop().unwrap_or_else(|| Err(lost()))
     }
 
-    /// Publishes each item on its own; one bad item does not refuse the others.
-    pub async fn publish_batch(&self, items: Vec<Value>, by: PublishAs<'_>) -> Vec<BatchItem> {
-        let mut parsed = Vec::with_capacity(items.len());
-        let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(items.len());
-        for item in items {
-            match from_value::<PublishRequest>(item) {
+    /// Publishes each JSON item on its own; one bad item does not refuse the others.
+    pub async fn publish_batch(&self, items: Vec<Value>, by: PublishAs<'_>) -> Vec<Result<PublishOutcome, ServiceError>> {
+        let requests = items.into_iter().map(|item| (from_value::<PublishRequest>(item).map_err(ServiceError::from), by));
+        self.publish_each(requests.collect()).await
+    }
+
+    /// Publishes together the requests that could be read, answering for every item in order:
+    /// one that could not be read keeps its error, the others get their outcome.
+    pub async fn publish_each(
+        &self,
+        items: Vec<(Result<PublishRequest, ServiceError>, PublishAs<'_>)>,
+    ) -> Vec<Result<PublishOutcome, ServiceError>> {
+        let mut readable = Vec::with_capacity(items.len());
+        let mut results: Vec<Option<Result<PublishOutcome, ServiceError>>> = Vec::with_capacity(items.len());
+        for (request, by) in items {
+            match request {
                 Ok(request) => {
-                    parsed.push((request, by));
+                    readable.push((request, by));
                     results.push(None);
                 }
-                Err(invalid) => results.push(Some(refusal(invalid.into()))),
+                Err(unreadable) => results.push(Some(Err(unreadable))),
             }
         }
-        let mut published = self.publish_all(parsed).await.into_iter();
-        results
-            .into_iter()
-            .map(|slot| {
-                slot.unwrap_or_else(|| published.next().map_or_else(|| refusal(lost()), |r| r.map_or_else(refusal, BatchItem::Accepted)))
-            })
-            .collect()
+        let mut published = self.publish_all(readable).await.into_iter();
+        results.into_iter().map(|slot| slot.unwrap_or_else(|| published.next().unwrap_or_else(|| Err(lost())))).collect()
     }
 
     /// Publishes several events together: each is validated and recorded on its own, then all
@@ -200,21 +197,4 @@ fn retry_later(error: &ServiceError) -> ServiceError {
 
 fn lost() -> ServiceError {
     ServiceError::Store(StoreError::Backend("an event's result went missing".into()))
-}
-
-fn refusal(error: ServiceError) -> BatchItem {
-    match error {
-        ServiceError::Invalid(invalid) => BatchItem::Refused {
-            code: "validation_failed",
-            detail: invalid.to_string(),
-            field: Some(invalid.field).filter(|f| !f.is_empty()),
-        },
-        ServiceError::PayloadTooLarge { .. } => BatchItem::Refused { code: "payload_too_large", detail: error.to_string(), field: None },
-        ServiceError::Conflict(detail) => BatchItem::Refused { code: "conflict", detail, field: Some("id".into()) },
-        ServiceError::Forbidden(detail) => BatchItem::Refused { code: "forbidden", detail, field: Some("event_type".into()) },
-        other => {
-            tracing::error!(error = %other, "batch item failed");
-            BatchItem::Refused { code: "internal_error", detail: "the event could not be stored; retry it".into(), field: None }
-        }
-    }
 }

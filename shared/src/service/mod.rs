@@ -15,7 +15,7 @@ mod secrets;
 use std::sync::Arc;
 
 pub use deliver::{AttemptResult, plan_next};
-pub use ingest::{BatchItem, PublishAs, PublishOutcome};
+pub use ingest::{PublishAs, PublishOutcome};
 pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
 pub use query::DeliveryDetail;
