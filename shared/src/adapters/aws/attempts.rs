@@ -60,28 +60,28 @@ impl DynamoDbAttemptLog {
 
     /// Closes an open delivery as cancelled; false when it was not open.
     async fn cancel_item(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = self
+        let (open, open_values) = status_in(&open_statuses());
+        let mut request = self
             .db
             .client
             .update_item()
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(id)))
             .update_expression("SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
-            .condition_expression("#status IN (:pending, :retrying)")
+            .condition_expression(open)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":cancelled", s("cancelled"))
+            .expression_attribute_values(":cancelled", s(DeliveryStatus::Cancelled.as_str()))
             .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":at", time(at))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":retrying", s("retrying"))
-            .send()
-            .await;
-        Ok(written(result)?.is_some())
+            .expression_attribute_values(":at", time(at));
+        for (name, value) in open_values {
+            request = request.expression_attribute_values(name, value);
+        }
+        Ok(written(request.send().await)?.is_some())
     }
 
     /// Reopens one delivery if its status is one of `from`; returns it as reopened.
     async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], at: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
-        let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let (condition, from_values) = status_in(from);
         let mut request = self
             .db
             .client
@@ -89,13 +89,13 @@ impl DynamoDbAttemptLog {
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(id)))
             .update_expression("SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :at, updated_at = :at")
-            .condition_expression(format!("#status IN ({})", names.join(", ")))
+            .condition_expression(condition)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":at", time(at))
             .return_values(ReturnValue::AllNew);
-        for (name, status) in names.iter().zip(from) {
-            request = request.expression_attribute_values(name, s(status.as_str()));
+        for (name, value) in from_values {
+            request = request.expression_attribute_values(name, value);
         }
         written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(from_item).transpose()
     }
@@ -122,6 +122,19 @@ impl DynamoDbAttemptLog {
             .await;
         written(result).map(|_| ())
     }
+}
+
+/// The statuses that still expect an attempt, from the domain.
+fn open_statuses() -> Vec<DeliveryStatus> {
+    DeliveryStatus::ALL.into_iter().filter(|status| status.is_open()).collect()
+}
+
+/// `#status IN (:status0, …)` and its values, for a condition on a delivery's status.
+fn status_in(statuses: &[DeliveryStatus]) -> (String, Vec<(String, AttributeValue)>) {
+    let values: Vec<(String, AttributeValue)> =
+        statuses.iter().enumerate().map(|(i, status)| (format!(":status{i}"), s(status.as_str()))).collect();
+    let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+    (format!("#status IN ({})", names.join(", ")), values)
 }
 
 #[async_trait]
@@ -164,15 +177,15 @@ impl AttemptLog for DynamoDbAttemptLog {
         let mut set =
             vec!["#status = :status", "attempts = :number", "updated_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)"];
         let mut remove = Vec::new();
-        let mut values: Vec<(&str, AttributeValue)> = vec![
-            (":status", s(record.status.as_str())),
-            (":number", n(attempt.number)),
-            (":at", time(at)),
-            (":empty", AttributeValue::L(Vec::new())),
-            (":entry", AttributeValue::L(vec![attempt_value(&logged)])),
-            (":pending", s("pending")),
-            (":retrying", s("retrying")),
+        let (open, open_values) = status_in(&open_statuses());
+        let mut values: Vec<(String, AttributeValue)> = vec![
+            (":status".into(), s(record.status.as_str())),
+            (":number".into(), n(attempt.number)),
+            (":at".into(), time(at)),
+            (":empty".into(), AttributeValue::L(Vec::new())),
+            (":entry".into(), AttributeValue::L(vec![attempt_value(&logged)])),
         ];
+        values.extend(open_values);
         for (assignment, name, placeholder, value) in [
             ("next_attempt_at = :next", "next_attempt_at", ":next", attempt.next_attempt_at.map(time)),
             ("last_status_code = :code", "last_status_code", ":code", attempt.status_code.map(n)),
@@ -181,7 +194,7 @@ impl AttemptLog for DynamoDbAttemptLog {
             match value {
                 Some(value) => {
                     set.push(assignment);
-                    values.push((placeholder, value));
+                    values.push((placeholder.into(), value));
                 }
                 None => remove.push(name),
             }
@@ -197,7 +210,7 @@ impl AttemptLog for DynamoDbAttemptLog {
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(id)))
             .update_expression(expression)
-            .condition_expression("#status IN (:pending, :retrying) AND attempts < :number")
+            .condition_expression(format!("{open} AND attempts < :number"))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#log", "log");
         for (name, value) in values {
@@ -249,7 +262,7 @@ impl AttemptLog for DynamoDbAttemptLog {
             Reopen::DeadOf { webhook, since } => {
                 let mut reopened = Vec::new();
                 for item in every_item(&self.db, &Walk::of_webhook(webhook.as_str(), *since)).await? {
-                    if get_s(&item, "status")? == "dead" {
+                    if get_s(&item, "status")? == DeliveryStatus::Dead.as_str() {
                         reopened.extend(self.reopen_item(&from_item(&item)?.id, &[DeliveryStatus::Dead], at).await?);
                     }
                 }

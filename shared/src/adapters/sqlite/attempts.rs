@@ -1,12 +1,13 @@
 //! `AttemptLog` over SQLite: deliveries and their attempts.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::stats::delivery_stats;
+use super::status;
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -92,10 +93,7 @@ impl AttemptLog for SqliteAttemptLog {
                     id, a.number, to_text(a.started_at), a.duration_ms, a.status_code, a.response_excerpt,
                     a.error_kind.map(ErrorKind::as_str), a.error_detail, a.next_attempt_at.map(to_text)
                 ])?;
-                conn.prepare_cached(
-                    "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, last_status_code = ?5, \
-                     last_error = ?6, updated_at = ?7 WHERE id = ?1 AND status IN ('pending', 'retrying')",
-                )?
+                conn.prepare_cached(&RECORD_ATTEMPT)?
                 .execute(params![id, record.status.as_str(), a.number, a.next_attempt_at.map(to_text), a.status_code, record.last_error, at])?;
                 Ok(())
             })
@@ -104,24 +102,14 @@ impl AttemptLog for SqliteAttemptLog {
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
-        self.db
-            .write(move |conn| {
-                let sql = "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
-                           WHERE id = ?1 AND status IN ('pending', 'retrying')";
-                Ok(conn.execute(sql, params![id, reason, at]).map(|_| ())?)
-            })
-            .await
+        self.db.write(move |conn| Ok(conn.execute(&cancel_where("id = ?1"), params![id, reason, at]).map(|_| ())?)).await
     }
 
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (event, at) = (event.to_string(), to_text(at));
         self.db
             .write(move |conn| {
-                conn.execute(
-                    "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = 'event was erased', updated_at = ?2 \
-                     WHERE event_id = ?1 AND status IN ('pending', 'retrying')",
-                    params![event, at],
-                )?;
+                conn.execute(&cancel_where("event_id = ?1"), params![event, "event was erased", at])?;
                 conn.execute("DELETE FROM queue WHERE event_id = ?1", [&event])?;
                 conn.execute(
                     "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)",
@@ -136,12 +124,15 @@ impl AttemptLog for SqliteAttemptLog {
         let before = to_text(before);
         self.db
             .write(move |conn| {
-                let closed = "SELECT id FROM deliveries WHERE created_at < ?1 AND status NOT IN ('pending', 'retrying')";
+                let closed = format!("SELECT id FROM deliveries WHERE created_at < ?1 AND status IN ({})", *status::CLOSED);
                 conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({closed})"), [&before])?;
                 let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({closed})"), [&before])?;
                 let events = conn.execute(
-                    "DELETE FROM events WHERE occurred_at < ?1 AND NOT EXISTS \
-                     (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('pending', 'retrying'))",
+                    &format!(
+                        "DELETE FROM events WHERE occurred_at < ?1 AND NOT EXISTS \
+                         (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ({}))",
+                        *status::OPEN
+                    ),
                     [&before],
                 )?;
                 Ok((deliveries as u64, events as u64))
@@ -163,14 +154,31 @@ impl AttemptLog for SqliteAttemptLog {
         let (webhook, reason, at) = (webhook.to_string(), reason.to_owned(), to_text(at));
         self.db
             .write(move |conn| {
-                let sql = "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
-                           WHERE webhook_id = ?1 AND status IN ('pending', 'retrying')";
-                let cancelled = conn.execute(sql, params![webhook, reason, at])?;
+                let cancelled = conn.execute(&cancel_where("webhook_id = ?1"), params![webhook, reason, at])?;
                 conn.execute("DELETE FROM queue WHERE webhook_id = ?1", [webhook])?;
                 Ok(cancelled as u64)
             })
             .await
     }
+}
+
+/// Moves a delivery to its attempt's status, if it is still open.
+static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, last_status_code = ?5, \
+         last_error = ?6, updated_at = ?7 WHERE id = ?1 AND status IN ({})",
+        *status::OPEN
+    )
+});
+
+/// Cancels the open deliveries `selection` picks (?1), with the reason ?2 at ?3.
+fn cancel_where(selection: &str) -> String {
+    format!(
+        "UPDATE deliveries SET status = {cancelled}, next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
+         WHERE {selection} AND status IN ({open})",
+        cancelled = status::literal(DeliveryStatus::Cancelled),
+        open = *status::OPEN
+    )
 }
 
 fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<Page<Delivery>, StoreError> {
@@ -198,14 +206,16 @@ fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<
 fn reopen(conn: &Connection, selection: &Reopen, at: &str) -> Result<Vec<Delivery>, StoreError> {
     // ?2 is the delivery id for one, ?3 and ?4 the webhook and `since` for a webhook's dead ones.
     let (condition, key, since) = match selection {
-        Reopen::One(id) => ("id = ?2 AND status IN ('succeeded', 'dead', 'cancelled') AND ?3 IS NULL", id.to_string(), None),
+        Reopen::One(id) => (format!("id = ?2 AND status IN ({}) AND ?3 IS NULL", *status::CLOSED), id.to_string(), None),
         Reopen::DeadOf { webhook, since } => {
-            ("webhook_id = ?2 AND status = 'dead' AND (?3 IS NULL OR created_at >= ?3)", webhook.to_string(), since.map(to_text))
+            let dead = status::literal(DeliveryStatus::Dead);
+            (format!("webhook_id = ?2 AND status = {dead} AND (?3 IS NULL OR created_at >= ?3)"), webhook.to_string(), since.map(to_text))
         }
     };
     let sql = format!(
-        "UPDATE deliveries SET status = 'pending', attempts_before_replay = attempts, next_attempt_at = ?1, updated_at = ?1 \
-         WHERE {condition} RETURNING {COLUMNS}"
+        "UPDATE deliveries SET status = {pending}, attempts_before_replay = attempts, next_attempt_at = ?1, updated_at = ?1 \
+         WHERE {condition} RETURNING {COLUMNS}",
+        pending = status::literal(DeliveryStatus::Pending)
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params![at, key, since], |row| read_delivery(row).map(|(_, d)| d))?;

@@ -12,6 +12,7 @@ mod events;
 mod queue;
 mod schema;
 mod stats;
+mod status;
 mod subscriptions;
 
 pub use api_keys::SqliteApiKeyStore;

@@ -39,9 +39,12 @@ impl SqliteDeliveryQueue {
             .write(move |conn| {
                 let released = conn.execute("UPDATE queue SET visible_at = ?1, receipt = NULL WHERE receipt IS NOT NULL", [now])?;
                 let restored = conn.execute(
-                    "INSERT INTO queue (delivery_id, webhook_id, event_id, visible_at) \
-                     SELECT id, webhook_id, event_id, MAX(?1, COALESCE(CAST(ROUND((julianday(next_attempt_at) - 2440587.5) * 86400000) AS INTEGER), ?1)) \
-                     FROM deliveries WHERE status IN ('pending', 'retrying') AND id NOT IN (SELECT delivery_id FROM queue)",
+                    &format!(
+                        "INSERT INTO queue (delivery_id, webhook_id, event_id, visible_at) \
+                         SELECT id, webhook_id, event_id, MAX(?1, COALESCE(CAST(ROUND((julianday(next_attempt_at) - 2440587.5) * 86400000) AS INTEGER), ?1)) \
+                         FROM deliveries WHERE status IN ({}) AND id NOT IN (SELECT delivery_id FROM queue)",
+                        *super::status::OPEN
+                    ),
                     [now],
                 )?;
                 Ok(released + restored)

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{corrupt, to_text};
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::ids::WebhookId;
-use crate::domain::stats::{AttemptStats, DeliveryStats, EventTypeCount, WebhookFailures};
+use crate::domain::stats::{AttemptStats, DeliveryStats, EventTypeCount, WebhookFailures, rank};
 use crate::ports::StoreError;
 
 pub fn delivery_stats(conn: &Connection, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
@@ -35,11 +35,8 @@ fn attempt_stats(conn: &Connection, from: &str) -> Result<AttemptStats, StoreErr
     )?;
     let mut nth = conn.prepare_cached("SELECT duration_ms FROM attempts WHERE started_at >= ?1 ORDER BY duration_ms LIMIT 1 OFFSET ?2")?;
     let mut percentile = |q: f64| -> Result<Option<u64>, StoreError> {
-        if total == 0 {
-            return Ok(None);
-        }
-        let offset = ((total - 1) as f64 * q).round() as i64;
-        Ok(nth.query_row(params![from, offset], |row| row.get(0)).optional()?)
+        let Some(offset) = rank(total, q) else { return Ok(None) };
+        Ok(nth.query_row(params![from, i64::try_from(offset).unwrap_or(i64::MAX)], |row| row.get(0)).optional()?)
     };
     Ok(AttemptStats {
         total,
@@ -52,11 +49,12 @@ fn attempt_stats(conn: &Connection, from: &str) -> Result<AttemptStats, StoreErr
 }
 
 fn failures(conn: &Connection, from: &str) -> Result<Vec<WebhookFailures>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT d.webhook_id, SUM(a.error_kind IS NOT NULL) AS failed, COUNT(DISTINCT CASE WHEN d.status = 'dead' THEN d.id END) \
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT d.webhook_id, SUM(a.error_kind IS NOT NULL) AS failed, COUNT(DISTINCT CASE WHEN d.status = {dead} THEN d.id END) \
          FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE a.started_at >= ?1 \
          GROUP BY d.webhook_id HAVING failed > 0 ORDER BY failed DESC",
-    )?;
+        dead = super::status::literal(DeliveryStatus::Dead)
+    ))?;
     let rows = statement.query_map([from], |row| {
         let id: String = row.get(0)?;
         Ok(WebhookFailures {
