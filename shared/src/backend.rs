@@ -124,7 +124,8 @@ impl Backend {
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::sqlite::{
-        Db, SqliteApiKeyStore, SqliteAttemptLog, SqliteAuditLog, SqliteDeliveryQueue, SqliteEventStore, SqliteSubscriptionStore,
+        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteRetention,
+        SqliteSubscriptionStore,
     };
     let db = Arc::new(Db::open(path)?);
     check_secret_key(&*db, &cipher).await?;
@@ -138,7 +139,8 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
-        attempts: Arc::new(SqliteAttemptLog::new(db)),
+        deliveries: Arc::new(SqliteDeliveryStore::new(db.clone())),
+        retention: Arc::new(SqliteRetention::new(db)),
         queue: Arc::new(queue),
     })
 }
@@ -146,8 +148,8 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
 #[cfg(feature = "aws")]
 async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::aws::{
-        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAttemptLog, DynamoDbAuditLog, DynamoDbEventStore, DynamoDbSubscriptionStore,
-        SqsDeliveryQueue,
+        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbRetention,
+        DynamoDbSubscriptionStore, SqsDeliveryQueue,
     };
     let db = Dynamo::new(aws.dynamodb, &aws.table);
     check_secret_key(&db, &cipher).await?;
@@ -157,7 +159,8 @@ async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
         events: Arc::new(DynamoDbEventStore::new(db.clone(), retention)),
-        attempts: Arc::new(DynamoDbAttemptLog::new(db, cipher, retention)),
+        deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
+        retention: Arc::new(DynamoDbRetention::new(db, retention)),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
     })
 }

@@ -137,7 +137,7 @@ pub enum Reopen {
 }
 
 #[async_trait]
-pub trait AttemptLog: Send + Sync {
+pub trait DeliveryStore: Send + Sync {
     /// Creates deliveries; ones that already exist (same id) are left as they are.
     async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
     /// `create` for deliveries of events recorded just now (`Recorded::New`), none of which can
@@ -155,15 +155,20 @@ pub trait AttemptLog: Send + Sync {
     /// After an event's erasure: cancels its open deliveries and clears the response excerpts
     /// of their attempts, keeping every outcome.
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Deletes closed deliveries created before `before` with their attempts, and events older
-    /// than that with no open delivery left (retention). Returns (deliveries, events) deleted.
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
     /// Reopens closed deliveries for a new round of attempts (a replay) and returns them.
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
     /// Delivery health for deliveries created, and attempts started, since `since`.
     async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError>;
     /// Cancels every open delivery of a webhook; returns how many.
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// The retention period's end: what is old enough goes.
+#[async_trait]
+pub trait Retention: Send + Sync {
+    /// Deletes closed deliveries created before `before` with their attempts, and events older
+    /// than that with no open delivery left. Returns (deliveries, events) deleted.
+    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -78,7 +78,7 @@ impl Hookline {
     /// Makes the next attempt of a queued delivery and records it. Tasks whose delivery is
     /// already closed (a redelivered message, a deleted webhook) are finished without sending.
     pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
-        let Some(delivery) = self.stores.attempts.get(&task.delivery_id).await? else {
+        let Some(delivery) = self.stores.deliveries.get(&task.delivery_id).await? else {
             return Ok(Disposition::Unknown);
         };
         if !delivery.status.is_open() {
@@ -107,7 +107,7 @@ impl Hookline {
         let plan = plan_next(policy, attempt_in_round, result.outcome, rand::rng().random_range(-1.0..=1.0));
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
-        self.stores.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
         if plan.deactivate {
             let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);
             self.stores.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
@@ -157,7 +157,7 @@ impl Hookline {
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str) -> Result<Disposition, ServiceError> {
-        self.stores.attempts.cancel(id, reason, self.clock.now()).await?;
+        self.stores.deliveries.cancel(id, reason, self.clock.now()).await?;
         Ok(Disposition::Done)
     }
 }

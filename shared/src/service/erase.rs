@@ -12,7 +12,7 @@ impl Hookline {
             return Err(ServiceError::NotFound("event"));
         }
         // Deliveries first: the erasure itself ends by flushing everything written before it.
-        self.stores.attempts.forget_event(&id, self.clock.now()).await?;
+        self.stores.deliveries.forget_event(&id, self.clock.now()).await?;
         self.stores.events.erase(&id).await.map_err(not_found("event"))?;
         tracing::info!(event_id = %id, "event erased");
         Ok(())

@@ -157,8 +157,11 @@ impl Hookline {
         let tasks: Vec<DeliveryTask> = fresh.iter().chain(&again).map(DeliveryTask::of).collect();
         // All are idempotent and all must be done before an event counts as fanned out;
         // issued together, they usually share one commit.
-        let (created_new, created, enqueued) =
-            tokio::join!(self.stores.attempts.create_new(&fresh), self.stores.attempts.create(&again), self.stores.queue.enqueue(&tasks));
+        let (created_new, created, enqueued) = tokio::join!(
+            self.stores.deliveries.create_new(&fresh),
+            self.stores.deliveries.create(&again),
+            self.stores.queue.enqueue(&tasks)
+        );
         created_new?;
         created?;
         enqueued?;

@@ -60,7 +60,7 @@ impl Hookline {
     pub async fn delete_webhook(&self, id: &str) -> Result<u64, ServiceError> {
         let webhook = self.webhook(id).await?;
         self.stores.subscriptions.delete(&webhook.id).await.map_err(not_found("webhook"))?;
-        let cancelled = self.stores.attempts.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
+        let cancelled = self.stores.deliveries.cancel_open_for(&webhook.id, "webhook was deleted", self.clock.now()).await?;
         tracing::info!(webhook_id = %webhook.id, cancelled, "webhook deleted");
         Ok(cancelled)
     }
@@ -72,12 +72,12 @@ impl Hookline {
         let event = Event::test_ping(&webhook.name, now);
         self.stores.events.record(&event).await?;
         let delivery = Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now);
-        self.stores.attempts.create(std::slice::from_ref(&delivery)).await?;
+        self.stores.deliveries.create(std::slice::from_ref(&delivery)).await?;
         let result = self.attempt(&webhook, &event, &delivery.id, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
         let status = if success { DeliveryStatus::Succeeded } else { DeliveryStatus::Dead };
         let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
-        self.stores.attempts.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
         Ok(TestOutcome { success, delivery_id: delivery.id, event_id: event.id, attempt: result.attempt })
     }
 

@@ -25,7 +25,8 @@ use crate::domain::Invalid;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
-    ApiKeyStore, AttemptLog, AuditLog, Clock, DeliveryQueue, EventStore, QueueError, Resolver, StoreError, SubscriptionStore, WebhookSender,
+    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, Resolver, Retention, StoreError, SubscriptionStore,
+    WebhookSender,
 };
 
 /// Deployment-wide rules the services apply.
@@ -51,7 +52,9 @@ pub struct Stores {
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub audit: Arc<dyn AuditLog>,
     pub events: Arc<dyn EventStore>,
-    pub attempts: Arc<dyn AttemptLog>,
+    /// Deliveries with their attempts.
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub retention: Arc<dyn Retention>,
     pub queue: Arc<dyn DeliveryQueue>,
 }
 

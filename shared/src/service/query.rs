@@ -21,19 +21,19 @@ pub struct DeliveryDetail {
 
 impl Hookline {
     pub async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, ServiceError> {
-        Ok(self.stores.attempts.list(filter).await?)
+        Ok(self.stores.deliveries.list(filter).await?)
     }
 
     /// Delivery health since `since` (the last 24 hours when `None`).
     pub async fn delivery_stats(&self, since: Option<DateTime<Utc>>) -> Result<DeliveryStats, ServiceError> {
         let since = since.unwrap_or_else(|| self.clock.now() - chrono::Duration::hours(24));
-        Ok(self.stores.attempts.stats(since).await?)
+        Ok(self.stores.deliveries.stats(since).await?)
     }
 
     pub async fn delivery(&self, id: &str) -> Result<DeliveryDetail, ServiceError> {
         let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
-        let delivery = self.stores.attempts.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
-        let attempts_log = self.stores.attempts.attempts(&id).await?;
+        let delivery = self.stores.deliveries.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
+        let attempts_log = self.stores.deliveries.attempts(&id).await?;
         let payload = self.stores.events.get(&delivery.event_id).await?.and_then(|event| serde_json::from_str(&event.body).ok());
         Ok(DeliveryDetail { delivery, attempts_log, payload })
     }

@@ -13,7 +13,7 @@ impl Hookline {
     /// open delivery only makes sure it is queued, so a replay interrupted half way can be repeated.
     pub async fn replay_delivery(&self, id: &str) -> Result<Delivery, ServiceError> {
         let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
-        let delivery = self.stores.attempts.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
+        let delivery = self.stores.deliveries.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
         self.webhook_open_for_replay(&delivery).await?;
         if delivery.status.is_open() {
             self.stores.queue.enqueue(&[DeliveryTask::of(&delivery)]).await?;
@@ -41,7 +41,7 @@ impl Hookline {
     }
 
     async fn reopen(&self, selection: &Reopen) -> Result<Vec<Delivery>, ServiceError> {
-        let reopened = self.stores.attempts.reopen(selection, self.clock.now()).await?;
+        let reopened = self.stores.deliveries.reopen(selection, self.clock.now()).await?;
         let tasks: Vec<DeliveryTask> = reopened.iter().map(DeliveryTask::of).collect();
         self.stores.queue.enqueue(&tasks).await?;
         tracing::info!(replayed = reopened.len(), "deliveries replayed");

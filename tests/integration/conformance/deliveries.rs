@@ -1,4 +1,4 @@
-//! `AttemptLog`: idempotent creation, attempts, closing, replay, history, retention, health.
+//! `DeliveryStore`: idempotent creation, attempts, closing, replay, history, retention, health.
 
 use chrono::Duration;
 use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
@@ -26,7 +26,7 @@ fn attempt(number: u32, status: Option<u16>, retry: bool) -> Attempt {
 }
 
 async fn deliveries_record_attempts_and_close(backend: &Backend) {
-    let log = &backend.stores.attempts;
+    let log = &backend.stores.deliveries;
     let webhook = WebhookId::generate(1);
     let first = delivery("evt_d1", &webhook, "auth.login");
     log.create(&[first.clone(), first.clone()]).await.unwrap();
@@ -62,7 +62,7 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
 }
 
 async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
-    let log = &backend.stores.attempts;
+    let log = &backend.stores.deliveries;
     let webhook = WebhookId::generate(2);
     let dead = delivery("evt_r1", &webhook, "auth.login");
     log.create(std::slice::from_ref(&dead)).await.unwrap();
@@ -77,7 +77,7 @@ async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
 }
 
 async fn history_filters_retention_and_health(backend: &Backend) {
-    let log = &backend.stores.attempts;
+    let log = &backend.stores.deliveries;
     let webhook = WebhookId::generate(3);
     let login = delivery("evt_h1", &webhook, "auth.login");
     let logout = delivery("evt_h2", &webhook, "auth.logout");
@@ -98,7 +98,11 @@ async fn history_filters_retention_and_health(backend: &Backend) {
 
     log.forget_event(&logout.event_id, now()).await.unwrap();
     assert_eq!(log.get(&logout.id).await.unwrap().unwrap().status, DeliveryStatus::Cancelled);
-    assert_eq!(log.purge(now() + Duration::seconds(1)).await.unwrap().0, 2, "closed deliveries older than the cut-off go");
+    assert_eq!(
+        backend.stores.retention.purge(now() + Duration::seconds(1)).await.unwrap().0,
+        2,
+        "closed deliveries older than the cut-off go"
+    );
     assert!(log.get(&login.id).await.unwrap().is_none());
     assert!(log.attempts(&login.id).await.unwrap().is_empty());
 }

@@ -3,17 +3,18 @@
 //! every invocation.
 
 mod api_keys;
-mod attempts;
 mod audit;
 mod batch;
 mod counting;
 mod cursor;
+mod deliveries;
 mod delivery_item;
 mod events;
 mod item;
 mod key_check;
 mod queue;
 mod reads;
+mod retention;
 mod stats;
 mod subscriptions;
 mod table;
@@ -24,12 +25,13 @@ use std::error::Error;
 use std::sync::Arc;
 
 pub use api_keys::DynamoDbApiKeyStore;
-pub use attempts::DynamoDbAttemptLog;
 pub use audit::DynamoDbAuditLog;
 pub use counting::{CountRequests, RequestCounts, is_dynamodb_write};
 pub use cursor::Cursors;
+pub use deliveries::DynamoDbDeliveryStore;
 pub use events::DynamoDbEventStore;
 pub use queue::{Acknowledgement, SqsDeliveryQueue, decode_task, encode_task, visibility_for};
+pub use retention::DynamoDbRetention;
 pub use subscriptions::DynamoDbSubscriptionStore;
 pub use table::{Queues, create_queues, create_table};
 

@@ -5,22 +5,24 @@
 //! or a recorded attempt survives the process being killed.
 
 mod api_keys;
-mod attempts;
 mod audit;
 mod db;
+mod deliveries;
 mod events;
 mod queue;
+mod retention;
 mod schema;
 mod stats;
 mod status;
 mod subscriptions;
 
 pub use api_keys::SqliteApiKeyStore;
-pub use attempts::SqliteAttemptLog;
 pub use audit::SqliteAuditLog;
 pub use db::Db;
+pub use deliveries::SqliteDeliveryStore;
 pub use events::SqliteEventStore;
 pub use queue::SqliteDeliveryQueue;
+pub use retention::SqliteRetention;
 pub use subscriptions::SqliteSubscriptionStore;
 
 use base64::Engine;

@@ -1,4 +1,4 @@
-//! The delivery-health queries behind `AttemptLog::stats`.
+//! The delivery-health queries behind `DeliveryStore::stats`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};

@@ -1,4 +1,4 @@
-//! `AttemptLog` over SQLite: deliveries and their attempts.
+//! `DeliveryStore` over SQLite: deliveries and their attempts.
 
 use std::sync::{Arc, LazyLock};
 
@@ -13,23 +13,23 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::stats::DeliveryStats;
-use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, Reopen, StoreError};
+use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
      attempts_before_replay";
 
-pub struct SqliteAttemptLog {
+pub struct SqliteDeliveryStore {
     db: Arc<Db>,
 }
 
-impl SqliteAttemptLog {
+impl SqliteDeliveryStore {
     pub fn new(db: Arc<Db>) -> Self {
         Self { db }
     }
 }
 
 #[async_trait]
-impl AttemptLog for SqliteAttemptLog {
+impl DeliveryStore for SqliteDeliveryStore {
     async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
         if deliveries.is_empty() {
             return Ok(());
@@ -116,26 +116,6 @@ impl AttemptLog for SqliteAttemptLog {
                     [&event],
                 )?;
                 Ok(())
-            })
-            .await
-    }
-
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        let before = to_text(before);
-        self.db
-            .write(move |conn| {
-                let closed = format!("SELECT id FROM deliveries WHERE created_at < ?1 AND status IN ({})", *status::CLOSED);
-                conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({closed})"), [&before])?;
-                let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({closed})"), [&before])?;
-                let events = conn.execute(
-                    &format!(
-                        "DELETE FROM events WHERE occurred_at < ?1 AND NOT EXISTS \
-                         (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ({}))",
-                        *status::OPEN
-                    ),
-                    [&before],
-                )?;
-                Ok((deliveries as u64, events as u64))
             })
             .await
     }

@@ -1,4 +1,4 @@
-//! `AttemptLog` over DynamoDB: one item per delivery holding its attempts (see `delivery_item`).
+//! `DeliveryStore` over DynamoDB: one item per delivery holding its attempts (see `delivery_item`).
 //! Every change to a delivery is one conditional `UpdateItem`; a change whose condition no
 //! longer holds (the delivery closed meanwhile) is a no-op, as in the SQLite adapter.
 
@@ -12,30 +12,28 @@ use futures_util::future::join_all;
 use super::batch::{all_distinct, put_all};
 use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
-use super::item::{Item, get_s, is_live, key, n, s, time};
+use super::item::{Item, get_s, is_live, n, s, time};
 use super::reads::{get_item, query_all};
 use super::stats::stats_of;
-use super::walk::{Walk, days_between, every_item, page};
-use super::{Dynamo, store_error, written};
+use super::walk::{Walk, every_item, page};
+use super::{Dynamo, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::stats::DeliveryStats;
-use crate::ports::{AttemptLog, AttemptRecord, DeliveryFilter, Page, Reopen, StoreError};
+use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, StoreError};
 
 /// Attempts after this many keep no response excerpt, so a delivery replayed again and again
 /// stays far below DynamoDB's 400 KB item limit.
 const EXCERPTS_KEPT: u32 = 50;
-/// How far back a purge looks for what TTL has not deleted yet.
-const TTL_LAG: Duration = Duration::days(7);
 
-pub struct DynamoDbAttemptLog {
+pub struct DynamoDbDeliveryStore {
     db: Dynamo,
     cursors: Cursors,
     retention: Duration,
 }
 
-impl DynamoDbAttemptLog {
+impl DynamoDbDeliveryStore {
     /// Delivery items expire (TTL) `retention` after their creation.
     pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: Duration) -> Self {
         Self { db, cursors: Cursors::new(cipher), retention }
@@ -138,7 +136,7 @@ fn status_in(statuses: &[DeliveryStatus]) -> (String, Vec<(String, AttributeValu
 }
 
 #[async_trait]
-impl AttemptLog for DynamoDbAttemptLog {
+impl DeliveryStore for DynamoDbDeliveryStore {
     async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
         for chunk in deliveries.chunks(25) {
             join_all(chunk.iter().map(|d| self.create_one(d))).await.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -229,28 +227,6 @@ impl AttemptLog for DynamoDbAttemptLog {
             self.clear_excerpts(&id).await?;
         }
         Ok(())
-    }
-
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        // TTL deletes expired items (events included); this removes what it has not reached yet.
-        let walk = Walk { index: "GSI1", partitions: days_between(before - self.retention - TTL_LAG, before), since: None };
-        let mut deleted = 0;
-        for item in every_item(&self.db, &walk).await? {
-            let delivery = from_item(&item)?;
-            if delivery.created_at >= before || delivery.status.is_open() {
-                continue;
-            }
-            self.db
-                .client
-                .delete_item()
-                .table_name(&*self.db.table)
-                .set_key(Some(key(format!("DLV#{}", delivery.id), "META")))
-                .send()
-                .await
-                .map_err(store_error)?;
-            deleted += 1;
-        }
-        Ok((deleted, 0))
     }
 
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
