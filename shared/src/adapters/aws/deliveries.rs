@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
@@ -58,43 +59,47 @@ impl DynamoDbDeliveryStore {
 
     /// Closes an open delivery as cancelled; false when it was not open.
     async fn cancel_item(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let (open, open_values) = status_in(&open_statuses());
+        let set = "SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at";
+        let request = self
+            .update_if_status(id, set, &open_statuses(), "")
+            .expression_attribute_values(":cancelled", s(DeliveryStatus::Cancelled.as_str()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", time(at));
+        Ok(written(request.send().await)?.is_some())
+    }
+
+    /// An update of one delivery on condition that its status is one of `from` (and `also`).
+    fn update_if_status(
+        &self,
+        id: &DeliveryId,
+        expression: impl Into<String>,
+        from: &[DeliveryStatus],
+        also: &str,
+    ) -> UpdateItemFluentBuilder {
+        let (condition, values) = status_in(from);
         let mut request = self
             .db
             .client
             .update_item()
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(id)))
-            .update_expression("SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
-            .condition_expression(open)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":cancelled", s(DeliveryStatus::Cancelled.as_str()))
-            .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":at", time(at));
-        for (name, value) in open_values {
+            .update_expression(expression)
+            .condition_expression(format!("{condition}{also}"))
+            .expression_attribute_names("#status", "status");
+        for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        Ok(written(request.send().await)?.is_some())
+        request
     }
 
     /// Reopens one delivery if its status is one of `from`; returns it as reopened.
     async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], at: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
-        let (condition, from_values) = status_in(from);
-        let mut request = self
-            .db
-            .client
-            .update_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(delivery_key(id)))
-            .update_expression("SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :at, updated_at = :at")
-            .condition_expression(condition)
-            .expression_attribute_names("#status", "status")
+        let set = "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :at, updated_at = :at";
+        let request = self
+            .update_if_status(id, set, from, "")
             .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":at", time(at))
             .return_values(ReturnValue::AllNew);
-        for (name, value) in from_values {
-            request = request.expression_attribute_values(name, value);
-        }
         written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(from_item).transpose()
     }
 
@@ -175,7 +180,6 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         let mut set =
             vec!["#status = :status", "attempts = :number", "updated_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)"];
         let mut remove = Vec::new();
-        let (open, open_values) = status_in(&open_statuses());
         let mut values: Vec<(String, AttributeValue)> = vec![
             (":status".into(), s(record.status.as_str())),
             (":number".into(), n(attempt.number)),
@@ -183,7 +187,6 @@ impl DeliveryStore for DynamoDbDeliveryStore {
             (":empty".into(), AttributeValue::L(Vec::new())),
             (":entry".into(), AttributeValue::L(vec![attempt_value(&logged)])),
         ];
-        values.extend(open_values);
         for (assignment, name, placeholder, value) in [
             ("next_attempt_at = :next", "next_attempt_at", ":next", attempt.next_attempt_at.map(time)),
             ("last_status_code = :code", "last_status_code", ":code", attempt.status_code.map(n)),
@@ -201,16 +204,8 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let mut request = self
-            .db
-            .client
-            .update_item()
-            .table_name(&*self.db.table)
-            .set_key(Some(delivery_key(id)))
-            .update_expression(expression)
-            .condition_expression(format!("{open} AND attempts < :number"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#log", "log");
+        let mut request =
+            self.update_if_status(id, expression, &open_statuses(), " AND attempts < :number").expression_attribute_names("#log", "log");
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
