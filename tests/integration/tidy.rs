@@ -75,3 +75,51 @@ fn configuration_is_read_only_in_config_and_the_cli() {
         assert!(allowed || !text.contains("std::env::var"), "{} reads the environment; go through Config", file.display());
     }
 }
+
+/// The core's layers, lowest first, each with the layers it may import from (ARCHITECTURE.md):
+/// no arrow points up.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("ports", &["domain"]),
+    ("service", &["domain", "ports"]),
+    ("adapters", &["domain", "ports"]),
+    ("api", &["domain", "ports", "service"]),
+    ("config", &["domain", "ports", "service", "adapters", "api"]),
+    ("tuning", &["domain", "ports", "service", "adapters", "api", "config"]),
+    ("backend", &["domain", "ports", "service", "adapters", "api", "config"]),
+];
+
+/// The modules a file names as `crate::<module>`.
+fn crate_imports(text: &str) -> Vec<String> {
+    text.match_indices("crate::")
+        .map(|(at, found)| text[at + found.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+        .collect()
+}
+
+#[test]
+fn no_layer_of_the_core_imports_one_above_it() {
+    let core = workspace().join("shared/src");
+    for (layer, allowed) in LAYERS {
+        let dir = core.join(layer);
+        let files = if dir.is_dir() { rust_files(&dir) } else { vec![core.join(format!("{layer}.rs"))] };
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap();
+            for module in crate_imports(&text) {
+                let fine = module == *layer || module == "VERSION" || allowed.contains(&module.as_str());
+                assert!(fine, "{} ({layer}) imports crate::{module}, a layer above it or beside it", file.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_hosts_build_their_adapters_only_through_the_composition_root() {
+    let hosts = [workspace().join("local/src"), workspace().join("functions")];
+    let constructors = ["SubscriptionStore::new", "EventStore::new", "DeliveryStore::new", "DeliveryQueue::new", "Db::open", "Dynamo::new"];
+    for file in hosts.iter().flat_map(|dir| rust_files(dir)) {
+        let text = fs::read_to_string(&file).unwrap();
+        for constructor in constructors {
+            assert!(!text.contains(constructor), "{} builds an adapter itself ({constructor}); use backend::assemble", file.display());
+        }
+    }
+}
