@@ -1,6 +1,6 @@
 //! The composition root: the one place that turns a `Config`, a `Backend` and the deployment's
-//! keys into everything a host runs (the services over their adapters, the token verifier and
-//! the management API). The local binary, the Lambda functions and the test suites all build
+//! keys into everything a host runs (the services over their adapters, and the management API
+//! with its token verifier). The local binary, the Lambda functions and the test suites all build
 //! through `assemble`, so an adapter or a setting is wired here and nowhere else.
 
 #[cfg(feature = "sqlite")]
@@ -56,7 +56,6 @@ pub struct Keys {
 /// Everything a host runs.
 pub struct Assembled {
     pub hookline: Hookline,
-    pub tokens: Arc<TokenVerifier>,
     /// The management and publishing API, built once so its rate limiters see every request.
     pub router: Router,
 }
@@ -95,7 +94,7 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
         settings: config.settings(),
     };
     let router = api::router(AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits), config.api());
-    Ok(Assembled { hookline, tokens, router })
+    Ok(Assembled { hookline, router })
 }
 
 /// With a JWKS URL configured: fetches the provider's keys now (no start without them) and

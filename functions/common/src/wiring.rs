@@ -19,7 +19,6 @@ use crate::config::FunctionArgs;
 /// One function instance's wiring.
 pub struct Function {
     pub hookline: Hookline,
-    pub config: Config,
     /// Built once, so its rate limiters see every request of the instance.
     router: Router,
 }
@@ -55,7 +54,7 @@ pub async fn wire_with_clients(
         acknowledgement: Acknowledgement::BatchResponse,
     });
     let assembled = assemble(&config, backend, keys, resolver).await.with_context(|| format!("wiring over table {}", args.table))?;
-    Ok(Function { hookline: assembled.hookline, config, router: assembled.router })
+    Ok(Function { hookline: assembled.hookline, router: assembled.router })
 }
 
 /// `HOOKLINE_SECRET_KEY`: base64 of 32 bytes.
