@@ -9,12 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookline_core::config::Config;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-
 use hookline_core::domain::ids::WebhookId;
 use hookline_core::ports::{ClaimLimits, Claimed};
 use hookline_core::service::Hookline;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// The longest the dispatcher sleeps without checking the queue.
 const MAX_IDLE: Duration = Duration::from_secs(1);

@@ -146,20 +146,25 @@ struct Inbound {
 }
 
 impl Inbound {
-    fn parse(&self) -> Result<PublishRequest, ServiceError> {
-        let value = self.request.clone().map_err(|reason| ServiceError::Invalid(Invalid::new("message", reason)))?;
-        let mut request = from_value::<PublishRequest>(value)?;
-        if request.id.is_none() {
-            request.id = self.message_id.as_ref().map(|id| format!("evt_{id}"));
-        }
-        Ok(request)
+    /// The publish request (or why there is none), and the source it came from.
+    fn parse(self) -> (Result<PublishRequest, ServiceError>, String) {
+        let message_id = self.message_id;
+        let request = self.request.map_err(|reason| ServiceError::Invalid(Invalid::new("message", reason))).and_then(|value| {
+            let mut request = from_value::<PublishRequest>(value)?;
+            if request.id.is_none() {
+                request.id = message_id.map(|id| format!("evt_{id}"));
+            }
+            Ok(request)
+        });
+        (request, self.source)
     }
 }
 
 /// Publishes the requests together (their delivery tasks go out in shared `SendMessageBatch`
 /// calls), answering for each in order.
 async fn publish_all(function: &Function, items: Vec<Inbound>) -> Vec<Result<PublishOutcome, String>> {
-    let requests = items.iter().map(|item| (item.parse(), PublishAs { source: item.source.as_str(), key: None })).collect();
+    let (requests, sources): (Vec<_>, Vec<_>) = items.into_iter().map(Inbound::parse).unzip();
+    let requests = requests.into_iter().zip(&sources).map(|(request, source)| (request, PublishAs { source, key: None })).collect();
     function.hookline.publish_each(requests).await.into_iter().map(|result| result.map_err(|error| describe(&error))).collect()
 }
 

@@ -54,6 +54,15 @@ impl ApiError {
         Self { challenge: Some(r#"ApiKey header="X-API-Key""#), ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail) }
     }
 
+    /// `{"code", "detail"}`, plus `field` on validation errors.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = json!({ "code": self.code, "detail": self.detail });
+        if let Some(field) = &self.field {
+            body["field"] = field.as_str().into();
+        }
+        body
+    }
+
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         let mut chain = cause.to_string();
         let mut source = cause.source();
@@ -84,17 +93,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(StoreError::Conflict(detail)) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             other => Self::internal(&other),
         }
-    }
-}
-
-impl ApiError {
-    /// `{"code", "detail"}`, plus `field` on validation errors.
-    pub fn body(&self) -> serde_json::Value {
-        let mut body = json!({ "code": self.code, "detail": self.detail });
-        if let Some(field) = &self.field {
-            body["field"] = field.as_str().into();
-        }
-        body
     }
 }
 
