@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = {"api": "ApiFunction", "ingest": "IngestFunction", "deliver": "DeliverFunction"}
+FUNCTIONS = {"api": "ApiFunction", "ingest": "IngestFunction", "deliver": "DeliverFunction", "maintain": "MaintainFunction"}
 
 # AWS managed policies SAM attaches, as AWS publishes them (they are not in the template).
 MANAGED = {

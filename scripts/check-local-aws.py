@@ -204,6 +204,12 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
         walk.http("api", name, 200)
     walk.http("api", "api-replay-delivery", 202)
     walk.http("api", "api-replay-dead", 202)
+    if walk.http("api", "api-enable-webhook", 200).get("state") != "active":
+        sys.exit("api-enable-webhook: the webhook should be active")
+    if not walk.folder:
+        done = walk.invoke("maintain", "maintain-schedule")
+        if set(done) != {"probed", "recovered", "disabled", "released"}:
+            sys.exit(f"maintain-schedule: {done}")
     walk.replace("evt_sample", published["event_id"])
     walk.http("api", "api-erase-event", 204)
     walk.http("api", "api-revoke-api-key", 204)

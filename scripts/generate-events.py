@@ -2,7 +2,8 @@
 """Writes the sample invocation payloads in events/.
 
 The shapes are those `sam local generate-event` prints (apigateway http-api-proxy, sqs
-receive-message, sns notification, cloudwatch scheduled-event for EventBridge), filled with
+receive-message, sns notification, cloudwatch scheduled-event for EventBridge and for the
+maintain function's schedule), filled with
 Hookline's routes and the catalog's example data. Ids such as `wh_sample` stand for ones a
 real run creates; the tests replace them. The management token is signed with the local
 development key below (README: running the functions locally) and never expires; that key
@@ -103,6 +104,8 @@ API = {
                           {"grace_period_secs": 3600}, ""),
     "api-list-webhook-deliveries": ("GET", "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhooks/wh_sample/deliveries", None, "limit=50"),
     "api-replay-dead": ("POST", "/api/v1/webhooks/{id}/replay", "/api/v1/webhooks/wh_sample/replay", None, ""),
+    "api-enable-webhook": ("POST", "/api/v1/webhooks/{id}/enable", "/api/v1/webhooks/wh_sample/enable",
+                           {"release_held": True}, ""),
     "api-list-deliveries": ("GET", "/api/v1/webhooks/deliveries", "/api/v1/webhooks/deliveries", None, "status=succeeded&limit=50"),
     "api-get-delivery": ("GET", "/api/v1/webhooks/deliveries/{delivery_id}", "/api/v1/webhooks/deliveries/dlv_sample", None, ""),
     "api-replay-delivery": ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/replay",
@@ -210,6 +213,10 @@ def main():
         sqs_record("0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02", json.dumps({"event_type": "ticket.exploded", "data": {}}),
                    "hookline-inbound"),
     ]})
+    write("maintain-schedule", {
+        "version": "0", "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-03-12T19:04:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/hookline-prod-maintain"], "detail": {}})
     task = {"delivery_id": "dlv_sample", "webhook_id": "wh_sample", "event_id": "evt_sample"}
     write("deliver-batch", {"Records": [
         sqs_record("5a1d3c55-2f0e-4a8e-8d6c-0b9a6f7e2b01", json.dumps(task), "hookline-deliveries"),

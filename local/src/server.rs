@@ -55,14 +55,28 @@ pub async fn run_with(
     announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), WorkerConfig::of(&config)).run(stopped));
-    let purger = tokio::spawn(purge_periodically(wiring.hookline, config.retention, config.purge_interval));
+    let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention, config.purge_interval));
+    let health = tokio::spawn(maintain_periodically(wiring.hookline, config.maintenance_interval));
     let app = wiring.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);
     workers.await.context("delivery workers")?;
     purger.abort();
+    health.abort();
     Ok(())
+}
+
+/// Runs the endpoint-health pass (probes, disabling, releasing held deliveries) every `interval`.
+async fn maintain_periodically(hookline: Hookline, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = hookline.maintain().await {
+            tracing::error!(%error, "the endpoint-health pass failed; it will be tried again");
+        }
+    }
 }
 
 /// Applies the retention period every `interval`, for as long as the server runs.

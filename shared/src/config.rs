@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::adapters::http_sender::SenderConfig;
 use crate::adapters::jwt::{JwtKeys, JwtSettings};
 use crate::api::{ApiConfig, RateLimits};
+use crate::domain::health::HealthPolicy;
 use crate::domain::net_policy::NetPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
@@ -42,6 +43,10 @@ pub struct Config {
     pub purge_interval: Duration,
     /// Requests per second (and burst) per token subject and per API key.
     pub rate_limits: RateLimits,
+    /// When a webhook fails, how it is probed, disabled and recovered.
+    pub health: HealthPolicy,
+    /// How often the endpoint-health pass (`Hookline::maintain`) runs in local mode.
+    pub maintenance_interval: Duration,
 }
 
 /// A configuration value that must never be printed.
@@ -134,6 +139,8 @@ impl Default for Config {
             secret_key: None,
             secret_key_file: None,
             rate_limits: RateLimits::default(),
+            health: HealthPolicy::default(),
+            maintenance_interval: Duration::from_secs(1),
         }
     }
 }
@@ -155,6 +162,10 @@ impl Config {
         if rates.iter().any(|rate| rate.per_second.is_nan() || rate.per_second <= 0.0 || rate.burst.is_nan() || rate.burst < 1.0) {
             return Err(ConfigError("rate limits need a positive rate and a burst of at least 1".into()));
         }
+        let health = &self.health;
+        if health.recovery_rate.is_nan() || health.recovery_rate <= 0.0 || health.probe_interval.is_zero() {
+            return Err(ConfigError("the recovery rate and the probe interval must be positive".into()));
+        }
         if self.max_event_bytes > self.max_request_bytes {
             return Err(ConfigError("the event size limit cannot exceed the request size limit".into()));
         }
@@ -166,6 +177,7 @@ impl Config {
             retry_policy: self.retry_policy.clone(),
             url_rules: UrlRules { allow_http: self.allow_http, net: self.net.clone() },
             max_event_bytes: self.max_event_bytes,
+            health: self.health.clone(),
         }
     }
 

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 use crate::api::RateLimits;
 use crate::config::{AuthConfig, Config, Redacted};
+use crate::domain::health::HealthPolicy;
 use crate::domain::net_policy::NetPolicy;
 use crate::domain::rate_limit::Rate;
 use crate::domain::webhook::RetryPolicyRequest;
@@ -111,6 +112,22 @@ pub struct Tuning {
     /// Days events and delivery records are kept (open deliveries are kept until they close).
     #[arg(long, env = "HOOKLINE_RETENTION_DAYS", default_value_t = 30.0)]
     pub retention_days: f64,
+    /// A webhook fails (its deliveries held, probes sent) after this many consecutive failed
+    /// attempts (0: never)…
+    #[arg(long, env = "HOOKLINE_FAILING_AFTER", default_value_t = 10)]
+    pub failing_after: u32,
+    /// …the first of which is at least this many seconds old.
+    #[arg(long, env = "HOOKLINE_FAILING_MIN_SECS", default_value_t = 300.0)]
+    pub failing_min_secs: f64,
+    /// Seconds before the first probe of a failing webhook; doubled after each failed probe, up to an hour.
+    #[arg(long, env = "HOOKLINE_PROBE_INTERVAL", default_value_t = 60.0)]
+    pub probe_interval: f64,
+    /// Seconds a webhook may be failing before it is disabled and probes stop.
+    #[arg(long, env = "HOOKLINE_DISABLE_AFTER_SECS", default_value_t = 3.0 * 86_400.0)]
+    pub disable_after_secs: f64,
+    /// Held deliveries released per second when a webhook recovers or is enabled.
+    #[arg(long, env = "HOOKLINE_RECOVERY_RATE", default_value_t = 10.0)]
+    pub recovery_rate: f64,
     /// The key sealing signing secrets at rest, base64 of 32 bytes (prefer the environment).
     #[arg(long, env = "HOOKLINE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -155,6 +172,15 @@ impl Tuning {
                 management: Rate { per_second: self.management_rate, burst: self.management_burst },
                 publish: Rate { per_second: self.publish_rate, burst: self.publish_burst },
             },
+            health: HealthPolicy {
+                failing_after: self.failing_after,
+                failing_min: seconds(self.failing_min_secs, "failing-min-secs")?,
+                probe_interval: seconds(self.probe_interval, "probe-interval")?,
+                probe_max: Duration::from_secs(3600),
+                disable_after: seconds(self.disable_after_secs, "disable-after-secs")?,
+                recovery_rate: self.recovery_rate,
+            },
+            maintenance_interval: Duration::from_secs(1),
         };
         config.validate()?;
         Ok(config)

@@ -114,11 +114,13 @@ async fn inactive_and_non_matching_webhooks_get_nothing() {
     app.create_webhook(&inactive.url, &["network.*"], json!({"is_active": false})).await;
     app.create_webhook(&other.url, &["invoice.*"], json!({})).await;
     let published = app.publish("network.device.down", json!({"device_id": "DEV-1"})).await;
-    assert_eq!(published["deliveries"], 1);
+    assert_eq!(published["deliveries"], 2, "the paused webhook's delivery is created, held");
     matching.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(inactive.received().is_empty());
     assert!(other.received().is_empty());
+    let (_, held) = app.get("/api/v1/webhooks/deliveries?status=held").await;
+    assert_eq!(held["data"].as_array().unwrap().len(), 1, "{held}");
 }
 
 #[tokio::test]
@@ -135,8 +137,11 @@ async fn a_410_deactivates_the_webhook_with_a_reason() {
     let (_, webhook) = app.get(&format!("/api/v1/webhooks/{id}")).await;
     assert_eq!(webhook["is_active"], false);
     assert!(webhook["disabled_reason"].as_str().unwrap().contains("410"));
+    assert_eq!(webhook["state"], "disabled");
     let again = app.publish("service.suspended", json!({"service_id": 1, "customer_id": 2, "reason": "unpaid"})).await;
-    assert_eq!(again["deliveries"], 0);
+    assert_eq!(again["deliveries"], 1, "kept, held, for when the webhook is enabled");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1, "a disabled webhook is not attempted");
 }
 
 #[tokio::test]

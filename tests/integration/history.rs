@@ -132,7 +132,7 @@ async fn metrics_report_success_rate_failures_by_webhook_types_and_timings() {
 
     let (status, metrics) = app.get("/api/v1/webhooks/metrics").await;
     assert_eq!(status, 200, "{metrics}");
-    assert_eq!(metrics["deliveries"], json!({"pending": 0, "retrying": 0, "succeeded": 2, "dead": 1, "cancelled": 0}));
+    assert_eq!(metrics["deliveries"], json!({"pending": 0, "retrying": 0, "succeeded": 2, "dead": 1, "cancelled": 0, "held": 0}));
     let rate = metrics["success_rate"].as_f64().unwrap();
     assert!((rate - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!(metrics["attempts"]["total"], 4);

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod conformance;
 mod delivery;
+mod endpoint_health;
 mod functions;
 mod history;
 mod interop;

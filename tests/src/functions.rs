@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
 use hookline_core::adapters::aws::Queues;
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, wire_with_clients};
+use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, maintain, wire_with_clients};
 use serde_json::{Value, json};
 
 use crate::emulator::Emulator;
@@ -46,12 +46,13 @@ pub fn sample_event(name: &str, replacements: &[(&str, &str)]) -> Value {
     event
 }
 
-/// The three functions over one table and queue pair, each wired on its own cold start with
+/// The four functions over one table and queue pair, each wired on its own cold start with
 /// its own SDK clients, so the calls each one makes are recorded under its name (`iam`).
 pub struct Functions {
     pub api_function: Arc<Function>,
     pub ingest_function: Arc<Function>,
     pub deliver_function: Arc<Function>,
+    pub maintain_function: Arc<Function>,
     pub emulator: Emulator,
     pub queues: Queues,
     pub table: String,
@@ -63,11 +64,20 @@ pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
     spawn_functions_with(Emulator::connect().await, max_attempts, schedule).await
 }
 
+/// `spawn_functions` with more settings, as the functions' flags (`--failing-after 3`, …).
+pub async fn spawn_functions_tuned(max_attempts: u32, schedule: &str, more: &[&str]) -> Functions {
+    spawn_functions_over(Emulator::connect().await, max_attempts, schedule, more).await
+}
+
 /// `spawn_functions` over the given clients (the benchmark's count their requests).
 pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedule: &str) -> Functions {
+    spawn_functions_over(emulator, max_attempts, schedule, &[]).await
+}
+
+async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedule: &str, more: &[&str]) -> Functions {
     let table = emulator.fresh_table().await;
     let queues = emulator.fresh_queues(Duration::from_secs(30), 10).await;
-    let args = function_args(&table, &queues, max_attempts, schedule);
+    let args = function_args(&table, &queues, max_attempts, schedule, more);
     let resources: HashMap<String, String> =
         [(table.clone(), "Table"), (queues.queue_url.clone(), "DeliveryQueue"), (queues.dlq_url.clone(), "DeliveryDeadLetterQueue")]
             .into_iter()
@@ -82,14 +92,14 @@ pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedul
         async move { Arc::new(wire_with_clients(args, clients, Arc::new(SystemResolver)).await.unwrap()) }
     };
     let (api_function, ingest_function) = (cold_start("api").await, cold_start("ingest").await);
-    let deliver_function = cold_start("deliver").await;
-    Functions { api_function, ingest_function, deliver_function, emulator, queues, table }
+    let (deliver_function, maintain_function) = (cold_start("deliver").await, cold_start("maintain").await);
+    Functions { api_function, ingest_function, deliver_function, maintain_function, emulator, queues, table }
 }
 
-fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str) -> FunctionArgs {
+fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str, more: &[&str]) -> FunctionArgs {
     let (auth_key, secret_key) = (STANDARD.encode(DEV_AUTH_KEY), STANDARD.encode([7u8; 32]));
     let attempts = max_attempts.to_string();
-    FunctionArgs::try_parse_from([
+    let base = [
         "functions",
         "--table",
         table,
@@ -114,8 +124,8 @@ fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str
         "100000",
         "--request-timeout",
         "5",
-    ])
-    .unwrap()
+    ];
+    FunctionArgs::try_parse_from(base.iter().chain(more)).unwrap()
 }
 
 /// What one poll of the delivery queue did.
@@ -148,6 +158,12 @@ impl Functions {
             event["headers"]["content-type"] = json!("application/json");
         }
         self.api(event).await
+    }
+
+    /// One scheduled run of the `maintain` function, with the sample schedule event.
+    pub async fn maintain(&self) -> Value {
+        let done = maintain::handle(&self.maintain_function, sample_event("maintain-schedule", &[])).await.unwrap();
+        serde_json::to_value(done).unwrap()
     }
 
     pub async fn ingest(&self, event: Value) -> Value {

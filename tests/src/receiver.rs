@@ -19,6 +19,10 @@ use serde_json::Value;
 pub struct Received {
     pub headers: HeaderMap,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 impl Received {
@@ -124,7 +128,9 @@ async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         next.unwrap_or_else(|| *shared.default.lock().unwrap())
     };
     tokio::time::sleep(reply.delay).await;
-    shared.requests.lock().unwrap().push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+    let received =
+        Received { headers, body: String::from_utf8_lossy(&body).into_owned(), at: std::time::Instant::now(), status: reply.status };
+    shared.requests.lock().unwrap().push(received);
     let status = StatusCode::from_u16(reply.status).unwrap();
     match reply.retry_after {
         Some(seconds) => (status, [("retry-after", seconds.to_string())], "slow down").into_response(),

@@ -1,6 +1,6 @@
 //! What Hookline's Lambda functions share: their settings from the environment (`config`),
 //! the adapters wired over DynamoDB and SQS once per cold start (`wiring`), and the handlers
-//! (`ingest`, `deliver`; the `api` function serves the core's router through `lambda_http`).
+//! (`ingest`, `deliver`, `maintain`; the `api` function serves the core's router through `lambda_http`).
 //! Each function's `main.rs` only calls one `run_*` here, so tests drive the same handlers.
 
 mod batch;
@@ -8,6 +8,7 @@ pub mod config;
 pub mod deliver;
 pub mod http;
 pub mod ingest;
+pub mod maintain;
 pub mod wiring;
 
 pub use config::FunctionArgs;
@@ -79,6 +80,22 @@ pub async fn run_deliver() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
         let function = function.clone();
         async move { Ok::<_, lambda_runtime::Error>(deliver::handle(&function, event.payload).await) }
+    }))
+    .await
+}
+
+/// The `maintain` function: the endpoint-health pass, on a schedule.
+pub async fn run_maintain() -> Result<(), lambda_runtime::Error> {
+    let function = std::sync::Arc::new(cold_start().await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let function = function.clone();
+        async move {
+            let answer = maintain::handle(&function, event.payload).await;
+            if let Err(error) = &answer {
+                tracing::error!(%error, "maintain invocation failed; the next scheduled one runs again");
+            }
+            answer
+        }
     }))
     .await
 }

@@ -45,6 +45,7 @@ pub fn router(state: AppState, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/deliveries/{delivery_id}/replay", post(deliveries::replay))
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
+        .route("/api/v1/webhooks/{id}/enable", post(webhooks::enable))
         .route("/api/v1/webhooks/{id}/secret", get(webhooks::secret))
         .route("/api/v1/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
         .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))

@@ -16,6 +16,7 @@ use super::deliveries::SinceQuery;
 use super::extract::{JsonBody, OptionalJsonBody, QueryParams, page_limit};
 use crate::domain::audit::AuditAction;
 use crate::domain::filter::EventPattern;
+use crate::domain::health::{Health, WebhookState};
 use crate::domain::ids::WebhookId;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook::{Webhook, WebhookRequest};
@@ -31,6 +32,9 @@ pub struct WebhookView {
     secret: String,
     events: Vec<EventPattern>,
     is_active: bool,
+    state: WebhookState,
+    state_changed_at: DateTime<Utc>,
+    health: Health,
     description: Option<String>,
     headers: BTreeMap<String, String>,
     retry_policy: Option<RetryPolicy>,
@@ -58,7 +62,10 @@ impl WebhookView {
             url: webhook.url.as_str().to_owned(),
             secret,
             events: webhook.events,
-            is_active: webhook.is_active,
+            is_active: webhook.state == WebhookState::Active,
+            state: webhook.state,
+            state_changed_at: webhook.state_changed_at,
+            health: webhook.health,
             description: webhook.description,
             headers: webhook.headers,
             retry_policy: webhook.retry_policy,
@@ -150,6 +157,38 @@ pub async fn rotate_secret(
     let rotated = hookline.rotate_secret(&id, request).await?;
     hookline.audit(&caller.actor, AuditAction::SecretRotate, &id).await?;
     Ok(Json(rotated))
+}
+
+/// The body of `POST /api/v1/webhooks/{id}/enable`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    /// Send what the webhook held while it was not active (oldest first, at the recovery
+    /// rate), or cancel it.
+    #[serde(default = "release_by_default")]
+    release_held: bool,
+}
+
+fn release_by_default() -> bool {
+    true
+}
+
+impl Default for EnableRequest {
+    fn default() -> Self {
+        Self { release_held: true }
+    }
+}
+
+/// `POST /api/v1/webhooks/{id}/enable`: makes a paused, failing or disabled webhook active.
+pub async fn enable(
+    caller: Writer,
+    State(hookline): State<Hookline>,
+    Path(id): Path<String>,
+    OptionalJsonBody(request): OptionalJsonBody<EnableRequest>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let webhook = hookline.enable_webhook(&id, request.release_held).await?;
+    hookline.audit(&caller.actor, AuditAction::WebhookEnable, &id).await?;
+    Ok(Json(WebhookView::masked(webhook)))
 }
 
 pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {

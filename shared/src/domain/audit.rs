@@ -25,6 +25,8 @@ pub enum AuditAction {
     SecretRotate,
     #[serde(rename = "webhook.replay")]
     WebhookReplay,
+    #[serde(rename = "webhook.enable")]
+    WebhookEnable,
     #[serde(rename = "delivery.replay")]
     DeliveryReplay,
     #[serde(rename = "api_key.create")]
@@ -36,13 +38,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::WebhookCreate,
         Self::WebhookUpdate,
         Self::WebhookDelete,
         Self::SecretRead,
         Self::SecretRotate,
         Self::WebhookReplay,
+        Self::WebhookEnable,
         Self::DeliveryReplay,
         Self::ApiKeyCreate,
         Self::ApiKeyRevoke,
@@ -57,6 +60,7 @@ impl AuditAction {
             Self::SecretRead => "webhook.secret.read",
             Self::SecretRotate => "webhook.secret.rotate",
             Self::WebhookReplay => "webhook.replay",
+            Self::WebhookEnable => "webhook.enable",
             Self::DeliveryReplay => "delivery.replay",
             Self::ApiKeyCreate => "api_key.create",
             Self::ApiKeyRevoke => "api_key.revoke",

@@ -16,12 +16,15 @@ pub enum DeliveryStatus {
     Succeeded,
     /// Every attempt failed (or the endpoint answered 410). Kept for review and replay.
     Dead,
-    /// Its webhook was deleted or deactivated before it could be sent.
+    /// Its webhook was deleted, or re-enabled discarding what it held, before it could be sent.
     Cancelled,
+    /// Kept, not attempted, while its webhook is paused, failing or disabled; released (made
+    /// pending again, oldest first) when the webhook is active again.
+    Held,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [Self; 5] = [Self::Pending, Self::Retrying, Self::Succeeded, Self::Dead, Self::Cancelled];
+    pub const ALL: [Self; 6] = [Self::Pending, Self::Retrying, Self::Succeeded, Self::Dead, Self::Cancelled, Self::Held];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +33,7 @@ impl DeliveryStatus {
             Self::Succeeded => "succeeded",
             Self::Dead => "dead",
             Self::Cancelled => "cancelled",
+            Self::Held => "held",
         }
     }
 
@@ -40,6 +44,11 @@ impl DeliveryStatus {
     /// Pending and retrying deliveries still expect an attempt.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Pending | Self::Retrying)
+    }
+
+    /// Not finished: open, or held for later. Deleting a webhook cancels these.
+    pub fn is_unfinished(self) -> bool {
+        self.is_open() || self == Self::Held
     }
 }
 
@@ -79,6 +88,13 @@ impl Delivery {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+impl Delivery {
+    /// The same delivery created held (its webhook is not active).
+    pub fn held(self) -> Self {
+        Self { status: DeliveryStatus::Held, next_attempt_at: None, ..self }
     }
 }
 
@@ -130,5 +146,6 @@ mod tests {
         }
         assert!(DeliveryStatus::Retrying.is_open());
         assert!(!DeliveryStatus::Dead.is_open());
+        assert!(!DeliveryStatus::Held.is_open() && DeliveryStatus::Held.is_unfinished());
     }
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod delivery;
 pub mod event;
 pub mod filter;
+pub mod health;
 pub mod ids;
 pub mod json;
 pub mod net_policy;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::Invalid;
 use super::filter::{EventPattern, any_matches, parse_patterns};
+use super::health::{Health, WebhookState};
 use super::ids::WebhookId;
 use super::retry::{RetryPolicy, Schedule};
 use super::secret::SigningSecret;
@@ -21,13 +22,18 @@ pub struct Webhook {
     /// Secrets replaced by a rotation that still sign until they expire, newest first.
     pub retired_secrets: Vec<RetiredSecret>,
     pub events: Vec<EventPattern>,
-    pub is_active: bool,
+    /// Whether deliveries are attempted (active) or held (paused, failing, disabled).
+    pub state: WebhookState,
+    /// When `state` last changed.
+    pub state_changed_at: DateTime<Utc>,
+    /// The recent attempts' record, kept apart from the rest (it changes with every failure).
+    pub health: Health,
     pub description: Option<String>,
     /// Sent with every delivery, after Hookline's own headers (which they cannot replace).
     pub headers: BTreeMap<String, String>,
     /// `None` means the deployment's policy applies.
     pub retry_policy: Option<RetryPolicy>,
-    /// Why Hookline deactivated this webhook (for example a 410), if it did.
+    /// Why Hookline stopped attempting this webhook (a 410, failures), while it is not active.
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -64,9 +70,14 @@ impl Webhook {
         self.updated_at = now;
     }
 
-    /// Active and subscribed to `event_type`.
+    /// The seed's `is_active`: deliveries are being attempted.
+    pub fn is_active(&self) -> bool {
+        self.state == WebhookState::Active
+    }
+
+    /// Subscribed to `event_type`, in whatever state (an inactive webhook's deliveries are held).
     pub fn wants(&self, event_type: &str) -> bool {
-        self.is_active && any_matches(&self.events, event_type)
+        any_matches(&self.events, event_type)
     }
 
     pub fn policy<'a>(&'a self, deployment: &'a RetryPolicy) -> &'a RetryPolicy {
@@ -230,7 +241,9 @@ mod tests {
             secret,
             retired_secrets: Vec::new(),
             events: draft.events,
-            is_active: true,
+            state: WebhookState::Active,
+            state_changed_at: now,
+            health: Health::default(),
             description: None,
             headers: BTreeMap::new(),
             retry_policy: None,
@@ -241,12 +254,12 @@ mod tests {
     }
 
     #[test]
-    fn inactive_webhooks_want_nothing() {
+    fn a_webhook_wants_its_types_in_any_state_but_is_active_only_when_active() {
         let mut webhook = customer_webhook(SigningSecret::generate(), Utc::now());
-        assert!(webhook.wants("customer.created"));
+        assert!(webhook.wants("customer.created") && webhook.is_active());
         assert!(!webhook.wants("invoice.paid"));
-        webhook.is_active = false;
-        assert!(!webhook.wants("customer.created"));
+        webhook.state = WebhookState::Failing;
+        assert!(webhook.wants("customer.created") && !webhook.is_active());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rand::Rng;
 
 use super::{Hookline, ServiceError};
 use crate::VERSION;
-use crate::domain::delivery::{Attempt, DeliveryStatus};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::ids::DeliveryId;
 use crate::domain::outcome::{ErrorKind, Outcome, classify};
@@ -17,9 +17,6 @@ use crate::domain::retry::RetryPolicy;
 use crate::domain::signing::sign;
 use crate::domain::webhook::Webhook;
 use crate::ports::{AttemptRecord, Claimed, DeliveryTask, Disposition, OutboundRequest, Settled};
-
-/// How early a task may come back and still be attempted (queues time delays in whole seconds).
-const EARLY_SLACK: Duration = Duration::from_secs(1);
 
 /// One attempt and how its result was classified.
 #[derive(Debug, Clone)]
@@ -85,15 +82,20 @@ impl Hookline {
             return Ok(Disposition::Done);
         }
         // A task back before its delivery is due (a queue that caps how long a message can wait,
-        // or a duplicate) waits for the rest of the time instead of attempting early.
-        if let Some(wait) =
-            delivery.next_attempt_at.and_then(|due| (due - self.clock.now()).to_std().ok()).filter(|wait| *wait > EARLY_SLACK)
-        {
+        // a released delivery waiting for its slot, or a duplicate) waits for the rest of the
+        // time instead of attempting early.
+        let slack = self.stores.queue.delay_resolution();
+        if let Some(wait) = delivery.next_attempt_at.and_then(|due| (due - self.clock.now()).to_std().ok()).filter(|wait| *wait > slack) {
             return Ok(Disposition::RetryIn(wait));
         }
         let webhook = match self.stores.subscriptions.get(&task.webhook_id).await? {
-            Some(webhook) if webhook.is_active => webhook,
-            Some(_) => return self.cancel(&delivery.id, "webhook is inactive").await,
+            Some(webhook) if webhook.is_active() => webhook,
+            Some(webhook) => {
+                if self.stores.deliveries.hold(&delivery, self.clock.now()).await? {
+                    self.recheck_held_for(&[&webhook.id]).await?;
+                }
+                return Ok(Disposition::Done);
+            }
             None => return self.cancel(&delivery.id, "webhook was deleted").await,
         };
         let Some(event) = self.stores.events.get(&task.event_id).await? else {
@@ -101,17 +103,25 @@ impl Hookline {
         };
         let number = delivery.attempts + 1;
         let mut result = self.attempt(&webhook, &event, &delivery.id, number).await;
+        let receiver = self.note_attempt(&webhook, &result).await?;
         let policy = webhook.policy(&self.settings.retry_policy);
         // A replayed delivery gets the whole policy again, counted from the replay.
         let attempt_in_round = number.saturating_sub(delivery.attempts_before_replay);
         let plan = plan_next(policy, attempt_in_round, result.outcome, rand::rng().random_range(-1.0..=1.0));
+        let (plan, hold) = spare_when_down(plan, receiver, self.settings.health.probe_interval);
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
         self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        if hold {
+            let attempted = Delivery { attempts: number, ..delivery };
+            if self.stores.deliveries.hold(&attempted, self.clock.now()).await? {
+                self.recheck_held_for(&[&webhook.id]).await?;
+            }
+            return Ok(Disposition::Done);
+        }
         if plan.deactivate {
             let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);
-            self.stores.subscriptions.deactivate(&webhook.id, &reason, self.clock.now()).await?;
-            tracing::warn!(webhook_id = %webhook.id, "webhook deactivated after 410 Gone");
+            self.disable(&webhook, reason).await?;
         }
         Ok(match plan.retry_in {
             Some(wait) => Disposition::RetryIn(wait),
@@ -159,6 +169,32 @@ impl Hookline {
     async fn cancel(&self, id: &DeliveryId, reason: &str) -> Result<Disposition, ServiceError> {
         self.stores.deliveries.cancel(id, reason, self.clock.now()).await?;
         Ok(Disposition::Done)
+    }
+}
+
+/// What the receiver's health says about a failed attempt's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    /// Answering, or failing too little to tell.
+    Up,
+    /// Its recent attempts all failed, enough of them to count, but not for long enough to
+    /// stop attempting it.
+    Down,
+    /// The webhook is failing: Hookline stopped attempting it.
+    Failing,
+}
+
+/// Spares a delivery from the receiver's outage: while the webhook is failing it is held
+/// (second value), and while the receiver is down a delivery whose policy is spent waits
+/// `wait` and tries again instead of dying, so an outage kills nothing. A 410 is never spared.
+pub fn spare_when_down(plan: Plan, receiver: Receiver, wait: Duration) -> (Plan, bool) {
+    let failed = plan.status != DeliveryStatus::Succeeded && !plan.deactivate;
+    match receiver {
+        Receiver::Failing if failed => (Plan { status: DeliveryStatus::Retrying, retry_in: None, deactivate: false }, true),
+        Receiver::Down if failed && plan.status == DeliveryStatus::Dead => {
+            (Plan { status: DeliveryStatus::Retrying, retry_in: Some(wait), deactivate: false }, false)
+        }
+        _ => (plan, false),
     }
 }
 
@@ -211,6 +247,20 @@ mod tests {
     fn the_last_failure_makes_the_delivery_dead() {
         let plan = plan_next(&policy(), 3, Outcome::Retry { retry_after: None }, 0.0);
         assert_eq!(plan, Plan { status: DeliveryStatus::Dead, retry_in: None, deactivate: false });
+    }
+
+    #[test]
+    fn an_outage_spares_deliveries_holding_them_once_the_webhook_fails() {
+        let wait = Duration::from_secs(60);
+        let last = plan_next(&policy(), 3, Outcome::Retry { retry_after: None }, 0.0);
+        let (spared, hold) = spare_when_down(last, Receiver::Down, wait);
+        assert_eq!((spared.status, spared.retry_in, hold), (DeliveryStatus::Retrying, Some(wait), false));
+        assert_eq!(spare_when_down(last, Receiver::Up, wait), (last, false), "one delivery failing alone dies");
+        let retry = plan_next(&policy(), 1, Outcome::Retry { retry_after: None }, 0.0);
+        assert_eq!(spare_when_down(retry, Receiver::Down, wait), (retry, false), "retries go on as planned");
+        assert!(spare_when_down(retry, Receiver::Failing, wait).1, "a failing webhook's deliveries are held");
+        let gone = plan_next(&policy(), 1, Outcome::Gone, 0.0);
+        assert_eq!(spare_when_down(gone, Receiver::Failing, wait), (gone, false), "a 410 is never spared");
     }
 
     #[test]

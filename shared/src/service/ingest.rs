@@ -1,15 +1,16 @@
-//! Ingesting events: validate against the catalog, store once, fan out to every matching webhook.
+//! Ingesting events: validate against the catalog, store once, fan out to every matching webhook
+//! (the deliveries of one that is not active are created held, and not queued).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Hookline, ServiceError};
 use crate::domain::api_key::ApiKey;
-use crate::domain::delivery::Delivery;
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::event::{Event, PublishRequest};
-use crate::domain::ids::EventId;
+use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::json::from_value;
 use crate::domain::webhook::Webhook;
 use crate::ports::{DeliveryTask, Recorded, StoreError};
@@ -146,7 +147,10 @@ impl Hookline {
         let mut counts = Vec::with_capacity(events.len());
         for (event, new) in events {
             let webhooks = subscribers.get(event.event_type.as_str()).map_or(&[][..], Vec::as_slice);
-            let deliveries = webhooks.iter().map(|w| Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now));
+            let deliveries = webhooks.iter().map(|w| {
+                let delivery = Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now);
+                if w.is_active() { delivery } else { delivery.held() }
+            });
             if *new {
                 fresh.extend(deliveries);
             } else {
@@ -154,7 +158,8 @@ impl Hookline {
             }
             counts.push(webhooks.len());
         }
-        let tasks: Vec<DeliveryTask> = fresh.iter().chain(&again).map(DeliveryTask::of).collect();
+        let tasks: Vec<DeliveryTask> =
+            fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
         // All are idempotent and all must be done before an event counts as fanned out;
         // issued together, they usually share one commit.
         let (created_new, created, enqueued) = tokio::join!(
@@ -165,6 +170,9 @@ impl Hookline {
         created_new?;
         created?;
         enqueued?;
+        let held_for: BTreeMap<&str, &WebhookId> =
+            subscribers.values().flatten().filter(|w| !w.is_active()).map(|w| (w.id.as_str(), &w.id)).collect();
+        self.recheck_held_for(&held_for.into_values().collect::<Vec<_>>()).await?;
         let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
         self.stores.events.mark_all_fanned_out(&ids).await?;
         Ok(counts)

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{Hookline, ServiceError, not_found};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::{Event, unix_millis};
+use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::secret::SigningSecret;
 use crate::domain::webhook::{RetiredSecret, Webhook, WebhookDraft, WebhookRequest};
@@ -41,18 +42,35 @@ impl Hookline {
         Ok(self.stores.subscriptions.list(filter).await?)
     }
 
-    /// Replaces every field; a request without `secret` keeps the current one.
+    /// Replaces every field; a request without `secret` keeps the current one. `is_active: false`
+    /// pauses the webhook; `is_active: true` on one that is not active enables it, releasing
+    /// what it held.
     pub async fn replace_webhook(&self, id: &str, request: WebhookRequest) -> Result<Webhook, ServiceError> {
         let current = self.webhook(id).await?;
         let draft = self.parse_draft(request).await?;
+        let now = self.clock.now();
         let stamp = Stamp {
             id: current.id.clone(),
             retired_secrets: current.retired_secrets.clone(),
             created_at: current.created_at,
-            updated_at: self.clock.now(),
+            updated_at: now,
         };
-        let replaced = build(draft, stamp, || current.secret.clone());
+        let enable = draft.is_active && !current.is_active();
+        let mut replaced = build(draft, stamp, || current.secret.clone());
+        // The state changes only by pausing here; enabling goes through `enable_webhook`.
+        replaced.health = current.health.clone();
+        if replaced.state == WebhookState::Active || replaced.state == current.state {
+            replaced.state = current.state;
+            (replaced.state_changed_at, replaced.disabled_reason) = (current.state_changed_at, current.disabled_reason.clone());
+        }
         self.stores.subscriptions.replace(&replaced).await.map_err(not_found("webhook"))?;
+        if replaced.state != current.state {
+            self.stores.subscriptions.record_health(&replaced.id, &HealthChange::NoProbe, now).await?;
+            replaced.health.apply(&HealthChange::NoProbe, now);
+        }
+        if enable {
+            return self.enable_webhook(id, true).await;
+        }
         Ok(replaced)
     }
 
@@ -67,13 +85,17 @@ impl Hookline {
 
     /// Sends a signed `webhook.test` ping now, once, and records it like any delivery.
     pub async fn test_webhook(&self, id: &str) -> Result<TestOutcome, ServiceError> {
-        let webhook = self.webhook(id).await?;
+        self.ping(&self.webhook(id).await?).await
+    }
+
+    /// The test ping (also a failing webhook's probe), recorded like any delivery.
+    pub(crate) async fn ping(&self, webhook: &Webhook) -> Result<TestOutcome, ServiceError> {
         let now = self.clock.now();
         let event = Event::test_ping(&webhook.name, now);
         self.stores.events.record(&event).await?;
         let delivery = Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now);
         self.stores.deliveries.create(std::slice::from_ref(&delivery)).await?;
-        let result = self.attempt(&webhook, &event, &delivery.id, 1).await;
+        let result = self.attempt(webhook, &event, &delivery.id, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
         let status = if success { DeliveryStatus::Succeeded } else { DeliveryStatus::Dead };
         let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
@@ -116,7 +138,9 @@ fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> Sig
         secret: draft.secret.unwrap_or_else(default_secret),
         retired_secrets: stamp.retired_secrets,
         events: draft.events,
-        is_active: draft.is_active,
+        state: if draft.is_active { WebhookState::Active } else { WebhookState::Paused },
+        state_changed_at: stamp.updated_at,
+        health: Health::default(),
         description: draft.description,
         headers: draft.headers,
         retry_policy: draft.retry_policy,

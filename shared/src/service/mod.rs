@@ -4,6 +4,7 @@
 mod audit;
 mod deliver;
 mod erase;
+mod health;
 mod ingest;
 mod keys;
 mod manage;
@@ -15,6 +16,7 @@ mod secrets;
 use std::sync::Arc;
 
 pub use deliver::{AttemptResult, plan_next};
+pub use health::Maintenance;
 pub use ingest::{PublishAs, PublishOutcome};
 pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
@@ -22,6 +24,7 @@ pub use query::DeliveryDetail;
 pub use secrets::{RotateRequest, SecretView};
 
 use crate::domain::Invalid;
+use crate::domain::health::HealthPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
@@ -37,11 +40,18 @@ pub struct Settings {
     pub url_rules: UrlRules,
     /// The largest serialised event envelope accepted.
     pub max_event_bytes: usize,
+    /// When a webhook fails, how it is probed, disabled and recovered.
+    pub health: HealthPolicy,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { retry_policy: RetryPolicy::default(), url_rules: UrlRules::default(), max_event_bytes: 256 * 1024 }
+        Self {
+            retry_policy: RetryPolicy::default(),
+            url_rules: UrlRules::default(),
+            max_event_bytes: 256 * 1024,
+            health: HealthPolicy::default(),
+        }
     }
 }
 

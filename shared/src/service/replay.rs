@@ -26,7 +26,7 @@ impl Hookline {
     /// Replays every dead delivery of a webhook (created since `since`, when given); returns how many.
     pub async fn replay_dead_of(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<usize, ServiceError> {
         let webhook = self.webhook(webhook_id).await?;
-        if !webhook.is_active {
+        if !webhook.is_active() {
             return Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id)));
         }
         Ok(self.reopen(&Reopen::DeadOf { webhook: webhook.id, since }).await?.len())
@@ -34,7 +34,7 @@ impl Hookline {
 
     async fn webhook_open_for_replay(&self, delivery: &Delivery) -> Result<(), ServiceError> {
         match self.stores.subscriptions.get(&delivery.webhook_id).await? {
-            Some(webhook) if webhook.is_active => Ok(()),
+            Some(webhook) if webhook.is_active() => Ok(()),
             Some(webhook) => Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id))),
             None => Err(ServiceError::Conflict(format!("webhook {} was deleted", delivery.webhook_id))),
         }

@@ -4,7 +4,7 @@ use chrono::Duration;
 use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
-use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen};
+use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen, Slots};
 
 use super::{Backend, aws, now, sqlite};
 
@@ -76,6 +76,47 @@ async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
     assert!(log.reopen(&Reopen::One(dead.id.clone()), now()).await.unwrap().is_empty(), "an open delivery is not reopened");
 }
 
+async fn held_deliveries_are_released_oldest_first_into_their_slots(backend: &Backend) {
+    let log = &backend.stores.deliveries;
+    let webhook = WebhookId::generate(3);
+    let mut created = Vec::new();
+    for n in 0..5 {
+        let mut held = delivery(&format!("evt_h{n}"), &webhook, "auth.login").held();
+        held.created_at = now() + Duration::milliseconds(n);
+        created.push(held);
+    }
+    let (new, again) = created.split_at(3);
+    log.create_new(new).await.unwrap();
+    log.create(again).await.unwrap();
+    let open = delivery("evt_h5", &webhook, "auth.login");
+    log.create(std::slice::from_ref(&open)).await.unwrap();
+    assert!(log.hold(&open, now()).await.unwrap(), "an open delivery is held");
+    assert!(!log.hold(&open, now()).await.unwrap(), "only once");
+    assert_eq!(log.get(&open.id).await.unwrap().unwrap().status, DeliveryStatus::Held);
+
+    let slots = Slots { first_at: now(), interval: std::time::Duration::from_millis(100) };
+    let first = log.release_held(&webhook, &slots, 2).await.unwrap();
+    assert_eq!(first.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [created[0].id.clone(), created[1].id.clone()], "oldest first");
+    assert_eq!(
+        first.iter().map(|d| (d.status, d.next_attempt_at)).collect::<Vec<_>>(),
+        [(DeliveryStatus::Pending, Some(slots.nth(0))), (DeliveryStatus::Pending, Some(slots.nth(1)))]
+    );
+    let rest = log.release_held(&webhook, &slots, 10).await.unwrap();
+    assert_eq!(rest.len(), 4, "the rest, the one held after creation included");
+    assert!(log.release_held(&webhook, &slots, 10).await.unwrap().is_empty(), "released once");
+
+    let other = WebhookId::generate(4);
+    let discarded = [delivery("evt_h6", &other, "auth.login").held(), delivery("evt_h7", &other, "auth.login").held()];
+    log.create(&discarded).await.unwrap();
+    assert_eq!(log.cancel_held(&other, "enabled without its held deliveries", now()).await.unwrap(), 2);
+    let read = log.get(&discarded[0].id).await.unwrap().unwrap();
+    assert_eq!((read.status, read.last_error.as_deref()), (DeliveryStatus::Cancelled, Some("enabled without its held deliveries")));
+    assert!(log.release_held(&other, &slots, 10).await.unwrap().is_empty());
+    let deleted = delivery("evt_h8", &other, "auth.login").held();
+    log.create(std::slice::from_ref(&deleted)).await.unwrap();
+    assert_eq!(log.cancel_open_for(&other, "webhook was deleted", now()).await.unwrap(), 1, "deleting a webhook cancels what it held");
+}
+
 async fn history_filters_retention_and_health(backend: &Backend) {
     let log = &backend.stores.deliveries;
     let webhook = WebhookId::generate(3);
@@ -135,4 +176,14 @@ async fn sqlite_history_filters_retention_and_health() {
 #[tokio::test]
 async fn aws_history_filters_retention_and_health() {
     history_filters_retention_and_health(&aws().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_held_deliveries_are_released_oldest_first_into_their_slots() {
+    held_deliveries_are_released_oldest_first_into_their_slots(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_held_deliveries_are_released_oldest_first_into_their_slots() {
+    held_deliveries_are_released_oldest_first_into_their_slots(&aws().await).await;
 }

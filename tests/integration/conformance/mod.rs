@@ -4,6 +4,7 @@
 
 mod deliveries;
 mod events;
+mod health;
 mod queue;
 mod records;
 mod subscriptions;
@@ -17,6 +18,7 @@ use hookline_core::adapters::cipher::SecretCipher;
 use hookline_core::backend::{self, AwsBackend};
 use hookline_core::config::Config;
 use hookline_core::domain::event::{Event, PublishRequest};
+use hookline_core::domain::health::{Health, WebhookState};
 use hookline_core::domain::ids::WebhookId;
 use hookline_core::domain::secret::SigningSecret;
 use hookline_core::domain::webhook::{Webhook, WebhookRequest};
@@ -84,7 +86,9 @@ pub fn webhook(events: &[&str], active: bool) -> Webhook {
         secret: SigningSecret::generate(),
         retired_secrets: Vec::new(),
         events: draft.events,
-        is_active: draft.is_active,
+        state: if draft.is_active { WebhookState::Active } else { WebhookState::Paused },
+        state_changed_at: at,
+        health: Health::default(),
         description: Some("checks".into()),
         headers: draft.headers,
         retry_policy: draft.retry_policy,

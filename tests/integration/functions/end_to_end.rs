@@ -86,7 +86,7 @@ async fn a_task_for_a_delivery_that_is_not_stored_goes_to_the_dlq_labelled() {
 }
 
 #[tokio::test]
-async fn a_410_deactivates_the_webhook_and_stops_its_fan_out() {
+async fn a_410_disables_the_webhook_and_holds_what_it_gets_next() {
     let functions = spawn_functions(3, "1").await;
     let receiver = TestReceiver::start().await;
     receiver.always(410);
@@ -94,10 +94,13 @@ async fn a_410_deactivates_the_webhook_and_stops_its_fan_out() {
     publish(&functions, "service.suspended").await;
     assert_eq!(functions.poll().await, Poll { received: 1, failed: 0 });
     let (status, got) = functions.call("GET", &format!("/api/v1/webhooks/{webhook}"), None).await;
-    assert_eq!((status, got["is_active"].as_bool()), (200, Some(false)), "{got}");
+    assert_eq!((status, got["is_active"].as_bool(), got["state"].as_str()), (200, Some(false), Some("disabled")), "{got}");
     assert_eq!(deliveries_of(&functions, &webhook).await[0]["status"], "dead");
     assert_eq!(publish(&functions, "service.activated").await["published"], 1);
-    assert_eq!(functions.visible_tasks().await, 0, "an inactive webhook gets no new deliveries");
+    assert_eq!(functions.visible_tasks().await, 0, "a disabled webhook's new delivery is not queued");
+    let statuses: Vec<String> =
+        deliveries_of(&functions, &webhook).await.iter().map(|d| d["status"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(statuses, ["held", "dead"], "it is held, newest first");
 }
 
 #[tokio::test]

@@ -150,6 +150,12 @@ async fn walk_every_sample(folder: &str) {
     walk.api("api-replay-dead", 202).await;
     assert!(walk.api("api-metrics", 200).await["attempts"]["total"].as_u64().unwrap() >= 3);
     assert_eq!(walk.api("api-list-api-keys", 200).await["data"].as_array().unwrap().len(), 1);
+    assert_eq!(walk.api("api-enable-webhook", 200).await["state"], "active", "enabling an active webhook changes nothing");
+    if folder.is_empty() {
+        let event = walk.event("maintain-schedule");
+        let done = hookline_lambda::maintain::handle(&functions.maintain_function, event).await.unwrap();
+        assert_eq!(done, hookline_core::service::Maintenance::default(), "nothing failing, nothing to release");
+    }
     walk.replace("evt_sample", "evt_sample_http_1");
     walk.api("api-erase-event", 204).await;
     walk.api("api-revoke-api-key", 204).await;

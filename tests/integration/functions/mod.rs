@@ -2,6 +2,7 @@
 //! `events/`, and deliveries end to end with the queue drained the way the Lambda poller does.
 
 mod end_to_end;
+mod endpoint_health;
 mod event_files;
 
 use hookline_tests::functions::{Functions, sample_event};

@@ -6,23 +6,24 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 
-use super::batch::{all_distinct, put_all};
+use super::batch::{Transacted, all_distinct, put_all, transact};
 use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
+use super::held;
 use super::item::{Item, get_s, is_live, n, s, time};
 use super::reads::{get_item, query_all};
 use super::stats::stats_of;
 use super::walk::{Walk, every_item, page};
-use super::{Dynamo, written};
+use super::{Dynamo, store_error, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::stats::DeliveryStats;
-use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, StoreError};
+use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 /// Attempts after this many keep no response excerpt, so a delivery replayed again and again
 /// stays far below DynamoDB's 400 KB item limit.
@@ -54,14 +55,18 @@ impl DynamoDbDeliveryStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        written(result).map(|_| ())
+        if written(result)?.is_some() && delivery.status == DeliveryStatus::Held {
+            let marker = held::marker(delivery, self.retention);
+            self.db.client.put_item().table_name(&*self.db.table).set_item(Some(marker)).send().await.map_err(store_error)?;
+        }
+        Ok(())
     }
 
-    /// Closes an open delivery as cancelled; false when it was not open.
+    /// Closes an unfinished delivery as cancelled; false when it was not unfinished.
     async fn cancel_item(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let set = "SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at";
         let request = self
-            .update_if_status(id, set, &open_statuses(), "")
+            .update_if_status(id, set, &unfinished_statuses(), "")
             .expression_attribute_values(":cancelled", s(DeliveryStatus::Cancelled.as_str()))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":at", time(at));
@@ -92,13 +97,14 @@ impl DynamoDbDeliveryStore {
         request
     }
 
-    /// Reopens one delivery if its status is one of `from`; returns it as reopened.
-    async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], at: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
-        let set = "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :at, updated_at = :at";
+    /// Reopens one delivery if its status is one of `from`, due at `due`; returns it as reopened.
+    async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], due: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
+        let set = "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :due, updated_at = :at";
         let request = self
             .update_if_status(id, set, from, "")
             .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
-            .expression_attribute_values(":at", time(at))
+            .expression_attribute_values(":due", time(due))
+            .expression_attribute_values(":at", time(Utc::now().min(due)))
             .return_values(ReturnValue::AllNew);
         written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(from_item).transpose()
     }
@@ -132,6 +138,11 @@ fn open_statuses() -> Vec<DeliveryStatus> {
     DeliveryStatus::ALL.into_iter().filter(|status| status.is_open()).collect()
 }
 
+/// The statuses that are not finished (open or held), from the domain.
+fn unfinished_statuses() -> Vec<DeliveryStatus> {
+    DeliveryStatus::ALL.into_iter().filter(|status| status.is_unfinished()).collect()
+}
+
 /// `#status IN (:status0, …)` and its values, for a condition on a delivery's status.
 fn status_in(statuses: &[DeliveryStatus]) -> (String, Vec<(String, AttributeValue)>) {
     let values: Vec<(String, AttributeValue)> =
@@ -155,7 +166,8 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         if deliveries.len() <= 1 || !all_distinct(deliveries.iter().map(|d| d.id.as_str())) {
             return self.create(deliveries).await;
         }
-        put_all(&self.db, deliveries.iter().map(|d| to_item(d, self.retention)).collect()).await
+        let markers = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).map(|d| held::marker(d, self.retention));
+        put_all(&self.db, deliveries.iter().map(|d| to_item(d, self.retention)).chain(markers).collect()).await
     }
 
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
@@ -216,6 +228,53 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         self.cancel_item(id, reason, at).await.map(|_| ())
     }
 
+    /// The delivery and its marker in one transaction, so no held delivery lacks its marker.
+    async fn hold(&self, delivery: &Delivery, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (condition, values) = status_in(&open_statuses());
+        let mut update = Update::builder()
+            .table_name(&*self.db.table)
+            .set_key(Some(delivery_key(&delivery.id)))
+            .update_expression("SET #status = :held, updated_at = :at REMOVE next_attempt_at")
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":held", s(DeliveryStatus::Held.as_str()))
+            .expression_attribute_values(":at", time(at));
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        let update = TransactWriteItem::builder().update(update.build().map_err(store_error)?).build();
+        let writes = vec![update, held::put_marker(&self.db, delivery, self.retention)?];
+        Ok(matches!(transact(&self.db, writes).await?, Transacted::Written))
+    }
+
+    async fn release_held(&self, webhook: &WebhookId, slots: &Slots, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let mut released = Vec::new();
+        for marker in held::oldest(&self.db, webhook, limit).await? {
+            if let Some(id) = held::delivery_of(&marker) {
+                let slot = slots.nth(released.len());
+                released.extend(self.reopen_item(&id, &[DeliveryStatus::Held], slot).await?);
+            }
+            held::delete_marker(&self.db, &marker).await?;
+        }
+        Ok(released)
+    }
+
+    async fn cancel_held(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut cancelled = 0;
+        loop {
+            let markers = held::oldest(&self.db, webhook, 100).await?;
+            if markers.is_empty() {
+                return Ok(cancelled);
+            }
+            for marker in markers {
+                if let Some(id) = held::delivery_of(&marker) {
+                    cancelled += u64::from(self.cancel_item(&id, reason, at).await?);
+                }
+                held::delete_marker(&self.db, &marker).await?;
+            }
+        }
+    }
+
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
         for id in self.ids_of_event(event).await? {
             self.cancel_item(&id, "event was erased", at).await?;
@@ -251,7 +310,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         let mut cancelled = 0;
         for item in every_item(&self.db, &Walk::of_webhook(webhook.as_str(), None)).await? {
             let delivery = from_item(&item)?;
-            if delivery.status.is_open() && self.cancel_item(&delivery.id, reason, at).await? {
+            if delivery.status.is_unfinished() && self.cancel_item(&delivery.id, reason, at).await? {
                 cancelled += 1;
             }
         }

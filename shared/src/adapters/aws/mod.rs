@@ -10,6 +10,8 @@ mod cursor;
 mod deliveries;
 mod delivery_item;
 mod events;
+mod health_item;
+mod held;
 mod item;
 mod key_check;
 mod queue;

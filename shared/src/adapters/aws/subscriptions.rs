@@ -1,26 +1,29 @@
-//! `SubscriptionStore` over DynamoDB. Each webhook is one item (`WH#<id>`), plus, while it is
-//! active, one index item per catalog event type it wants (`TYPE#<event type>`), written in the
-//! same transaction. Fan-out is then a single strongly consistent `Query` of one partition.
+//! `SubscriptionStore` over DynamoDB. Each webhook is one item (`WH#<id>`), plus one index item
+//! per catalog event type it wants (`TYPE#<event type>`, in any state: fan-out holds what an
+//! inactive one gets), written in the same transaction. Fan-out is then a single strongly
+//! consistent `Query` of one partition. Health lives in the webhook's item only (`health_item`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::batch::{Transacted, transact};
 use super::cursor::{Cursors, position_of, start_key};
+use super::health_item::{health_of, update_for};
 use super::item::{Item, get_s, key, s};
 use super::reads::{get_item, query_all};
 use super::webhook_item::{from_doc, to_doc};
-use super::{Dynamo, page_size, store_error};
+use super::{Dynamo, page_size, store_error, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::catalog;
 use crate::domain::filter::any_matches;
+use crate::domain::health::{Health, HealthChange};
 use crate::domain::ids::WebhookId;
 use crate::domain::webhook::Webhook;
-use crate::ports::{Page, StoreError, SubscriptionStore, WebhookFilter};
+use crate::ports::{Page, StateChange, StoreError, SubscriptionStore, WebhookFilter};
 
 const LIST_KEYS: [&str; 4] = ["PK", "SK", "GSI1PK", "GSI1SK"];
 
@@ -38,7 +41,12 @@ impl DynamoDbSubscriptionStore {
     async fn load(&self, id: &WebhookId) -> Result<Option<(Webhook, String)>, StoreError> {
         let Some(item) = get_item(&self.db, key(format!("WH#{id}"), "META")).await? else { return Ok(None) };
         let doc = get_s(&item, "doc")?;
-        Ok(Some((from_doc(doc, &self.cipher)?, doc.to_owned())))
+        Ok(Some((self.webhook_of(&item)?, doc.to_owned())))
+    }
+
+    /// A webhook from its own item: the document and the health beside it.
+    fn webhook_of(&self, item: &Item) -> Result<Webhook, StoreError> {
+        Ok(Webhook { health: health_of(item)?, ..from_doc(get_s(item, "doc")?, &self.cipher)? })
     }
 
     /// Writes `webhook` and brings its index items from `before`'s types to its own. `before`
@@ -46,7 +54,10 @@ impl DynamoDbSubscriptionStore {
     /// webhook since (optimistic locking), so concurrent updates cannot leave stale index items.
     async fn save(&self, webhook: &Webhook, before: Option<(&Webhook, &str)>) -> Result<(), StoreError> {
         let doc = to_doc(webhook, &self.cipher);
-        let mut writes = vec![put(&self.db, webhook_item(webhook, &doc), before.map(|(_, doc)| doc))?];
+        let mut writes = vec![match before {
+            None => put_new(&self.db, webhook_item(webhook, &doc))?,
+            Some((_, expected)) => update_doc(&self.db, &webhook.id, &doc, expected)?,
+        }];
         let (old, new) = (before.map(|(webhook, _)| indexed_types(webhook)).unwrap_or_default(), indexed_types(webhook));
         for event_type in old.difference(&new) {
             writes.push(delete(&self.db, index_key(event_type, &webhook.id))?);
@@ -69,11 +80,8 @@ impl DynamoDbSubscriptionStore {
     }
 }
 
-/// The catalog types an active webhook is indexed under (none while it is inactive).
+/// The catalog types a webhook is indexed under.
 fn indexed_types(webhook: &Webhook) -> BTreeSet<&'static str> {
-    if !webhook.is_active {
-        return BTreeSet::new();
-    }
     catalog::all().iter().map(|info| info.event_type.as_str()).filter(|name| any_matches(&webhook.events, name)).collect()
 }
 
@@ -95,15 +103,23 @@ fn index_item(event_type: &str, id: &WebhookId, doc: &str) -> Item {
     item
 }
 
-/// A put of the webhook's own item: new (`expected` is `None`), or replacing exactly `expected`.
-/// Index items are put without a condition.
-fn put(db: &Dynamo, item: Item, expected: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(&*db.table).set_item(Some(item));
-    let put = match expected {
-        Some(doc) => put.condition_expression("doc = :expected").expression_attribute_values(":expected", s(doc)),
-        None => put.condition_expression("attribute_not_exists(PK)"),
-    };
+/// A put of a new webhook's own item. Index items are put without a condition.
+fn put_new(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(&*db.table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)");
     Ok(TransactWriteItem::builder().put(put.build().map_err(store_error)?).build())
+}
+
+/// Replaces the document of a webhook whose document is exactly `expected`, leaving its
+/// health attributes as they are.
+fn update_doc(db: &Dynamo, id: &WebhookId, doc: &str, expected: &str) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(&*db.table)
+        .set_key(Some(key(format!("WH#{id}"), "META")))
+        .update_expression("SET doc = :doc")
+        .condition_expression("doc = :expected")
+        .expression_attribute_values(":doc", s(doc))
+        .expression_attribute_values(":expected", s(expected));
+    Ok(TransactWriteItem::builder().update(update.build().map_err(store_error)?).build())
 }
 
 fn put_index(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -144,8 +160,8 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
                 .await
                 .map_err(store_error)?;
             for item in output.items() {
-                let webhook = from_doc(get_s(item, "doc")?, &self.cipher)?;
-                let wanted = filter.is_active.is_none_or(|active| webhook.is_active == active)
+                let webhook = self.webhook_of(item)?;
+                let wanted = filter.is_active.is_none_or(|active| webhook.is_active() == active)
                     && filter.event_type.as_deref().is_none_or(|t| any_matches(&webhook.events, t));
                 if !wanted {
                     continue;
@@ -189,19 +205,41 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
         items.iter().map(|item| from_doc(get_s(item, "doc")?, &self.cipher)).collect()
     }
 
-    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        // A concurrent change must not undo a deactivation (a 410): read again and retry.
+    async fn transition(&self, id: &WebhookId, change: &StateChange) -> Result<Option<Webhook>, StoreError> {
+        // A concurrent change must not undo a transition (a 410): read again and retry.
         for _ in 0..5 {
-            let Some((before, doc)) = self.load(id).await? else { return Ok(()) };
+            let Some((before, doc)) = self.load(id).await? else { return Ok(None) };
+            if !change.from.contains(&before.state) {
+                return Ok(None);
+            }
             let mut after = before.clone();
-            after.is_active = false;
-            after.disabled_reason = Some(reason.to_owned());
-            after.updated_at = at;
+            after.state = change.to;
+            after.disabled_reason = change.reason.clone();
+            after.state_changed_at = change.at;
+            after.updated_at = change.at;
             match self.save(&after, Some((&before, &doc))).await {
                 Err(StoreError::Conflict(_)) => continue,
-                other => return other,
+                Err(other) => return Err(other),
+                Ok(()) => return Ok(Some(after)),
             }
         }
-        Err(StoreError::Conflict("the webhook kept changing while it was being deactivated".into()))
+        Err(StoreError::Conflict("the webhook kept changing while its state was being changed".into()))
+    }
+
+    async fn record_health(&self, id: &WebhookId, change: &HealthChange, at: DateTime<Utc>) -> Result<Option<Health>, StoreError> {
+        let (expression, values) = update_for(change, at);
+        let mut request = self
+            .db
+            .client
+            .update_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("WH#{id}"), "META")))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(health_of).transpose()
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::filter::EventPattern;
+use crate::domain::health::{Health, WebhookState};
 use crate::domain::ids::WebhookId;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::secret::SigningSecret;
@@ -25,6 +26,11 @@ struct WebhookDoc {
     /// Sealed JSON of `[RetiredDoc]`.
     retired_secrets: String,
     events: Vec<String>,
+    /// Documents written before states had only `is_active`.
+    #[serde(default)]
+    state: Option<WebhookState>,
+    #[serde(default)]
+    state_changed_at: Option<DateTime<Utc>>,
     is_active: bool,
     description: Option<String>,
     headers: BTreeMap<String, String>,
@@ -56,7 +62,9 @@ pub fn to_doc(webhook: &Webhook, cipher: &SecretCipher) -> String {
         secret: cipher.seal(webhook.secret.expose(), id),
         retired_secrets: cipher.seal(&serde_json::to_string(&retired).unwrap_or_default(), id),
         events: webhook.events.iter().map(EventPattern::as_string).collect(),
-        is_active: webhook.is_active,
+        state: Some(webhook.state),
+        state_changed_at: Some(webhook.state_changed_at),
+        is_active: webhook.is_active(),
         description: webhook.description.clone(),
         headers: webhook.headers.clone(),
         retry_policy: webhook.retry_policy.clone(),
@@ -77,6 +85,11 @@ pub fn from_doc(raw: &str, cipher: &SecretCipher) -> Result<Webhook, StoreError>
             Ok(RetiredSecret { secret: SigningSecret::parse(&r.secret).map_err(|_| corrupt("retired secret"))?, expires_at: r.expires_at })
         })
         .collect::<Result<_, StoreError>>()?;
+    let state = doc.state.unwrap_or(match (doc.is_active, &doc.disabled_reason) {
+        (true, _) => WebhookState::Active,
+        (false, Some(_)) => WebhookState::Disabled,
+        (false, None) => WebhookState::Paused,
+    });
     Ok(Webhook {
         id: WebhookId::parse(&doc.id).ok_or_else(|| corrupt("id"))?,
         name: doc.name,
@@ -84,7 +97,9 @@ pub fn from_doc(raw: &str, cipher: &SecretCipher) -> Result<Webhook, StoreError>
         secret: SigningSecret::parse(&open(&doc.secret)?).map_err(|_| corrupt("secret"))?,
         retired_secrets,
         events: doc.events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
-        is_active: doc.is_active,
+        state,
+        state_changed_at: doc.state_changed_at.unwrap_or(doc.updated_at),
+        health: Health::default(),
         description: doc.description,
         headers: doc.headers,
         retry_policy: doc.retry_policy,

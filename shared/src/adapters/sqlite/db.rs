@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::schema::SCHEMA;
+use super::schema;
 use crate::ports::StoreError;
 
 /// How many waiting writes one transaction takes at most.
@@ -39,7 +39,7 @@ impl Db {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0; \
              PRAGMA secure_delete = ON;",
         )?;
-        writer.execute_batch(SCHEMA)?;
+        schema::create(&writer)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         spawn("hookline-sqlite-writer", move || run_writer(&writer, &inbox))?;
         let alive = Arc::new(());

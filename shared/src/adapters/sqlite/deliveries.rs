@@ -13,7 +13,7 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::stats::DeliveryStats;
-use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, StoreError};
+use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
      attempts_before_replay";
@@ -105,6 +105,31 @@ impl DeliveryStore for SqliteDeliveryStore {
         self.db.write(move |conn| Ok(conn.execute(&cancel_where("id = ?1"), params![id, reason, at]).map(|_| ())?)).await
     }
 
+    async fn hold(&self, delivery: &Delivery, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (id, at) = (delivery.id.to_string(), to_text(at));
+        let sql = format!(
+            "UPDATE deliveries SET status = {held}, next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ({open})",
+            held = status::literal(DeliveryStatus::Held),
+            open = *status::OPEN
+        );
+        self.db.write(move |conn| Ok(conn.execute(&sql, params![id, at])? > 0)).await
+    }
+
+    async fn release_held(&self, webhook: &WebhookId, slots: &Slots, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let (webhook, slots) = (webhook.to_string(), *slots);
+        self.db.write(move |conn| release_held(conn, &webhook, &slots, limit)).await
+    }
+
+    async fn cancel_held(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (webhook, reason, at) = (webhook.to_string(), reason.to_owned(), to_text(at));
+        let sql = format!(
+            "UPDATE deliveries SET status = {cancelled}, last_error = ?2, updated_at = ?3 WHERE webhook_id = ?1 AND status = {held}",
+            cancelled = status::literal(DeliveryStatus::Cancelled),
+            held = status::literal(DeliveryStatus::Held)
+        );
+        self.db.write(move |conn| Ok(conn.execute(&sql, params![webhook, reason, at])? as u64)).await
+    }
+
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (event, at) = (event.to_string(), to_text(at));
         self.db
@@ -151,14 +176,38 @@ static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Cancels the open deliveries `selection` picks (?1), with the reason ?2 at ?3.
+/// Cancels the unfinished deliveries `selection` picks (?1), with the reason ?2 at ?3.
 fn cancel_where(selection: &str) -> String {
     format!(
         "UPDATE deliveries SET status = {cancelled}, next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \
-         WHERE {selection} AND status IN ({open})",
+         WHERE {selection} AND status IN ({unfinished})",
         cancelled = status::literal(DeliveryStatus::Cancelled),
-        open = *status::OPEN
+        unfinished = *status::UNFINISHED
     )
+}
+
+/// Makes the oldest `limit` held deliveries of `webhook` pending, at `slots`.
+fn release_held(conn: &Connection, webhook: &str, slots: &Slots, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+    let held = status::literal(DeliveryStatus::Held);
+    let sql = format!("SELECT id FROM deliveries WHERE webhook_id = ?1 AND status = {held} ORDER BY seq LIMIT ?2");
+    let ids: Vec<String> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![webhook, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let release = format!(
+        "UPDATE deliveries SET status = {pending}, attempts_before_replay = attempts, next_attempt_at = ?2, updated_at = ?3 \
+         WHERE id = ?1 AND status = {held} RETURNING {COLUMNS}",
+        pending = status::literal(DeliveryStatus::Pending)
+    );
+    let (mut released, now) = (Vec::with_capacity(ids.len()), to_text(Utc::now().min(slots.first_at)));
+    for (i, id) in ids.iter().enumerate() {
+        let slot = slots.nth(i);
+        let mut statement = conn.prepare_cached(&release)?;
+        if let Some((_, delivery)) = statement.query_row(params![id, to_text(slot), now], read_delivery).optional()? {
+            released.push(delivery);
+        }
+    }
+    Ok(released)
 }
 
 fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<Page<Delivery>, StoreError> {

@@ -142,6 +142,11 @@ impl DeliveryQueue for SqliteDeliveryQueue {
     }
 
     /// Resolves when tasks were enqueued since the last call (or immediately if they were).
+    /// Visibility is kept in milliseconds.
+    fn delay_resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
     async fn enqueued(&self) {
         self.wake.notified().await;
     }

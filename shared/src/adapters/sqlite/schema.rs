@@ -18,7 +18,10 @@ CREATE TABLE IF NOT EXISTS webhooks (
     retry_policy TEXT,
     disabled_reason TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    state TEXT,
+    state_changed_at TEXT,
+    health TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -45,6 +48,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
+CREATE INDEX IF NOT EXISTS deliveries_held ON deliveries (webhook_id, seq) WHERE status = 'held';
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -88,3 +92,25 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 ) WITHOUT ROWID;
 ";
+
+/// Columns added since the first release, for data files created before them: (table, column,
+/// its definition). `is_active` stays, written from the state, so an older binary still reads
+/// the file.
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("webhooks", "state", "TEXT"), ("webhooks", "state_changed_at", "TEXT"), ("webhooks", "health", "TEXT NOT NULL DEFAULT '{}'")];
+
+/// Creates what is missing: the tables, their indexes, and columns added since.
+pub fn create(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    for (table, column, definition) in ADDED_COLUMNS {
+        let exists: bool = conn
+            .query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |row| row.get::<_, i64>(0))
+            .map(|count| count > 0)?;
+        let table_exists: bool =
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |row| row.get::<_, i64>(0))?
+                > 0;
+        if table_exists && !exists {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition};"))?;
+        }
+    }
+    conn.execute_batch(SCHEMA)
+}

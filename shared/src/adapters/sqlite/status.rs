@@ -8,6 +8,9 @@ use crate::domain::delivery::DeliveryStatus;
 /// The open statuses (`'pending', 'retrying'`), for `status IN (…)`.
 pub static OPEN: LazyLock<String> = LazyLock::new(|| list(DeliveryStatus::ALL.into_iter().filter(|status| status.is_open())));
 
+/// The unfinished statuses (open or held), for `status IN (…)`.
+pub static UNFINISHED: LazyLock<String> = LazyLock::new(|| list(DeliveryStatus::ALL.into_iter().filter(|status| status.is_unfinished())));
+
 /// The closed statuses, for `status IN (…)`.
 pub static CLOSED: LazyLock<String> = LazyLock::new(|| list(DeliveryStatus::ALL.into_iter().filter(|status| !status.is_open())));
 
@@ -27,6 +30,7 @@ mod tests {
     #[test]
     fn open_and_closed_statuses_are_the_domains() {
         assert_eq!(*OPEN, "'pending', 'retrying'");
-        assert_eq!(*CLOSED, "'succeeded', 'dead', 'cancelled'");
+        assert_eq!(*CLOSED, "'succeeded', 'dead', 'cancelled', 'held'");
+        assert_eq!(*UNFINISHED, "'pending', 'retrying', 'held'");
     }
 }

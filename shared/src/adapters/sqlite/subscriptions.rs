@@ -1,60 +1,74 @@
-//! `SubscriptionStore` over SQLite. Active webhooks are cached in memory for fan-out and
-//! delivery, and the cache is dropped on every write through this store; in local mode this
-//! process is the only writer, so the cache is never stale.
+//! `SubscriptionStore` over SQLite. Webhooks are cached in memory for fan-out and delivery,
+//! and the cache is dropped on every write through this store (health included); in local
+//! mode this process is the only writer, so the cache is never stale.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::filter::{EventPattern, any_matches};
+use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::WebhookId;
 use crate::domain::secret::SigningSecret;
 use crate::domain::webhook::{RetiredSecret, Webhook};
 use crate::domain::webhook_url::WebhookUrl;
-use crate::ports::{Page, StoreError, SubscriptionStore, WebhookFilter};
+use crate::ports::{Page, StateChange, StoreError, SubscriptionStore, WebhookFilter};
 
 const COLUMNS: &str = "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at, \
-     retired_secrets";
+     retired_secrets, state, state_changed_at, health";
 
 pub struct SqliteSubscriptionStore {
     db: Arc<Db>,
     /// Seals signing secrets before they are written and opens them when read.
     cipher: Arc<SecretCipher>,
-    active: RwLock<Option<Arc<Vec<Webhook>>>>,
+    /// Every webhook, loaded on first use after a write.
+    all: RwLock<Option<Arc<Vec<Webhook>>>>,
 }
 
 impl SqliteSubscriptionStore {
     pub fn new(db: Arc<Db>, cipher: Arc<SecretCipher>) -> Self {
-        Self { db, cipher, active: RwLock::new(None) }
+        Self { db, cipher, all: RwLock::new(None) }
     }
 
     fn forget_cache(&self) {
-        if let Ok(mut active) = self.active.write() {
-            *active = None;
+        if let Ok(mut all) = self.all.write() {
+            *all = None;
         }
     }
 
-    async fn active_webhooks(&self) -> Result<Arc<Vec<Webhook>>, StoreError> {
-        if let Some(cached) = self.active.read().ok().and_then(|a| a.clone()) {
+    /// Puts a webhook's new health into the cache (copied on write) instead of dropping the
+    /// cache, since health changes with every failure.
+    fn patch_cached(&self, id: &WebhookId, health: &Health) {
+        let Ok(mut all) = self.all.write() else { return };
+        let Some(cached) = all.as_ref() else { return };
+        let mut patched: Vec<Webhook> = cached.as_ref().clone();
+        if let Some(webhook) = patched.iter_mut().find(|w| &w.id == id) {
+            webhook.health = health.clone();
+        }
+        *all = Some(Arc::new(patched));
+    }
+
+    async fn all_webhooks(&self) -> Result<Arc<Vec<Webhook>>, StoreError> {
+        if let Some(cached) = self.all.read().ok().and_then(|a| a.clone()) {
             return Ok(cached);
         }
         let cipher = self.cipher.clone();
         let loaded = Arc::new(
             self.db
                 .read(move |conn| {
-                    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM webhooks WHERE is_active = 1 ORDER BY seq"))?;
+                    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM webhooks ORDER BY seq"))?;
                     let rows = statement.query_map([], |row| read_webhook(row, &cipher).map(|(_, webhook)| webhook))?;
                     Ok(rows.collect::<Result<Vec<_>, _>>()?)
                 })
                 .await?,
         );
-        if let Ok(mut active) = self.active.write() {
-            *active = Some(loaded.clone());
+        if let Ok(mut all) = self.all.write() {
+            *all = Some(loaded.clone());
         }
         Ok(loaded)
     }
@@ -74,18 +88,7 @@ impl SubscriptionStore for SqliteSubscriptionStore {
     }
 
     async fn get(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        let cached = self.active.read().ok().and_then(|a| a.clone());
-        if let Some(webhook) = cached.and_then(|active| active.iter().find(|w| &w.id == id).cloned()) {
-            return Ok(Some(webhook));
-        }
-        let (id, cipher) = (id.to_string(), self.cipher.clone());
-        self.db
-            .read(move |conn| {
-                let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1"))?;
-                let mut rows = statement.query_map([id], |row| read_webhook(row, &cipher).map(|(_, webhook)| webhook))?;
-                Ok(rows.next().transpose()?)
-            })
-            .await
+        Ok(self.all_webhooks().await?.iter().find(|w| &w.id == id).cloned())
     }
 
     async fn list(&self, filter: &WebhookFilter) -> Result<Page<Webhook>, StoreError> {
@@ -126,25 +129,52 @@ impl SubscriptionStore for SqliteSubscriptionStore {
     }
 
     async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError> {
-        Ok(self.active_webhooks().await?.iter().filter(|webhook| webhook.wants(event_type)).cloned().collect())
+        Ok(self.all_webhooks().await?.iter().filter(|webhook| webhook.wants(event_type)).cloned().collect())
     }
 
-    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
-        self.db
+    async fn transition(&self, id: &WebhookId, change: &StateChange) -> Result<Option<Webhook>, StoreError> {
+        let from: Vec<&'static str> = change.from.iter().map(|state| state.as_str()).collect();
+        let from = serde_json::to_string(&from).unwrap_or_default();
+        let (key, to, reason, at) = (id.to_string(), change.to, change.reason.clone(), to_text(change.at));
+        let changed = self
+            .db
             .write(move |conn| {
-                let sql = "UPDATE webhooks SET is_active = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1";
-                Ok(conn.execute(sql, params![id, reason, at])?)
+                let sql = "UPDATE webhooks SET state = ?2, is_active = ?3, disabled_reason = ?4, state_changed_at = ?5, updated_at = ?5 \
+                           WHERE id = ?1 AND COALESCE(state, CASE is_active WHEN 1 THEN 'active' ELSE 'paused' END) \
+                           IN (SELECT value FROM json_each(?6))";
+                let active = i64::from(to == WebhookState::Active);
+                Ok(conn.execute(sql, params![key, to.as_str(), active, reason, at, from])?)
             })
             .await?;
         self.forget_cache();
-        Ok(())
+        if changed == 0 { Ok(None) } else { self.get(id).await }
+    }
+
+    async fn record_health(&self, id: &WebhookId, change: &HealthChange, at: DateTime<Utc>) -> Result<Option<Health>, StoreError> {
+        let (key, change) = (id.to_string(), change.clone());
+        let health = self
+            .db
+            .write(move |conn| {
+                let stored: Option<String> =
+                    conn.query_row("SELECT health FROM webhooks WHERE id = ?1", [&key], |row| row.get(0)).optional()?;
+                let Some(stored) = stored else { return Ok(None) };
+                let mut health: Health = serde_json::from_str(&stored).unwrap_or_default();
+                health.apply(&change, at);
+                let json = serde_json::to_string(&health).unwrap_or_default();
+                conn.execute("UPDATE webhooks SET health = ?2 WHERE id = ?1", params![key, json])?;
+                Ok(Some(health))
+            })
+            .await?;
+        if let Some(health) = &health {
+            self.patch_cached(id, health);
+        }
+        Ok(health)
     }
 }
 
 /// A webhook flattened to column values, owned so it can move to the writer thread.
 struct WebhookRow {
-    values: [Option<String>; 13],
+    values: [Option<String>; 15],
 }
 
 impl WebhookRow {
@@ -160,7 +190,7 @@ impl WebhookRow {
                 Some(webhook.url.as_str().to_owned()),
                 Some(cipher.seal(webhook.secret.expose(), id)),
                 Some(json(serde_json::to_string(&events))),
-                Some(if webhook.is_active { "1" } else { "0" }.to_owned()),
+                Some(if webhook.is_active() { "1" } else { "0" }.to_owned()),
                 webhook.description.clone(),
                 Some(json(serde_json::to_string(&webhook.headers))),
                 webhook.retry_policy.as_ref().map(|p| json(serde_json::to_string(p))),
@@ -168,6 +198,8 @@ impl WebhookRow {
                 Some(to_text(webhook.created_at)),
                 Some(to_text(webhook.updated_at)),
                 Some(cipher.seal(&retired_to_json(&webhook.retired_secrets), id)),
+                Some(webhook.state.as_str().to_owned()),
+                Some(to_text(webhook.state_changed_at)),
             ],
         }
     }
@@ -177,13 +209,15 @@ impl WebhookRow {
         if replace {
             let sql = "UPDATE webhooks SET name = ?2, url = ?3, secret = ?4, events = ?5, is_active = ?6, description = ?7, \
                        headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12, \
-                       retired_secrets = ?13 WHERE id = ?1";
-            let changed = conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]])?;
+                       retired_secrets = ?13, state = ?14, state_changed_at = ?15 WHERE id = ?1";
+            let changed =
+                conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]])?;
             return if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) };
         }
         let sql = "INSERT INTO webhooks (id, name, url, secret, events, is_active, description, headers, retry_policy, \
-                   disabled_reason, created_at, updated_at, retired_secrets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]]) {
+                   disabled_reason, created_at, updated_at, retired_secrets, state, state_changed_at) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]]) {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Err(StoreError::Conflict("a webhook with this id already exists".into()))
             }
@@ -202,19 +236,30 @@ fn read_webhook(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<(i64, 
         Some(raw) => Some(serde_json::from_str(&raw).map_err(|_| corrupt("retry policy"))?),
         None => None,
     };
+    let is_active = row.get::<_, String>(6).map(|v| v == "1").or_else(|_| row.get::<_, i64>(6).map(|v| v == 1))?;
+    let state = match row.get::<_, Option<String>>(14)? {
+        Some(raw) => WebhookState::parse(&raw).ok_or_else(|| corrupt("webhook state"))?,
+        None if is_active => WebhookState::Active,
+        // Files from before states: a deactivated webhook was disabled by a 410, or paused.
+        None if row.get::<_, Option<String>>(10)?.is_some() => WebhookState::Disabled,
+        None => WebhookState::Paused,
+    };
+    let updated_at = from_text(&text(12)?)?;
     let webhook = Webhook {
         id: WebhookId::parse(&id).ok_or_else(|| corrupt("webhook id"))?,
         name: text(2)?,
         url: WebhookUrl::from_stored(&text(3)?).ok_or_else(|| corrupt("url"))?,
         secret: SigningSecret::parse(&open(4, "secret")?).map_err(|_| corrupt("secret"))?,
         events: events.iter().map(|raw| EventPattern::from_stored(raw)).collect(),
-        is_active: row.get::<_, String>(6).map(|v| v == "1").or_else(|_| row.get::<_, i64>(6).map(|v| v == 1))?,
+        state,
+        state_changed_at: row.get::<_, Option<String>>(15)?.map(|raw| from_text(&raw)).transpose()?.unwrap_or(updated_at),
+        health: serde_json::from_str(&text(16)?).map_err(|_| corrupt("health"))?,
         description: row.get(7)?,
         headers,
         retry_policy,
         disabled_reason: row.get(10)?,
         created_at: from_text(&text(11)?)?,
-        updated_at: from_text(&text(12)?)?,
+        updated_at,
         retired_secrets: retired_from_json(&open(13, "retired secrets")?)?,
     };
     Ok((row.get(0)?, webhook))

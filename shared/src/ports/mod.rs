@@ -2,7 +2,6 @@
 //! Adapters (SQLite here; DynamoDB and SQS on AWS) implement them and translate their
 //! own errors into the ones below.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,10 +12,15 @@ use crate::domain::api_key::ApiKey;
 use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
+use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::stats::DeliveryStats;
 use crate::domain::webhook::Webhook;
+
+mod queue;
+
+pub use queue::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
 
 /// Who a bearer token says the caller is: what the management API needs to authenticate.
 pub trait Authenticator: Send + Sync {
@@ -66,9 +70,25 @@ pub trait SubscriptionStore: Send + Sync {
     /// Replaces an existing webhook; `NotFound` if it is gone.
     async fn replace(&self, webhook: &Webhook) -> Result<(), StoreError>;
     async fn delete(&self, id: &WebhookId) -> Result<(), StoreError>;
-    /// Active webhooks subscribed to `event_type`: the fan-out query.
+    /// Webhooks subscribed to `event_type`, in any state: the fan-out query (the deliveries of
+    /// those not active are created held).
     async fn matching(&self, event_type: &str) -> Result<Vec<Webhook>, StoreError>;
-    async fn deactivate(&self, id: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Moves a webhook from one of `change.from` to `change.to`; returns it as changed, or
+    /// `None` when it is gone or in another state (someone else moved it first).
+    async fn transition(&self, id: &WebhookId, change: &StateChange) -> Result<Option<Webhook>, StoreError>;
+    /// Applies `change` to the webhook's health (`Health::apply`), atomically against other
+    /// writers of it; returns the health after, or `None` when the webhook is gone.
+    async fn record_health(&self, id: &WebhookId, change: &HealthChange, at: DateTime<Utc>) -> Result<Option<Health>, StoreError>;
+}
+
+/// A change of a webhook's state, if it is in one of `from`.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub from: Vec<WebhookState>,
+    pub to: WebhookState,
+    /// Why (shown as `disabled_reason`); `None` clears it.
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Whether an event was new, or already stored (by a retried publish or a redelivered message).
@@ -150,8 +170,16 @@ pub trait DeliveryStore: Send + Sync {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError>;
     /// Appends an attempt and moves the delivery to `record.status`.
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Closes an open delivery without an attempt (its webhook was deleted or deactivated).
+    /// Closes an unfinished (open or held) delivery without an attempt.
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Holds an open delivery (its webhook is not active); false when it was not open.
+    async fn hold(&self, delivery: &Delivery, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Releases up to `limit` of a webhook's held deliveries, oldest first, as pending with
+    /// their next attempt at `first_at`, `first_at + interval`, …, each with a fresh round of
+    /// its retry policy; returns them as released.
+    async fn release_held(&self, webhook: &WebhookId, slots: &Slots, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Cancels every held delivery of a webhook with `reason`; returns how many.
+    async fn cancel_held(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
     /// After an event's erasure: cancels its open deliveries and clears the response excerpts
     /// of their attempts, keeping every outcome.
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
@@ -159,8 +187,22 @@ pub trait DeliveryStore: Send + Sync {
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
     /// Delivery health for deliveries created, and attempts started, since `since`.
     async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError>;
-    /// Cancels every open delivery of a webhook; returns how many.
+    /// Cancels every unfinished (open or held) delivery of a webhook; returns how many.
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Evenly spaced times: the `i`-th (from 0) is `first_at + i * interval`.
+#[derive(Debug, Clone, Copy)]
+pub struct Slots {
+    pub first_at: DateTime<Utc>,
+    pub interval: Duration,
+}
+
+impl Slots {
+    pub fn nth(&self, i: usize) -> DateTime<Utc> {
+        let offset = self.interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+        self.first_at + chrono::Duration::from_std(offset).unwrap_or(chrono::Duration::MAX)
+    }
 }
 
 /// The retention period's end: what is old enough goes.
@@ -169,130 +211,6 @@ pub trait Retention: Send + Sync {
     /// Deletes closed deliveries created before `before` with their attempts, and events older
     /// than that with no open delivery left. Returns (deliveries, events) deleted.
     async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("queue failure: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// A unit of delivery work: attempt this delivery now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryTask {
-    pub delivery_id: DeliveryId,
-    pub webhook_id: WebhookId,
-    pub event_id: EventId,
-}
-
-impl DeliveryTask {
-    pub fn of(delivery: &Delivery) -> Self {
-        Self { delivery_id: delivery.id.clone(), webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone() }
-    }
-}
-
-/// A task taken from the queue; `receipt` settles exactly this claim.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub task: DeliveryTask,
-    pub receipt: String,
-    /// The queue's own id of the message, where it has one (SQS), for logs and dead letters.
-    pub message_id: Option<String>,
-}
-
-/// How much a claim may take: `max` tasks in all, and no more than brings any webhook to
-/// `per_webhook` in flight, counting the `in_flight` ones.
-#[derive(Debug, Clone, Copy)]
-pub struct ClaimLimits<'a> {
-    pub max: usize,
-    pub per_webhook: usize,
-    pub in_flight: &'a HashMap<WebhookId, usize>,
-}
-
-/// What to do with a claimed task once it has been handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// Finished (delivered, cancelled or a duplicate): remove it.
-    Done,
-    /// Finished with the delivery dead: remove it, keeping a copy wherever this queue keeps
-    /// dead letters (SQS: its DLQ; the local queue needs none, the delivery record is enough).
-    Dead,
-    /// Make it visible again after this delay.
-    RetryIn(Duration),
-    /// The task names a delivery that is not stored (a table restored from a backup, a task
-    /// meant for another deployment): remove it, keeping a copy with the reason wherever this
-    /// queue keeps dead letters, so an operator sees it.
-    Unknown,
-}
-
-impl Disposition {
-    /// Why a task leaves for the dead letters, as the copy is labelled; `None` when it does not.
-    pub fn dead_letter_reason(self) -> Option<DeadLetterReason> {
-        match self {
-            Self::Dead => Some(DeadLetterReason::Dead),
-            Self::Unknown => Some(DeadLetterReason::UnknownDelivery),
-            Self::Done | Self::RetryIn(_) => None,
-        }
-    }
-}
-
-/// Why a message is in the dead letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeadLetterReason {
-    /// Its delivery failed its last attempt.
-    Dead,
-    /// It names no stored delivery.
-    UnknownDelivery,
-    /// Its body is not a delivery task.
-    Undecodable,
-}
-
-impl DeadLetterReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dead => "dead",
-            Self::UnknownDelivery => "unknown_delivery",
-            Self::Undecodable => "undecodable",
-        }
-    }
-}
-
-/// What became of a settled task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
-    /// Finished with: gone from the queue, or gone once its consumer acknowledges it (the
-    /// Lambda poller deletes what its batch response does not name as failed).
-    Finished,
-    /// Still in the queue, invisible until it is due again.
-    Waiting,
-}
-
-/// The delivery queue. Producers `enqueue`; a consumer `claim`s tasks (or has them handed over,
-/// like a Lambda batch), runs `deliver_one` on each, and `settle`s it with the disposition:
-/// each queue turns a disposition into its own operations in `settle`, and nowhere else.
-#[async_trait]
-pub trait DeliveryQueue: Send + Sync {
-    async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError>;
-    /// Claims visible tasks within `limits`. A claim that is not settled becomes visible again
-    /// after the queue's visibility timeout.
-    async fn claim(&self, limits: &ClaimLimits<'_>) -> Result<Vec<Claimed>, QueueError>;
-    /// Carries out `disposition` for a claimed task.
-    async fn settle(&self, claimed: &Claimed, disposition: Disposition) -> Result<Settled, QueueError>;
-    /// Sets aside a message that is not a delivery task, labelled `reason`, wherever this queue
-    /// keeps dead letters; a queue that only ever holds tasks it wrote has none.
-    async fn set_aside(&self, _body: &str, _reason: DeadLetterReason, _message_id: Option<&str>) -> Result<(), QueueError> {
-        Ok(())
-    }
-    /// How long until the next task becomes visible, where the queue can tell cheaply (a
-    /// polling consumer sleeps that long at most); `None` when it cannot or the queue is empty.
-    async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
-        Ok(None)
-    }
-    /// Resolves when tasks were enqueued since the last call, where the queue can tell (a local
-    /// queue wakes its consumer at once); never, otherwise.
-    async fn enqueued(&self) {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// The response to one HTTP attempt (any status).

@@ -1,0 +1,77 @@
+//! Endpoint health on the Lambda functions: `deliver` makes a webhook whose receiver keeps
+//! failing `failing` and holds its deliveries, the scheduled `maintain` probes it and, once it
+//! answers, releases what it held at the recovery rate through the delivery queue.
+
+use std::time::{Duration, Instant};
+
+use hookline_tests::TestReceiver;
+use hookline_tests::functions::{Functions, spawn_functions_tuned};
+use serde_json::Value;
+
+use super::{create_webhook, deliveries_of, publish};
+
+async fn state_of(functions: &Functions, webhook: &str) -> Value {
+    functions.call("GET", &format!("/api/v1/webhooks/{webhook}"), None).await.1
+}
+
+/// Polls the delivery queue until `done` says so, for at most `limit`.
+async fn drain_until(functions: &Functions, limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "the queue did not drain in {limit:?}");
+        if functions.poll().await.received == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() {
+    let tuning = ["--failing-after", "3", "--failing-min-secs", "0", "--probe-interval", "0.2", "--recovery-rate", "4"];
+    let functions = spawn_functions_tuned(3, "1", &tuning).await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(503);
+    let (webhook, secret) = create_webhook(&functions, &receiver.url, &["invoice.*"]).await;
+    for _ in 0..3 {
+        publish(&functions, "invoice.paid").await;
+    }
+    assert_eq!(functions.poll().await.received, 3);
+    let failing = state_of(&functions, &webhook).await;
+    assert_eq!((failing["state"].as_str(), failing["health"]["failure_streak"].as_u64()), (Some("failing"), Some(3)), "{failing}");
+    // The two still in retry come back and are held instead of attempted.
+    let attempts_so_far = receiver.received().len();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !deliveries_of(&functions, &webhook).await.iter().all(|d| d["status"] == "held") {
+        assert!(Instant::now() < deadline, "the retries were not held");
+        functions.poll().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(functions.visible_tasks().await, 0, "held deliveries leave the queue");
+    for _ in 0..3 {
+        publish(&functions, "invoice.paid").await;
+    }
+    let deliveries = deliveries_of(&functions, &webhook).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "held"), "{deliveries:?}");
+    assert_eq!((deliveries.len(), receiver.received().len()), (6, attempts_so_far), "nothing attempted while failing");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(functions.maintain().await["probed"], 1);
+    assert_eq!(state_of(&functions, &webhook).await["state"], "failing", "the probe failed too");
+    receiver.always(200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let done = functions.maintain().await;
+    assert_eq!((done["recovered"].as_u64(), done["released"].as_u64()), (Some(1), Some(6)), "{done}");
+    assert_eq!(state_of(&functions, &webhook).await["state"], "active");
+    let released_at = Instant::now();
+    let invoices = || receiver.received().iter().filter(|r| r.status == 200 && r.header("x-hookline-event-type") == "invoice.paid").count();
+    drain_until(&functions, Duration::from_secs(20), || invoices() >= 6).await;
+    assert!(released_at.elapsed() >= Duration::from_millis(250), "six at 4/s are spread over 1.25 s (less SQS's 1 s)");
+    let delivered: Vec<_> =
+        receiver.received().into_iter().filter(|r| r.status == 200 && r.header("x-hookline-event-type") == "invoice.paid").collect();
+    assert_eq!(delivered.len(), 6, "each once");
+    assert!(delivered.iter().all(|r| r.verifies_with(&secret)));
+    let deliveries = deliveries_of(&functions, &webhook).await;
+    let invoice_deliveries = deliveries.iter().filter(|d| d["event_type"] == "invoice.paid");
+    assert!(invoice_deliveries.clone().all(|d| d["status"] == "succeeded"), "{deliveries:?}");
+    assert_eq!(invoice_deliveries.count(), 6);
+}
