@@ -69,8 +69,10 @@ async fn wait_for_customers(receiver: &TestReceiver, count: usize) -> Vec<(u64, 
 #[tokio::test]
 async fn a_receiver_down_for_a_while_gets_everything_published_meanwhile_oldest_first() {
     let app = app_with(quick_health).await;
-    let receiver = TestReceiver::start().await;
+    let (receiver, operator, everything) = (TestReceiver::start().await, TestReceiver::start().await, TestReceiver::start().await);
     receiver.always(503);
+    let ops = app.create_webhook(&operator.url, &["hookline.*"], json!({})).await;
+    app.create_webhook(&everything.url, &["*"], json!({})).await;
     let webhook = app.create_webhook(&receiver.url, &["customer.*"], json!({})).await;
     let id = webhook["id"].as_str().unwrap();
     publish_customers(&app, 0..5).await;
@@ -102,15 +104,28 @@ async fn a_receiver_down_for_a_while_gets_everything_published_meanwhile_oldest_
     assert!(deliveries.iter().filter(|d| d["event_type"] == "customer.created").all(|d| d["status"] == "succeeded"));
     let healthy = state_of(&app, id).await;
     assert_eq!((healthy["health"]["failure_streak"].as_u64(), healthy["disabled_reason"].is_null()), (Some(0), true), "{healthy}");
+
+    let told = operator.wait_for(2).await;
+    let types: Vec<&str> = told.iter().map(|r| r.header("x-hookline-event-type")).collect();
+    assert_eq!(types, ["hookline.webhook.failing", "hookline.webhook.recovered"]);
+    assert!(told.iter().all(|r| r.verifies_with(ops["secret"].as_str().unwrap())), "signed like any delivery");
+    assert_eq!(told[0].json()["data"]["webhook_id"], id);
+    assert!(told[0].json()["data"]["reason"].as_str().unwrap().contains("HTTP 503"));
+    assert_eq!(told[1].json()["data"]["released"], 25);
+    assert!(
+        everything.received().iter().all(|r| !r.header("x-hookline-event-type").starts_with("hookline.")),
+        "`*` is the ISP's events only"
+    );
 }
 
 #[tokio::test]
 async fn a_disabled_webhook_holds_events_until_it_is_enabled_with_or_without_them() {
     let app = app_with(quick_health).await;
-    let (kept, dropped) = (TestReceiver::start().await, TestReceiver::start().await);
+    let (kept, dropped, operator) = (TestReceiver::start().await, TestReceiver::start().await, TestReceiver::start().await);
     for receiver in [&kept, &dropped] {
         receiver.then(&[410]);
     }
+    app.create_webhook(&operator.url, &["hookline.webhook.disabled", "hookline.delivery.dead"], json!({})).await;
     let keep = app.create_webhook(&kept.url, &["customer.*"], json!({})).await;
     let drop = app.create_webhook(&dropped.url, &["customer.*"], json!({})).await;
     let (keep, drop) = (keep["id"].as_str().unwrap(), drop["id"].as_str().unwrap());
@@ -136,6 +151,9 @@ async fn a_disabled_webhook_holds_events_until_it_is_enabled_with_or_without_the
     assert!(discarded.iter().all(|d| d["last_error"].as_str().unwrap().contains("without its held deliveries")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(dropped.received().len(), 1, "discarded deliveries are never sent");
+    let told: Vec<String> = operator.wait_for(4).await.iter().map(|r| r.header("x-hookline-event-type").to_owned()).collect();
+    let dead_and_disabled = ["hookline.delivery.dead", "hookline.webhook.disabled"];
+    assert_eq!(told.iter().filter(|t| dead_and_disabled.contains(&t.as_str())).count(), 4, "one of each per webhook: {told:?}");
     let (_, audit) = app.get(&format!("/api/v1/audit?target={keep}")).await;
     assert!(audit["data"].as_array().unwrap().iter().any(|e| e["action"] == "webhook.enable"), "{audit}");
 }

@@ -60,19 +60,28 @@ async fn webhook_lists_filter_and_page_with_opaque_cursors() {
 }
 
 #[tokio::test]
-async fn the_catalog_lists_25_types_each_with_schema_and_a_valid_example() {
+async fn the_catalog_lists_25_types_and_hooklines_5_each_with_schema_and_a_valid_example() {
     let app = spawn_app().await;
     let (status, catalog) = app.get("/api/v1/webhooks/events").await;
     assert_eq!(status, 200);
     let entries = catalog["data"].as_array().unwrap();
-    assert_eq!(entries.len(), 25);
+    assert_eq!(entries.len(), 30);
     for entry in entries {
         for key in ["event_type", "category", "description", "schema", "example"] {
             assert!(!entry[key].is_null(), "{key} missing in {entry}");
         }
         let body = json!({"event_type": entry["event_type"], "data": entry["example"]});
-        assert_eq!(app.post("/api/v1/events", &body).await.0, 202, "the example of {} must publish", entry["event_type"]);
+        let (status, answer) = app.post("/api/v1/events", &body).await;
+        if entry["category"] == "hookline" {
+            assert_eq!((status, &answer["field"]), (422, &json!("event_type")), "only Hookline publishes its own: {answer}");
+            assert!(answer["detail"].as_str().unwrap().contains("Hookline's own"), "{answer}");
+        } else {
+            assert_eq!(status, 202, "the example of {} must publish", entry["event_type"]);
+        }
     }
+    assert_eq!(entries.iter().filter(|e| e["category"] == "hookline").count(), 5);
+    let (_, own) = app.get("/api/v1/webhooks/events/hookline.delivery.dead").await;
+    assert_eq!(own["category"], "hookline");
     let (_, one) = app.get("/api/v1/webhooks/events/network.device.down").await;
     assert_eq!(one["category"], "network");
     assert_eq!(one["schema"]["required"], json!(["device_id"]));

@@ -9,13 +9,14 @@ use super::ApiError;
 use super::auth::Reader;
 use crate::domain::catalog::{self, EventTypeInfo};
 
+/// The ISP types, then Hookline's own (`hookline.*`).
 pub async fn list(_caller: Reader) -> Json<Value> {
-    let data: &[EventTypeInfo] = catalog::all();
+    let data: Vec<&EventTypeInfo> = catalog::subscribable().collect();
     Json(json!({ "data": data, "next_cursor": null }))
 }
 
 pub async fn one(_caller: Reader, Path(event_type): Path<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
-    catalog::find(&event_type)
+    catalog::find_subscribable(&event_type)
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("unknown event type '{event_type}'")))
 }

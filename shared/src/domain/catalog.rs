@@ -1,6 +1,8 @@
 //! The catalog: the 25 ISP event types Hookline accepts, each with a description,
-//! a category, a JSON Schema for `data` and an example payload. The data lives in
-//! `catalog.json`; this module loads it once and answers look-ups.
+//! a category, a JSON Schema for `data` and an example payload, and Hookline's own
+//! operational types (`hookline.*`: a webhook failing, recovered or disabled, a delivery dead,
+//! a replay finished), which webhooks subscribe to like any other but only Hookline publishes.
+//! The data lives in `catalog.json`; this module loads it once and answers look-ups.
 
 use std::sync::LazyLock;
 
@@ -30,12 +32,17 @@ impl EventTypeInfo {
 struct CatalogFile {
     event_types: Vec<EventTypeInfo>,
     test_ping: EventTypeInfo,
+    operational_types: Vec<EventTypeInfo>,
 }
+
+/// The prefix of Hookline's own event types; `*` does not cover them.
+pub const OPERATIONAL_PREFIX: &str = "hookline.";
 
 static CATALOG: LazyLock<CatalogFile> = LazyLock::new(|| {
     // The file is compiled in and checked by the tests below, so it always parses.
     serde_json::from_str(include_str!("catalog.json")).unwrap_or_else(|_| CatalogFile {
         event_types: Vec::new(),
+        operational_types: Vec::new(),
         test_ping: EventTypeInfo {
             event_type: "webhook.test".into(),
             category: "hookline".into(),
@@ -53,6 +60,25 @@ pub fn all() -> &'static [EventTypeInfo] {
 
 pub fn find(event_type: &str) -> Option<&'static EventTypeInfo> {
     all().iter().find(|info| info.event_type == event_type)
+}
+
+/// Hookline's own event types, which only Hookline publishes.
+pub fn operational() -> &'static [EventTypeInfo] {
+    &CATALOG.operational_types
+}
+
+/// Every type a webhook may subscribe to: the ISP types, then Hookline's own.
+pub fn subscribable() -> impl Iterator<Item = &'static EventTypeInfo> {
+    all().iter().chain(operational())
+}
+
+/// A type a webhook may subscribe to.
+pub fn find_subscribable(event_type: &str) -> Option<&'static EventTypeInfo> {
+    subscribable().find(|info| info.event_type == event_type)
+}
+
+pub fn is_operational(event_type: &str) -> bool {
+    event_type.starts_with(OPERATIONAL_PREFIX)
 }
 
 /// `webhook.test` is not publishable and not subscribable; only the test route sends it.
@@ -76,15 +102,33 @@ mod tests {
     }
 
     #[test]
+    fn hookline_has_five_operational_types_of_its_own() {
+        let names: Vec<&str> = operational().iter().map(|info| info.event_type.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "hookline.webhook.failing",
+                "hookline.webhook.recovered",
+                "hookline.webhook.disabled",
+                "hookline.delivery.dead",
+                "hookline.replay.finished"
+            ]
+        );
+        assert!(operational().iter().all(|info| info.category == "hookline" && is_operational(&info.event_type)));
+        assert!(!all().iter().any(|info| is_operational(&info.event_type)));
+        assert_eq!(subscribable().count(), 30);
+    }
+
+    #[test]
     fn every_example_satisfies_its_own_schema() {
-        for info in all().iter().chain([test_ping()]) {
+        for info in subscribable().chain([test_ping()]) {
             info.validate_data(&info.example).unwrap_or_else(|e| panic!("{}: {e}", info.event_type));
         }
     }
 
     #[test]
     fn every_schema_uses_only_keywords_the_validator_checks() {
-        for info in all() {
+        for info in subscribable() {
             schema::assert_supported(&info.schema).unwrap_or_else(|e| panic!("{}: {e}", info.event_type));
         }
     }

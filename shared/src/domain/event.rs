@@ -22,9 +22,24 @@ impl PartialEq for EventType {
 impl Eq for EventType {}
 
 impl EventType {
-    /// Only catalog types parse: publishing an unknown type is refused.
+    /// Only catalog types parse: publishing an unknown type, or one of Hookline's own, is refused.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if catalog::is_operational(raw) {
+            return Err(Invalid::new("event_type", format!("'{raw}' is one of Hookline's own event types; only Hookline publishes those")));
+        }
         catalog::find(raw).map(Self).ok_or_else(|| Invalid::new("event_type", format!("unknown event type '{raw}'")))
+    }
+
+    /// A stored event's type: any type that can be stored (the catalog's, Hookline's own, the
+    /// test ping), whoever may publish it.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        let ping = catalog::test_ping();
+        if raw == ping.event_type { Some(Self(ping)) } else { catalog::find_subscribable(raw).map(Self) }
+    }
+
+    /// One of Hookline's own types, for the events it publishes itself.
+    pub fn operational(name: &str) -> Option<Self> {
+        catalog::operational().iter().find(|info| info.event_type == name).map(Self)
     }
 
     pub fn test_ping() -> Self {
@@ -98,6 +113,15 @@ impl Event {
         metadata.entry("source").or_insert_with(|| Value::from(source));
         metadata.entry("triggered_by").or_insert_with(|| Value::from(source));
         Ok(Self::new(id, event_type, occurred_at, request.data, metadata))
+    }
+
+    /// One of Hookline's own events (`hookline.*`), checked against its schema like any other.
+    pub fn operational(event_type: EventType, data: Value, now: DateTime<Utc>) -> Result<Self, Invalid> {
+        event_type.info().validate_data(&data)?;
+        let mut metadata = Map::new();
+        metadata.insert("source".into(), Value::from("hookline"));
+        metadata.insert("triggered_by".into(), Value::from("hookline"));
+        Ok(Self::new(EventId::generate(unix_millis(now)), event_type, now, data, metadata))
     }
 
     /// Builds the `webhook.test` ping sent by `POST /webhooks/{id}/test`.

@@ -11,7 +11,7 @@ pub enum EventPattern {
     Exact(String),
     /// `customer.*`: every type that starts with `customer.`, at any depth.
     Prefix(String),
-    /// `*`: every type.
+    /// `*`: every ISP type (Hookline's own `hookline.*` types are subscribed to by name or prefix).
     All,
 }
 
@@ -26,7 +26,7 @@ impl EventPattern {
                 None => Self::Exact(raw.to_owned()),
             },
         };
-        if catalog::all().iter().any(|info| pattern.matches(&info.event_type)) {
+        if catalog::subscribable().any(|info| pattern.matches(&info.event_type)) {
             Ok(pattern)
         } else {
             Err(Invalid::new(field, format!("'{raw}' matches no event type in the catalog")))
@@ -45,7 +45,7 @@ impl EventPattern {
         match self {
             Self::Exact(name) => name == event_type,
             Self::Prefix(prefix) => event_type.starts_with(prefix.as_str()),
-            Self::All => true,
+            Self::All => !catalog::is_operational(event_type),
         }
     }
 
@@ -111,9 +111,13 @@ mod tests {
     }
 
     #[test]
-    fn a_star_matches_everything() {
+    fn a_star_matches_every_isp_type_and_none_of_hooklines_own() {
         let all = patterns(&["*"]);
         assert!(catalog::all().iter().all(|info| any_matches(&all, &info.event_type)));
+        assert!(!catalog::operational().iter().any(|info| any_matches(&all, &info.event_type)));
+        let operational = patterns(&["hookline.*"]);
+        assert!(catalog::operational().iter().all(|info| any_matches(&operational, &info.event_type)));
+        assert!(any_matches(&patterns(&["hookline.delivery.dead"]), "hookline.delivery.dead"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
+use super::notify::Notice;
 use super::{Hookline, ServiceError};
 use crate::VERSION;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
@@ -118,6 +119,10 @@ impl Hookline {
                 self.recheck_held_for(&[&webhook.id]).await?;
             }
             return Ok(Disposition::Done);
+        }
+        if plan.status == DeliveryStatus::Dead {
+            let last_error = record.last_error.as_deref();
+            self.notify(Notice::DeliveryDead { delivery: &delivery, attempts: number, last_error }).await;
         }
         if plan.deactivate {
             let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);

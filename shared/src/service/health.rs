@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::deliver::Receiver;
+use super::notify::Notice;
 use super::{AttemptResult, Hookline, ServiceError};
 use crate::domain::health::{HealthChange, WebhookState};
 use crate::domain::ids::WebhookId;
@@ -56,35 +57,41 @@ impl Hookline {
                 health.streak_started_at.unwrap_or(now).to_rfc3339(),
                 health.last_error.as_deref().unwrap_or("failed")
             );
-            self.start_failing(webhook, reason).await?;
+            if self.start_failing(webhook, &reason).await? {
+                let since = self.clock.now();
+                let last_error = health.last_error.as_deref();
+                self.notify(Notice::Failing { webhook, reason: &reason, streak: health.failure_streak, last_error, since }).await;
+            }
             return Ok(Receiver::Failing);
         }
         let down = policy.failing_after > 0 && health.failure_streak >= policy.failing_after;
         Ok(if down { Receiver::Down } else { Receiver::Up })
     }
 
-    async fn start_failing(&self, webhook: &Webhook, reason: String) -> Result<(), ServiceError> {
+    /// Moves an active webhook to failing; false when someone else moved it first.
+    async fn start_failing(&self, webhook: &Webhook, reason: &str) -> Result<bool, ServiceError> {
         let now = self.clock.now();
-        let change = StateChange { from: vec![WebhookState::Active], to: WebhookState::Failing, reason: Some(reason), at: now };
-        if self.stores.subscriptions.transition(&webhook.id, &change).await?.is_some() {
-            let interval = self.settings.health.probe_interval;
-            self.schedule_probe(webhook, interval).await?;
-            tracing::warn!(webhook_id = %webhook.id, "webhook failing: its deliveries are held and it is probed");
+        let change = StateChange { from: vec![WebhookState::Active], to: WebhookState::Failing, reason: Some(reason.to_owned()), at: now };
+        if self.stores.subscriptions.transition(&webhook.id, &change).await?.is_none() {
+            return Ok(false);
         }
-        Ok(())
+        self.schedule_probe(webhook, self.settings.health.probe_interval).await?;
+        tracing::warn!(webhook_id = %webhook.id, "webhook failing: its deliveries are held and it is probed");
+        Ok(true)
     }
 
     /// Disables a webhook (a 410, or failing too long): nothing is attempted or probed, and
     /// what it gets is held until someone enables it.
     pub(crate) async fn disable(&self, webhook: &Webhook, reason: String) -> Result<bool, ServiceError> {
         let from = vec![WebhookState::Active, WebhookState::Paused, WebhookState::Failing];
-        let change = StateChange { from, to: WebhookState::Disabled, reason: Some(reason), at: self.clock.now() };
-        let disabled = self.stores.subscriptions.transition(&webhook.id, &change).await?.is_some();
-        if disabled {
-            self.stores.subscriptions.record_health(&webhook.id, &HealthChange::NoProbe, self.clock.now()).await?;
-            tracing::warn!(webhook_id = %webhook.id, "webhook disabled");
+        let change = StateChange { from, to: WebhookState::Disabled, reason: Some(reason.clone()), at: self.clock.now() };
+        if self.stores.subscriptions.transition(&webhook.id, &change).await?.is_none() {
+            return Ok(false);
         }
-        Ok(disabled)
+        self.stores.subscriptions.record_health(&webhook.id, &HealthChange::NoProbe, self.clock.now()).await?;
+        tracing::warn!(webhook_id = %webhook.id, "webhook disabled");
+        self.notify(Notice::Disabled { webhook, reason: &reason }).await;
+        Ok(true)
     }
 
     /// Makes a webhook active again; what it held is released (oldest first, at the recovery
@@ -177,8 +184,9 @@ impl Hookline {
         if pinged.success {
             self.stores.subscriptions.record_health(&webhook.id, &HealthChange::Success, self.clock.now()).await?;
             let recovered = self.activate(webhook, vec![WebhookState::Failing], true).await?;
-            if recovered.is_some() {
-                tracing::info!(webhook_id = %webhook.id, "webhook recovered: held deliveries are being released");
+            if let Some(released) = recovered {
+                tracing::info!(webhook_id = %webhook.id, released, "webhook recovered: held deliveries are being released");
+                self.notify(Notice::Recovered { webhook, failing_since: webhook.state_changed_at, released }).await;
             }
             return Ok(recovered);
         }

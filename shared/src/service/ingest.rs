@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::notify::about_webhook;
 use super::{Hookline, ServiceError};
 use crate::domain::api_key::ApiKey;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
@@ -131,7 +132,7 @@ impl Hookline {
 
     /// Creates and queues the deliveries of `events` (each with whether it was recorded just
     /// now, so none of its deliveries can exist yet); returns how many each got.
-    async fn fan_out_all(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
+    pub(crate) async fn fan_out_all(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -146,7 +147,13 @@ impl Hookline {
         let (mut fresh, mut again) = (Vec::new(), Vec::new());
         let mut counts = Vec::with_capacity(events.len());
         for (event, new) in events {
-            let webhooks = subscribers.get(event.event_type.as_str()).map_or(&[][..], Vec::as_slice);
+            let about = about_webhook(event);
+            let webhooks: Vec<&Webhook> = subscribers
+                .get(event.event_type.as_str())
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|w| about.as_deref() != Some(w.id.as_str()))
+                .collect();
             let deliveries = webhooks.iter().map(|w| {
                 let delivery = Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now);
                 if w.is_active() { delivery } else { delivery.held() }

@@ -8,6 +8,7 @@ mod health;
 mod ingest;
 mod keys;
 mod manage;
+mod notify;
 mod query;
 mod replay;
 mod retention;

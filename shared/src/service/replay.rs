@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::notify::Notice;
 use super::{Hookline, ServiceError};
 use crate::domain::delivery::Delivery;
 use crate::domain::ids::DeliveryId;
@@ -29,7 +30,10 @@ impl Hookline {
         if !webhook.is_active() {
             return Err(ServiceError::Conflict(format!("webhook {} is inactive; reactivate it first", webhook.id)));
         }
-        Ok(self.reopen(&Reopen::DeadOf { webhook: webhook.id, since }).await?.len())
+        let replayed = self.reopen(&Reopen::DeadOf { webhook: webhook.id.clone(), since }).await?.len();
+        let webhook_id = Some(webhook.id.as_str());
+        self.notify(Notice::ReplayFinished { replay_id: None, webhook_id, matched: replayed, replayed }).await;
+        Ok(replayed)
     }
 
     async fn webhook_open_for_replay(&self, delivery: &Delivery) -> Result<(), ServiceError> {

@@ -29,8 +29,12 @@ async fn drain_until(functions: &Functions, limit: Duration, done: impl Fn() -> 
 async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() {
     let tuning = ["--failing-after", "3", "--failing-min-secs", "0", "--probe-interval", "0.2", "--recovery-rate", "4"];
     let functions = spawn_functions_tuned(3, "1", &tuning).await;
-    let receiver = TestReceiver::start().await;
+    let (receiver, operator, pager) = (TestReceiver::start().await, TestReceiver::start().await, TestReceiver::start().await);
     receiver.always(503);
+    let (_, ops_secret) = create_webhook(&functions, &operator.url, &["hookline.*"]).await;
+    // A second subscriber, so Hookline's own events fan out to several webhooks (one batch
+    // write, not one put each) from every function that publishes them.
+    create_webhook(&functions, &pager.url, &["hookline.*"]).await;
     let (webhook, secret) = create_webhook(&functions, &receiver.url, &["invoice.*"]).await;
     for _ in 0..3 {
         publish(&functions, "invoice.paid").await;
@@ -74,4 +78,14 @@ async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() 
     let invoice_deliveries = deliveries.iter().filter(|d| d["event_type"] == "invoice.paid");
     assert!(invoice_deliveries.clone().all(|d| d["status"] == "succeeded"), "{deliveries:?}");
     assert_eq!(invoice_deliveries.count(), 6);
+
+    let (status, _) = functions.call("POST", &format!("/api/v1/webhooks/{webhook}/replay"), None).await;
+    assert_eq!(status, 202, "a replay (of nothing dead) is reported too");
+    drain_until(&functions, Duration::from_secs(10), || operator.received().len() >= 3 && pager.received().len() >= 3).await;
+    let told = operator.received();
+    let types: Vec<&str> = told.iter().map(|r| r.header("x-hookline-event-type")).collect();
+    let expected = ["hookline.webhook.failing", "hookline.webhook.recovered", "hookline.replay.finished"];
+    assert_eq!(types, expected, "published by deliver, maintain and api");
+    assert!(told.iter().all(|r| r.verifies_with(&ops_secret)));
+    assert_eq!(pager.received().len(), 3);
 }

@@ -49,10 +49,7 @@ fn existing(stored: &Item, event: &Event) -> Result<Recorded, StoreError> {
 
 fn read_event(item: &Item) -> Result<Event, StoreError> {
     let corrupt = |what: &str| StoreError::Backend(format!("stored event {what} does not parse").into());
-    let event_type = match get_s(item, "event_type")? {
-        "webhook.test" => EventType::test_ping(),
-        other => EventType::parse(other).map_err(|_| corrupt("type"))?,
-    };
+    let event_type = EventType::from_stored(get_s(item, "event_type")?).ok_or_else(|| corrupt("type"))?;
     let id = get_s(item, "PK")?.trim_start_matches("EVT#");
     Ok(Event {
         id: EventId::parse(id).map_err(|_| corrupt("id"))?,

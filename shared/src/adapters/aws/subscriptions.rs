@@ -82,7 +82,7 @@ impl DynamoDbSubscriptionStore {
 
 /// The catalog types a webhook is indexed under.
 fn indexed_types(webhook: &Webhook) -> BTreeSet<&'static str> {
-    catalog::all().iter().map(|info| info.event_type.as_str()).filter(|name| any_matches(&webhook.events, name)).collect()
+    catalog::subscribable().map(|info| info.event_type.as_str()).filter(|name| any_matches(&webhook.events, name)).collect()
 }
 
 fn webhook_item(webhook: &Webhook, doc: &str) -> Item {
@@ -194,7 +194,7 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
         // Whatever the webhook became meanwhile, its index items are among the catalog's types,
         // and deleting one that does not exist is harmless.
         let mut writes = vec![delete(&self.db, key(format!("WH#{id}"), "META"))?];
-        for event_type in catalog::all().iter().map(|info| info.event_type.as_str()) {
+        for event_type in catalog::subscribable().map(|info| info.event_type.as_str()) {
             writes.push(delete(&self.db, index_key(event_type, id))?);
         }
         self.transact(writes).await

@@ -145,10 +145,7 @@ impl SqliteEventStore {
                         let event_type = row.get::<_, String>(1)?;
                         Ok(Event {
                             id: EventId::parse(&row.get::<_, String>(0)?).map_err(|_| corrupt("event id"))?,
-                            event_type: match event_type.as_str() {
-                                "webhook.test" => EventType::test_ping(),
-                                other => EventType::parse(other).map_err(|_| corrupt("event type"))?,
-                            },
+                            event_type: EventType::from_stored(&event_type).ok_or_else(|| corrupt("event type"))?,
                             occurred_at: from_text(&row.get::<_, String>(2)?)?,
                             body: row.get(3)?,
                             fingerprint: row.get(4)?,
