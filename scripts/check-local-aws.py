@@ -202,6 +202,8 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
                  "api-update-webhook", "api-get-secret", "api-rotate-secret", "api-list-deliveries", "api-get-delivery",
                  "api-metrics", "api-list-api-keys", "api-audit"]:
         walk.http("api", name, 200)
+    if walk.http("api", "api-acknowledge-delivery", 409).get("code") != "conflict":
+        sys.exit("api-acknowledge-delivery: a delivery that is not dead is refused with 409 conflict")
     walk.http("api", "api-replay-delivery", 202)
     walk.http("api", "api-replay-dead", 202)
     if walk.http("api", "api-enable-webhook", 200).get("state") != "active":

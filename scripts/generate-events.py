@@ -110,6 +110,8 @@ API = {
     "api-get-delivery": ("GET", "/api/v1/webhooks/deliveries/{delivery_id}", "/api/v1/webhooks/deliveries/dlv_sample", None, ""),
     "api-replay-delivery": ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/replay",
                             "/api/v1/webhooks/deliveries/dlv_sample/replay", None, ""),
+    "api-acknowledge-delivery": ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/acknowledge",
+                                 "/api/v1/webhooks/deliveries/dlv_sample/acknowledge", None, ""),
     "api-metrics": ("GET", "/api/v1/webhooks/metrics", "/api/v1/webhooks/metrics", None, ""),
     "api-create-api-key": ("POST", "/api/v1/api-keys", "/api/v1/api-keys", {"name": "billing-service", "events": ["invoice.*"]}, ""),
     "api-list-api-keys": ("GET", "/api/v1/api-keys", "/api/v1/api-keys", None, ""),

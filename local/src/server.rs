@@ -12,6 +12,7 @@ use anyhow::Context;
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::backend::{Assembled, Backend, Keys, assemble};
 use hookline_core::config::Config;
+use hookline_core::domain::retention::RetentionPolicy;
 use hookline_core::ports::Resolver;
 use hookline_core::service::Hookline;
 use tokio::net::TcpListener;
@@ -55,7 +56,7 @@ pub async fn run_with(
     announce(&listener, data)?;
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), WorkerConfig::of(&config)).run(stopped));
-    let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention, config.purge_interval));
+    let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention.clone(), config.purge_interval));
     let health = tokio::spawn(maintain_periodically(wiring.hookline, config.maintenance_interval));
     let app = wiring.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
@@ -80,11 +81,11 @@ async fn maintain_periodically(hookline: Hookline, interval: Duration) {
 }
 
 /// Applies the retention period every `interval`, for as long as the server runs.
-async fn purge_periodically(hookline: Hookline, retention: Duration, interval: Duration) {
+async fn purge_periodically(hookline: Hookline, retention: RetentionPolicy, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        if let Err(error) = hookline.purge_expired(retention).await {
+        if let Err(error) = hookline.purge_expired(&retention).await {
             tracing::error!(%error, "purging expired records failed; it will be tried again");
         }
     }

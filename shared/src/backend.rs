@@ -141,25 +141,27 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
         deliveries: Arc::new(SqliteDeliveryStore::new(db.clone())),
         retention: Arc::new(SqliteRetention::new(db)),
         queue: Arc::new(queue),
+        rate_gate: Arc::new(crate::adapters::rate_gate::LocalRateGate::default()),
     })
 }
 
 #[cfg(feature = "aws")]
 async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::aws::{
-        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbRetention,
-        DynamoDbSubscriptionStore, SqsDeliveryQueue,
+        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbRateGate,
+        DynamoDbRetention, DynamoDbSubscriptionStore, SqsDeliveryQueue,
     };
     let db = Dynamo::new(aws.dynamodb, &aws.table);
     check_secret_key(&db, &cipher).await?;
-    let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::days(30));
+    let retention = config.retention.clone();
     Ok(Stores {
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
-        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention)),
+        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
         deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
-        retention: Arc::new(DynamoDbRetention::new(db, retention)),
+        retention: Arc::new(DynamoDbRetention::new(db.clone())),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
+        rate_gate: Arc::new(DynamoDbRateGate::new(db)),
     })
 }

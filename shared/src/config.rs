@@ -9,6 +9,7 @@ use crate::adapters::jwt::{JwtKeys, JwtSettings};
 use crate::api::{ApiConfig, RateLimits};
 use crate::domain::health::HealthPolicy;
 use crate::domain::net_policy::NetPolicy;
+use crate::domain::retention::RetentionPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::service::Settings;
@@ -37,8 +38,9 @@ pub struct Config {
     pub secret_key: Option<Redacted>,
     /// Where that key lives otherwise; by default `<data file>.secret-key`, created on first start.
     pub secret_key_file: Option<PathBuf>,
-    /// Events and delivery records older than this are deleted (open deliveries excepted).
-    pub retention: Duration,
+    /// How long events and delivery records are kept (open and held deliveries excepted), by
+    /// event type, and dead deliveries until reviewed.
+    pub retention: RetentionPolicy,
     /// How often expired records are looked for.
     pub purge_interval: Duration,
     /// Requests per second (and burst) per token subject and per API key.
@@ -134,7 +136,7 @@ impl Default for Config {
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
             auth: AuthConfig::default(),
-            retention: Duration::from_secs(30 * 86_400),
+            retention: RetentionPolicy::default(),
             purge_interval: Duration::from_secs(3600),
             secret_key: None,
             secret_key_file: None,

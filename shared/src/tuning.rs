@@ -13,6 +13,7 @@ use crate::config::{AuthConfig, Config, Redacted};
 use crate::domain::health::HealthPolicy;
 use crate::domain::net_policy::NetPolicy;
 use crate::domain::rate_limit::Rate;
+use crate::domain::retention::{RetentionPolicy, days_to_duration};
 use crate::domain::webhook::RetryPolicyRequest;
 
 /// How management tokens are checked (shared by `serve` and `token`).
@@ -112,6 +113,12 @@ pub struct Tuning {
     /// Days events and delivery records are kept (open deliveries are kept until they close).
     #[arg(long, env = "HOOKLINE_RETENTION_DAYS", default_value_t = 30.0)]
     pub retention_days: f64,
+    /// Days for some event types instead, as PATTERN=DAYS (repeatable, e.g. auth.*=7,invoice.*=365).
+    #[arg(long = "retention", env = "HOOKLINE_RETENTION", value_delimiter = ',')]
+    pub retention_by_type: Vec<String>,
+    /// Days a dead delivery is kept for review unless acknowledged or replayed (the hard limit).
+    #[arg(long, env = "HOOKLINE_DEAD_RETENTION_DAYS", default_value_t = 90.0)]
+    pub dead_retention_days: f64,
     /// A webhook fails (its deliveries held, probes sent) after this many consecutive failed
     /// attempts (0: never)…
     #[arg(long, env = "HOOKLINE_FAILING_AFTER", default_value_t = 10)]
@@ -139,6 +146,22 @@ pub struct Tuning {
 }
 
 impl Tuning {
+    fn retention_policy(&self) -> anyhow::Result<RetentionPolicy> {
+        let days = |value: f64, name: &str| {
+            if value.is_finite() && value > 0.0 && value <= 3650.0 {
+                Ok(days_to_duration(value))
+            } else {
+                Err(anyhow::anyhow!("--{name} must be between 0 and 3650 days"))
+            }
+        };
+        let by_type = self.retention_by_type.iter().map(|raw| RetentionPolicy::parse_rule(raw).map_err(|e| anyhow::anyhow!("--{e}")));
+        Ok(RetentionPolicy {
+            default: days(self.retention_days, "retention-days")?,
+            by_type: by_type.collect::<anyhow::Result<_>>()?,
+            dead: days(self.dead_retention_days, "dead-retention-days")?,
+        })
+    }
+
     pub fn to_config(&self) -> anyhow::Result<Config> {
         let seconds = |value: f64, name: &str| {
             Duration::try_from_secs_f64(value).map_err(|_| anyhow::anyhow!("--{name} must be a non-negative number of seconds"))
@@ -164,7 +187,7 @@ impl Tuning {
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
             auth: self.auth.to_config(),
-            retention: seconds(self.retention_days * 86_400.0, "retention-days")?,
+            retention: self.retention_policy()?,
             purge_interval: Duration::from_secs(3600),
             secret_key: self.secret_key.clone().map(Redacted::new),
             secret_key_file: self.secret_key_file.clone(),

@@ -198,3 +198,26 @@ async fn a_webhook_failing_too_long_is_disabled_and_no_longer_probed() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.received().len(), probes, "no probe once disabled");
 }
+
+#[tokio::test]
+async fn a_webhook_limited_to_20_per_second_gets_200_deliveries_in_no_less_than_10_seconds() {
+    let app = app_with(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let webhook = app.create_webhook(&receiver.url, &["auth.*"], json!({"rate_limit_per_sec": 20})).await;
+    assert_eq!(webhook["rate_limit_per_sec"], 20.0);
+    for batch in 0..2 {
+        let events: Vec<Value> =
+            (0..100).map(|n| json!({"event_type": "auth.login", "data": {"user_id": format!("u{batch}-{n}")}})).collect();
+        let (status, answer) = app.post("/api/v1/events/batch", &json!({"events": events})).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let received = receiver.wait_for_within(200, Duration::from_secs(30)).await;
+    let span = received[199].at - received[0].at;
+    assert!(span >= Duration::from_millis(9_500), "200 at 20/s take 9.95 s, took {span:?}");
+    assert_eq!(received.len(), 200, "complete, none twice");
+    let id = webhook["id"].as_str().unwrap();
+    let (_, succeeded) = app.get(&format!("/api/v1/webhooks/{id}/deliveries?status=succeeded&limit=100")).await;
+    assert!(succeeded["data"].as_array().unwrap().iter().all(|d| d["attempts"] == 1), "waiting is not an attempt");
+    let (_, metrics) = app.get("/api/v1/webhooks/metrics").await;
+    assert_eq!((metrics["deliveries"]["succeeded"].as_u64(), metrics["attempts"]["total"].as_u64()), (Some(200), Some(200)), "{metrics}");
+}

@@ -158,7 +158,7 @@ async fn metrics_report_success_rate_failures_by_webhook_types_and_timings() {
 async fn records_past_the_retention_period_are_purged_but_open_deliveries_stay() {
     let data = hookline_tests::temp_path("retention.db");
     let short = |c: &mut hookline_core::config::Config| {
-        c.retention = std::time::Duration::from_secs(1);
+        c.retention.default = chrono::Duration::seconds(1);
         c.purge_interval = std::time::Duration::from_millis(200);
     };
     let app = hookline_tests::spawn_app_with(data, short, std::sync::Arc::new(hookline_core::adapters::resolver::SystemResolver)).await;

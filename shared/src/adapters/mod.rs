@@ -8,6 +8,7 @@ pub mod http_sender;
 pub mod jwks;
 pub mod jwt;
 pub mod key_check;
+pub mod rate_gate;
 pub mod resolver;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -104,6 +104,13 @@ pub async fn replay(
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }
 
+/// `POST /api/v1/webhooks/deliveries/{id}/acknowledge`: a dead delivery reviewed.
+pub async fn acknowledge(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<Delivery>, ApiError> {
+    let delivery = hookline.acknowledge_delivery(&id).await?;
+    hookline.audit(&caller.actor, AuditAction::DeliveryAcknowledge, &id).await?;
+    Ok(Json(delivery))
+}
+
 fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))

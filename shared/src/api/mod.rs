@@ -43,6 +43,7 @@ pub fn router(state: AppState, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/deliveries/{delivery_id}", get(deliveries::one))
         .route("/api/v1/webhooks/{id}", get(webhooks::one).put(webhooks::replace).delete(webhooks::delete))
         .route("/api/v1/webhooks/deliveries/{delivery_id}/replay", post(deliveries::replay))
+        .route("/api/v1/webhooks/deliveries/{delivery_id}/acknowledge", post(deliveries::acknowledge))
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
         .route("/api/v1/webhooks/{id}/enable", post(webhooks::enable))

@@ -29,6 +29,8 @@ pub enum AuditAction {
     WebhookEnable,
     #[serde(rename = "delivery.replay")]
     DeliveryReplay,
+    #[serde(rename = "delivery.acknowledge")]
+    DeliveryAcknowledge,
     #[serde(rename = "api_key.create")]
     ApiKeyCreate,
     #[serde(rename = "api_key.revoke")]
@@ -38,7 +40,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::WebhookCreate,
         Self::WebhookUpdate,
         Self::WebhookDelete,
@@ -47,6 +49,7 @@ impl AuditAction {
         Self::WebhookReplay,
         Self::WebhookEnable,
         Self::DeliveryReplay,
+        Self::DeliveryAcknowledge,
         Self::ApiKeyCreate,
         Self::ApiKeyRevoke,
         Self::EventErase,
@@ -62,6 +65,7 @@ impl AuditAction {
             Self::WebhookReplay => "webhook.replay",
             Self::WebhookEnable => "webhook.enable",
             Self::DeliveryReplay => "delivery.replay",
+            Self::DeliveryAcknowledge => "delivery.acknowledge",
             Self::ApiKeyCreate => "api_key.create",
             Self::ApiKeyRevoke => "api_key.revoke",
             Self::EventErase => "event.erase",

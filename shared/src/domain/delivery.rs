@@ -68,6 +68,8 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<u16>,
     pub last_error: Option<String>,
+    /// When someone reviewed it (a dead delivery): from then on normal retention applies.
+    pub acknowledged_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -85,6 +87,7 @@ impl Delivery {
             next_attempt_at: Some(now),
             last_status_code: None,
             last_error: None,
+            acknowledged_at: None,
             created_at: now,
             updated_at: now,
         }

@@ -1,5 +1,6 @@
-//! A token bucket: up to `burst` requests at once, refilled at `per_second`. Pure: the
-//! caller passes the time, in seconds from any fixed origin.
+//! Rate limits, pure (the caller passes the time): a token bucket for API callers (up to
+//! `burst` requests at once, refilled at `per_second`), and slot reservations for deliveries to
+//! a webhook (one every `interval`, each reserved ahead by whoever is about to send).
 
 use std::time::Duration;
 
@@ -40,6 +41,34 @@ impl TokenBucket {
     }
 }
 
+/// The answer to a slot reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Send at this time (now, or a moment later): the slot is taken.
+    At(i64),
+    /// Every slot within the horizon is taken: come back in this long.
+    Full(Duration),
+}
+
+/// A duration in whole milliseconds, as slots are counted.
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Reserves the next slot of a webhook whose slots are `interval_ms` apart, given the time the
+/// next free slot starts (`next_free`, `None` if never used), `now`, and how far ahead a
+/// reservation may be (`horizon_ms`). Times are milliseconds. Returns the answer and the new
+/// `next_free` (unchanged when full). This is GCRA without bursts: sends are never closer
+/// together than the interval.
+pub fn reserve(next_free: Option<i64>, now: i64, interval_ms: i64, horizon_ms: i64) -> (Reservation, Option<i64>) {
+    let slot = next_free.map_or(now, |free| free.max(now));
+    if slot - now > horizon_ms {
+        let wait = u64::try_from(slot - now - horizon_ms).unwrap_or(0).max(1);
+        return (Reservation::Full(Duration::from_millis(wait)), next_free);
+    }
+    (Reservation::At(slot), Some(slot + interval_ms.max(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +82,22 @@ mod tests {
         assert!(bucket.take(RATE, 0.0).is_ok());
         assert!(bucket.take(RATE, 0.0).is_ok());
         assert_eq!(bucket.take(RATE, 0.0), Err(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn reservations_are_one_interval_apart_and_full_beyond_the_horizon() {
+        let (first, next) = reserve(None, 1_000, 50, 200);
+        assert_eq!((first, next), (Reservation::At(1_000), Some(1_050)));
+        let (second, next) = reserve(next, 1_010, 50, 200);
+        assert_eq!(second, Reservation::At(1_050), "the next slot, not now");
+        let mut next = next;
+        for _ in 0..3 {
+            next = reserve(next, 1_010, 50, 200).1;
+        }
+        assert_eq!(next, Some(1_250));
+        let (full, unchanged) = reserve(next, 1_010, 50, 200);
+        assert_eq!((full, unchanged), (Reservation::Full(Duration::from_millis(40)), Some(1_250)));
+        assert_eq!(reserve(next, 5_000, 50, 200).0, Reservation::At(5_000), "idle time is not saved up");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Webhook {
     pub headers: BTreeMap<String, String>,
     /// `None` means the deployment's policy applies.
     pub retry_policy: Option<RetryPolicy>,
+    /// At most this many attempts per second, across every consumer; over it a delivery waits.
+    pub rate_limit_per_sec: Option<f64>,
     /// Why Hookline stopped attempting this webhook (a 410, failures), while it is not active.
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -99,6 +101,7 @@ pub struct WebhookRequest {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub retry_policy: Option<RetryPolicyRequest>,
+    pub rate_limit_per_sec: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -130,7 +133,11 @@ pub struct WebhookDraft {
     pub description: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub retry_policy: Option<RetryPolicy>,
+    pub rate_limit_per_sec: Option<f64>,
 }
+
+/// The fastest per-webhook rate limit that means anything (one attempt per millisecond).
+pub const MAX_RATE_LIMIT: f64 = 1000.0;
 
 impl WebhookRequest {
     pub fn parse(self, rules: &UrlRules) -> Result<WebhookDraft, Invalid> {
@@ -150,6 +157,7 @@ impl WebhookRequest {
             description: self.description,
             headers: parse_headers(self.headers)?,
             retry_policy: self.retry_policy.map(RetryPolicyRequest::parse).transpose()?,
+            rate_limit_per_sec: self.rate_limit_per_sec.map(parse_rate).transpose()?,
         })
     }
 }
@@ -179,6 +187,14 @@ impl RetryPolicyRequest {
         policy.jitter = self.jitter.unwrap_or(policy.jitter);
         policy.validate()?;
         Ok(policy)
+    }
+}
+
+fn parse_rate(rate: f64) -> Result<f64, Invalid> {
+    if rate.is_finite() && rate > 0.0 && rate <= MAX_RATE_LIMIT {
+        Ok(rate)
+    } else {
+        Err(Invalid::new("rate_limit_per_sec", format!("must be above 0 and at most {MAX_RATE_LIMIT} attempts per second")))
     }
 }
 
@@ -247,6 +263,7 @@ mod tests {
             description: None,
             headers: BTreeMap::new(),
             retry_policy: None,
+            rate_limit_per_sec: None,
             disabled_reason: None,
             created_at: now,
             updated_at: now,
@@ -272,6 +289,8 @@ mod tests {
         assert_eq!(field_of(json!({"headers": {"X-Ok": "a\r\nb"}})), "headers.X-Ok");
         assert_eq!(field_of(json!({"retry_policy": {"preset": "forever"}})), "retry_policy.preset");
         assert_eq!(field_of(json!({"retry_policy": {"max_attempts": 99}})), "retry_policy.max_attempts");
+        assert_eq!(field_of(json!({"rate_limit_per_sec": 0})), "rate_limit_per_sec");
+        assert_eq!(field_of(json!({"rate_limit_per_sec": 5000})), "rate_limit_per_sec");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use crate::domain::event::Event;
 use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
+use crate::domain::rate_limit::Reservation;
+use crate::domain::retention::RetentionPolicy;
 use crate::domain::stats::DeliveryStats;
 use crate::domain::webhook::Webhook;
 
@@ -178,6 +180,9 @@ pub trait DeliveryStore: Send + Sync {
     /// their next attempt at `first_at`, `first_at + interval`, …, each with a fresh round of
     /// its retry policy; returns them as released.
     async fn release_held(&self, webhook: &WebhookId, slots: &Slots, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Marks a dead delivery reviewed (from then on it follows its type's retention); false
+    /// when it is not dead or was acknowledged already.
+    async fn acknowledge(&self, id: &DeliveryId, at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Cancels every held delivery of a webhook with `reason`; returns how many.
     async fn cancel_held(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
     /// After an event's erasure: cancels its open deliveries and clears the response excerpts
@@ -208,9 +213,10 @@ impl Slots {
 /// The retention period's end: what is old enough goes.
 #[async_trait]
 pub trait Retention: Send + Sync {
-    /// Deletes closed deliveries created before `before` with their attempts, and events older
-    /// than that with no open delivery left. Returns (deliveries, events) deleted.
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
+    /// Deletes the closed deliveries past their retention (`RetentionPolicy::for_delivery`,
+    /// counted from creation) with their attempts, and events past their type's retention that
+    /// no delivery refers to any more. Returns (deliveries, events) deleted.
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
 }
 
 /// The response to one HTTP attempt (any status).
@@ -252,6 +258,20 @@ pub struct ResolveError {
 #[async_trait]
 pub trait Resolver: Send + Sync {
     async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, ResolveError>;
+}
+
+/// Per-webhook delivery rate limits, shared by every consumer (on Lambda, by every instance).
+#[async_trait]
+pub trait RateGate: Send + Sync {
+    /// Reserves the next send slot of `webhook`, slots `interval` apart, no further ahead of
+    /// `now` than `horizon` (`rate_limit::reserve`).
+    async fn reserve(
+        &self,
+        webhook: &WebhookId,
+        interval: Duration,
+        now: DateTime<Utc>,
+        horizon: Duration,
+    ) -> Result<Reservation, StoreError>;
 }
 
 /// Publisher API keys, stored by id with only a hash of the key text.

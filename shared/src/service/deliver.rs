@@ -14,6 +14,7 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::ids::DeliveryId;
 use crate::domain::outcome::{ErrorKind, Outcome, classify};
+use crate::domain::rate_limit::Reservation;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signing::sign;
 use crate::domain::webhook::Webhook;
@@ -102,6 +103,9 @@ impl Hookline {
         let Some(event) = self.stores.events.get(&task.event_id).await? else {
             return self.cancel(&delivery.id, "event is no longer stored").await;
         };
+        if let Some(wait) = self.wait_for_rate_limit(&webhook).await? {
+            return Ok(Disposition::RetryIn(wait));
+        }
         let number = delivery.attempts + 1;
         let mut result = self.attempt(&webhook, &event, &delivery.id, number).await;
         let receiver = self.note_attempt(&webhook, &result).await?;
@@ -133,6 +137,23 @@ impl Hookline {
             None if plan.status == DeliveryStatus::Dead => Disposition::Dead,
             None => Disposition::Done,
         })
+    }
+
+    /// Holds the attempt to the webhook's rate limit: waits here for a slot a moment ahead, or
+    /// says how long to put the task back for when every slot within `RATE_WAIT` is taken.
+    /// Waiting is neither an attempt nor a failure.
+    async fn wait_for_rate_limit(&self, webhook: &Webhook) -> Result<Option<Duration>, ServiceError> {
+        let Some(rate) = webhook.rate_limit_per_sec else { return Ok(None) };
+        let now = self.clock.now();
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        match self.stores.rate_gate.reserve(&webhook.id, interval, now, RATE_WAIT).await? {
+            Reservation::At(slot) => {
+                let wait = u64::try_from(slot - now.timestamp_millis()).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                Ok(None)
+            }
+            Reservation::Full(wait) => Ok(Some(wait)),
+        }
     }
 
     /// Signs and sends one attempt; never fails, every problem becomes part of the attempt.
@@ -176,6 +197,10 @@ impl Hookline {
         Ok(Disposition::Done)
     }
 }
+
+/// The longest a consumer waits in place for a rate-limited webhook's slot; beyond it the task
+/// goes back to the queue.
+const RATE_WAIT: Duration = Duration::from_secs(5);
 
 /// What the receiver's health says about a failed attempt's delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

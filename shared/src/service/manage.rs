@@ -144,6 +144,7 @@ fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> Sig
         description: draft.description,
         headers: draft.headers,
         retry_policy: draft.retry_policy,
+        rate_limit_per_sec: draft.rate_limit_per_sec,
         disabled_reason: None,
         created_at: stamp.created_at,
         updated_at: stamp.updated_at,

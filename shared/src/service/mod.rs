@@ -29,8 +29,8 @@ use crate::domain::health::HealthPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
-    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, Resolver, Retention, StoreError, SubscriptionStore,
-    WebhookSender,
+    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, RateGate, Resolver, Retention, StoreError,
+    SubscriptionStore, WebhookSender,
 };
 
 /// Deployment-wide rules the services apply.
@@ -67,6 +67,8 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub retention: Arc<dyn Retention>,
     pub queue: Arc<dyn DeliveryQueue>,
+    /// Per-webhook delivery rate limits, shared by every consumer.
+    pub rate_gate: Arc<dyn RateGate>,
 }
 
 /// Everything the use cases need, wired once per process (by `backend::assemble`).

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::notify::Notice;
 use super::{Hookline, ServiceError};
-use crate::domain::delivery::Delivery;
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::ids::DeliveryId;
 use crate::ports::{DeliveryTask, Reopen};
 
@@ -22,6 +22,21 @@ impl Hookline {
         }
         let mut reopened = self.reopen(&Reopen::One(id)).await?;
         reopened.pop().ok_or_else(|| ServiceError::Conflict("the delivery changed while it was being replayed".into()))
+    }
+
+    /// Marks a dead delivery reviewed: it leaves the dead letters awaiting review and from then
+    /// on follows its type's retention. Acknowledging it again changes nothing.
+    pub async fn acknowledge_delivery(&self, id: &str) -> Result<Delivery, ServiceError> {
+        let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
+        let delivery = self.stores.deliveries.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
+        if delivery.status != DeliveryStatus::Dead {
+            return Err(ServiceError::Conflict(format!(
+                "delivery {id} is {}; only dead deliveries are acknowledged",
+                delivery.status.as_str()
+            )));
+        }
+        self.stores.deliveries.acknowledge(&id, self.clock.now()).await?;
+        self.stores.deliveries.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))
     }
 
     /// Replays every dead delivery of a webhook (created since `since`, when given); returns how many.

@@ -6,7 +6,7 @@ use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen, Slots};
 
-use super::{Backend, aws, now, sqlite};
+use super::{Backend, aws, now, retention_policy, sqlite};
 
 fn delivery(event: &str, webhook: &WebhookId, event_type: &str) -> Delivery {
     Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, now())
@@ -139,13 +139,52 @@ async fn history_filters_retention_and_health(backend: &Backend) {
 
     log.forget_event(&logout.event_id, now()).await.unwrap();
     assert_eq!(log.get(&logout.id).await.unwrap().unwrap().status, DeliveryStatus::Cancelled);
-    assert_eq!(
-        backend.stores.retention.purge(now() + Duration::seconds(1)).await.unwrap().0,
-        2,
-        "closed deliveries older than the cut-off go"
-    );
+    let policy = retention_policy();
+    let month_later = now() + Duration::days(31);
+    let purged = backend.stores.retention.purge(&policy, month_later).await.unwrap().0;
+    assert_eq!(purged, 1, "the cancelled delivery is past the 30 days; the dead one waits for review");
+    assert!(log.get(&logout.id).await.unwrap().is_none());
+    assert!(log.get(&login.id).await.unwrap().is_some());
+    assert!(log.acknowledge(&login.id, now()).await.unwrap());
+    assert!(!log.acknowledge(&login.id, now()).await.unwrap(), "once");
+    assert!(!log.acknowledge(&logout.id, now()).await.unwrap(), "only a dead delivery");
+    assert_eq!(backend.stores.retention.purge(&policy, month_later).await.unwrap().0, 1, "reviewed, it follows its type's retention");
     assert!(log.get(&login.id).await.unwrap().is_none());
     assert!(log.attempts(&login.id).await.unwrap().is_empty());
+}
+
+/// A delivery of `event_type` created `days` ago, closed as `status`.
+async fn aged(backend: &Backend, event: &str, webhook: &WebhookId, event_type: &str, days: i64, status: DeliveryStatus) -> Delivery {
+    let log = &backend.stores.deliveries;
+    let mut old = delivery(event, webhook, event_type);
+    old.created_at -= Duration::days(days);
+    log.create(std::slice::from_ref(&old)).await.unwrap();
+    let last = AttemptRecord { attempt: attempt(1, Some(500), false), status, last_error: Some("HTTP 500".into()) };
+    log.record_attempt(&old.id, &last, now()).await.unwrap();
+    old
+}
+
+async fn retention_follows_the_event_type_and_dead_letters_wait_for_review(backend: &Backend) {
+    let log = &backend.stores.deliveries;
+    let webhook = WebhookId::generate(5);
+    let policy = retention_policy();
+    let login = aged(backend, "evt_t1", &webhook, "auth.login", 10, DeliveryStatus::Succeeded).await;
+    let invoice = aged(backend, "evt_t2", &webhook, "invoice.paid", 10, DeliveryStatus::Succeeded).await;
+    let dead_login = aged(backend, "evt_t3", &webhook, "auth.login", 10, DeliveryStatus::Dead).await;
+    let reviewed = aged(backend, "evt_t4", &webhook, "auth.logout", 10, DeliveryStatus::Dead).await;
+    log.acknowledge(&reviewed.id, now()).await.unwrap();
+    let forgotten = aged(backend, "evt_t5", &webhook, "invoice.paid", 95, DeliveryStatus::Dead).await;
+    let purged = backend.stores.retention.purge(&policy, now()).await.unwrap().0;
+    let kept = |d: &Delivery| {
+        let id = d.id.clone();
+        async move { log.get(&id).await.unwrap().is_some() }
+    };
+    assert_eq!(
+        (kept(&login).await, kept(&invoice).await, kept(&dead_login).await, kept(&reviewed).await, kept(&forgotten).await),
+        (false, true, true, false, false),
+        "auth.* is kept 7 days, the rest 30; dead ones until reviewed, at most 90 days"
+    );
+    assert_eq!(purged, 3);
 }
 
 #[tokio::test]
@@ -186,4 +225,14 @@ async fn sqlite_held_deliveries_are_released_oldest_first_into_their_slots() {
 #[tokio::test]
 async fn aws_held_deliveries_are_released_oldest_first_into_their_slots() {
     held_deliveries_are_released_oldest_first_into_their_slots(&aws().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_retention_follows_the_event_type_and_dead_letters_wait_for_review() {
+    retention_follows_the_event_type_and_dead_letters_wait_for_review(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_retention_follows_the_event_type_and_dead_letters_wait_for_review() {
+    retention_follows_the_event_type_and_dead_letters_wait_for_review(&aws().await).await;
 }

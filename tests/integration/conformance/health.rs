@@ -1,8 +1,10 @@
-//! `SubscriptionStore`'s state transitions and health records: the same answers from each backend.
+//! Endpoint health's ports: `SubscriptionStore`'s state transitions and health records, and
+//! `RateGate`'s slots: the same answers from each backend.
 
 use std::time::Duration;
 
 use hookline_core::domain::health::{HealthChange, WebhookState};
+use hookline_core::domain::rate_limit::Reservation;
 use hookline_core::ports::{StateChange, WebhookFilter};
 
 use super::{Backend, aws, now, sqlite, webhook};
@@ -91,4 +93,34 @@ async fn sqlite_health_counts_failures_and_survives_replaces() {
 #[tokio::test]
 async fn aws_health_counts_failures_and_survives_replaces() {
     health_counts_failures_and_survives_replaces(&aws().await).await;
+}
+
+async fn rate_gates_hand_out_slots_one_interval_apart(backend: &Backend) {
+    let gate = &backend.stores.rate_gate;
+    let (limited, other) = (webhook(&["auth.*"], true).id, webhook(&["auth.*"], true).id);
+    let (interval, horizon) = (Duration::from_millis(100), Duration::from_millis(250));
+    let now = chrono::DateTime::from_timestamp_millis(now().timestamp_millis()).unwrap();
+    let ms = now.timestamp_millis();
+    let mut slots = Vec::new();
+    for _ in 0..3 {
+        match gate.reserve(&limited, interval, now, horizon).await.unwrap() {
+            Reservation::At(slot) => slots.push(slot - ms),
+            full => panic!("{full:?}"),
+        }
+    }
+    assert_eq!(slots, [0, 100, 200], "taken in turn, one interval apart");
+    assert_eq!(gate.reserve(&limited, interval, now, horizon).await.unwrap(), Reservation::Full(Duration::from_millis(50)));
+    assert_eq!(gate.reserve(&other, interval, now, horizon).await.unwrap(), Reservation::At(ms), "each webhook has its own");
+    let later = now + chrono::Duration::seconds(10);
+    assert_eq!(gate.reserve(&limited, interval, later, horizon).await.unwrap(), Reservation::At(later.timestamp_millis()));
+}
+
+#[tokio::test]
+async fn sqlite_rate_gates_hand_out_slots_one_interval_apart() {
+    rate_gates_hand_out_slots_one_interval_apart(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_rate_gates_hand_out_slots_one_interval_apart() {
+    rate_gates_hand_out_slots_one_interval_apart(&aws().await).await;
 }

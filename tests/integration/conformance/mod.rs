@@ -20,6 +20,7 @@ use hookline_core::config::Config;
 use hookline_core::domain::event::{Event, PublishRequest};
 use hookline_core::domain::health::{Health, WebhookState};
 use hookline_core::domain::ids::WebhookId;
+use hookline_core::domain::retention::RetentionPolicy;
 use hookline_core::domain::secret::SigningSecret;
 use hookline_core::domain::webhook::{Webhook, WebhookRequest};
 use hookline_core::domain::webhook_url::UrlRules;
@@ -41,9 +42,15 @@ pub const VISIBILITY: Duration = Duration::from_secs(1);
 
 /// The adapters as the composition root opens them.
 async fn open(backend: backend::Backend, refuses_stale_receipts: bool) -> Backend {
-    let config = Config { visibility_timeout: VISIBILITY, ..Config::default() };
+    let config = Config { visibility_timeout: VISIBILITY, retention: retention_policy(), ..Config::default() };
     let cipher = Arc::new(SecretCipher::new(&[9u8; 32]).unwrap());
     Backend { stores: backend.open(&config, cipher).await.unwrap(), refuses_stale_receipts }
+}
+
+/// The retention the backends are opened with (DynamoDB items take their expiry from it when
+/// written): the defaults, and `auth.*` kept 7 days.
+pub fn retention_policy() -> RetentionPolicy {
+    RetentionPolicy { by_type: vec![RetentionPolicy::parse_rule("auth.*=7").unwrap()], ..RetentionPolicy::default() }
 }
 
 /// A fresh SQLite file.
@@ -92,6 +99,7 @@ pub fn webhook(events: &[&str], active: bool) -> Webhook {
         description: Some("checks".into()),
         headers: draft.headers,
         retry_policy: draft.retry_policy,
+        rate_limit_per_sec: Some(20.0),
         disabled_reason: None,
         created_at: at,
         updated_at: at,

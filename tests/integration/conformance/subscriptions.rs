@@ -20,6 +20,7 @@ async fn subscriptions_round_trip_and_match(backend: &Backend) {
         (customers.events.clone(), customers.headers.clone(), customers.retry_policy.clone())
     );
     assert_eq!((read.created_at, read.description.clone()), (customers.created_at, customers.description.clone()));
+    assert_eq!(read.rate_limit_per_sec, Some(20.0));
     assert!(matches!(store.insert(&customers).await, Err(StoreError::Conflict(_))));
 
     let mut matching: Vec<_> = store.matching("customer.created").await.unwrap().into_iter().map(|w| w.id).collect();

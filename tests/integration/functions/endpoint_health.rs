@@ -89,3 +89,50 @@ async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() 
     assert!(told.iter().all(|r| r.verifies_with(&ops_secret)));
     assert_eq!(pager.received().len(), 3);
 }
+
+#[tokio::test]
+async fn a_webhook_limited_to_20_per_second_is_held_to_it_across_two_consumers() {
+    let functions = spawn_functions_tuned(3, "1", &[]).await;
+    let receiver = TestReceiver::start().await;
+    let body = serde_json::json!({"name": "limited", "url": receiver.url, "events": ["auth.*"], "rate_limit_per_sec": 20});
+    let (status, created) = functions.call("POST", "/api/v1/webhooks", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let webhook = created["id"].as_str().unwrap().to_owned();
+    let publisher = async {
+        for _ in 0..200 {
+            publish(&functions, "auth.login").await;
+        }
+    };
+    let first_arrivals = || {
+        let mut seen = std::collections::HashSet::new();
+        receiver.received().into_iter().filter(|r| seen.insert(r.header("webhook-id").to_owned())).collect::<Vec<_>>()
+    };
+    let consumer = || async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while first_arrivals().len() < 200 && Instant::now() < deadline {
+            if functions.poll().await.received == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    tokio::join!(publisher, consumer(), consumer());
+    let arrived = first_arrivals();
+    assert_eq!(arrived.len(), 200, "complete");
+    let span = arrived[199].at - arrived[0].at;
+    assert!(span >= Duration::from_millis(9_500), "200 at 20/s take 9.95 s, took {span:?}");
+    // Every request that reached the receiver is a recorded attempt (a slow answer under load
+    // may time out and be retried); waiting for a slot never is.
+    let (mut attempts, mut cursor) = (0, None::<String>);
+    loop {
+        let query = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let (_, page) = functions.call("GET", &format!("/api/v1/webhooks/{webhook}/deliveries?limit=100{query}"), None).await;
+        let data = page["data"].as_array().unwrap();
+        assert!(data.iter().all(|d| d["status"] == "succeeded"), "{page}");
+        attempts += data.iter().map(|d| d["attempts"].as_u64().unwrap()).sum::<u64>();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(attempts as usize, receiver.received().len());
+}

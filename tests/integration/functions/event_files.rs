@@ -146,6 +146,8 @@ async fn walk_every_sample(folder: &str) {
     assert_eq!(walk.api("api-list-webhook-deliveries", 200).await["data"].as_array().unwrap().len(), 4);
     assert_eq!(walk.api("api-list-deliveries", 200).await["data"].as_array().unwrap().len(), 4);
     assert_eq!(walk.api("api-get-delivery", 200).await["attempts_log"].as_array().unwrap().len(), 1);
+    let refused = walk.api("api-acknowledge-delivery", 409).await;
+    assert_eq!(refused["code"], "conflict", "only a dead delivery is acknowledged: {refused}");
     walk.api("api-replay-delivery", 202).await;
     walk.api("api-replay-dead", 202).await;
     assert!(walk.api("api-metrics", 200).await["attempts"]["total"].as_u64().unwrap() >= 3);

@@ -14,7 +14,7 @@ use super::batch::{Transacted, all_distinct, put_all, transact};
 use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
 use super::held;
-use super::item::{Item, get_s, is_live, n, s, time};
+use super::item::{Item, expiry, get_s, is_live, key, n, s, time};
 use super::reads::{get_item, query_all};
 use super::stats::stats_of;
 use super::walk::{Walk, every_item, page};
@@ -22,6 +22,7 @@ use super::{Dynamo, store_error, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::retention::RetentionPolicy;
 use crate::domain::stats::DeliveryStats;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
@@ -32,13 +33,43 @@ const EXCERPTS_KEPT: u32 = 50;
 pub struct DynamoDbDeliveryStore {
     db: Dynamo,
     cursors: Cursors,
-    retention: Duration,
+    retention: RetentionPolicy,
 }
 
 impl DynamoDbDeliveryStore {
-    /// Delivery items expire (TTL) `retention` after their creation.
-    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: Duration) -> Self {
+    /// Delivery items expire (TTL) their retention (`RetentionPolicy::for_delivery`) after
+    /// their creation; a delivery that dies, is acknowledged or is replayed gets its expiry again.
+    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: RetentionPolicy) -> Self {
         Self { db, cursors: Cursors::new(cipher), retention }
+    }
+
+    /// The retention of a new delivery of `event_type`.
+    fn period(&self, event_type: &str) -> Duration {
+        self.retention.for_type(event_type)
+    }
+
+    /// Sets a delivery's expiry from what it now is (`item`, as just written); a dead one's
+    /// event is kept at least as long, so it can still be replayed.
+    async fn expire_as(&self, item: &Item) -> Result<(), StoreError> {
+        let delivery = from_item(item)?;
+        let period = self.retention.for_delivery(&delivery.event_type, delivery.status, delivery.acknowledged_at.is_some());
+        let until = expiry(delivery.created_at, period);
+        let set = |key: Item, condition: &str| {
+            self.db
+                .client
+                .update_item()
+                .table_name(&*self.db.table)
+                .set_key(Some(key))
+                .update_expression("SET expires_at = :until")
+                .condition_expression(condition)
+                .expression_attribute_values(":until", until.clone())
+        };
+        written(set(delivery_key(&delivery.id), "attribute_exists(PK)").send().await)?;
+        if delivery.status == DeliveryStatus::Dead && delivery.acknowledged_at.is_none() {
+            let event = key(format!("EVT#{}", delivery.event_id), "META");
+            written(set(event, "attribute_exists(PK) AND expires_at < :until").send().await)?;
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &DeliveryId) -> Result<Option<Item>, StoreError> {
@@ -51,12 +82,12 @@ impl DynamoDbDeliveryStore {
             .client
             .put_item()
             .table_name(&*self.db.table)
-            .set_item(Some(to_item(delivery, self.retention)))
+            .set_item(Some(to_item(delivery, self.period(&delivery.event_type))))
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
         if written(result)?.is_some() && delivery.status == DeliveryStatus::Held {
-            let marker = held::marker(delivery, self.retention);
+            let marker = held::marker(delivery, self.period(&delivery.event_type));
             self.db.client.put_item().table_name(&*self.db.table).set_item(Some(marker)).send().await.map_err(store_error)?;
         }
         Ok(())
@@ -99,14 +130,19 @@ impl DynamoDbDeliveryStore {
 
     /// Reopens one delivery if its status is one of `from`, due at `due`; returns it as reopened.
     async fn reopen_item(&self, id: &DeliveryId, from: &[DeliveryStatus], due: DateTime<Utc>) -> Result<Option<Delivery>, StoreError> {
-        let set = "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :due, updated_at = :at";
+        let set =
+            "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :due, updated_at = :at REMOVE acknowledged_at";
         let request = self
             .update_if_status(id, set, from, "")
             .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":due", time(due))
             .expression_attribute_values(":at", time(Utc::now().min(due)))
             .return_values(ReturnValue::AllNew);
-        written(request.send().await)?.and_then(|output| output.attributes).as_ref().map(from_item).transpose()
+        let Some(item) = written(request.send().await)?.and_then(|output| output.attributes) else { return Ok(None) };
+        if from.contains(&DeliveryStatus::Dead) {
+            self.expire_as(&item).await?;
+        }
+        from_item(&item).map(Some)
     }
 
     /// Delivery ids of an event's deliveries (`GSI3`, keys only).
@@ -166,8 +202,8 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         if deliveries.len() <= 1 || !all_distinct(deliveries.iter().map(|d| d.id.as_str())) {
             return self.create(deliveries).await;
         }
-        let markers = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).map(|d| held::marker(d, self.retention));
-        put_all(&self.db, deliveries.iter().map(|d| to_item(d, self.retention)).chain(markers).collect()).await
+        let markers = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).map(|d| held::marker(d, self.period(&d.event_type)));
+        put_all(&self.db, deliveries.iter().map(|d| to_item(d, self.period(&d.event_type))).chain(markers).collect()).await
     }
 
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
@@ -181,7 +217,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
         let walk = match &filter.webhook_id {
             Some(webhook) => Walk::of_webhook(webhook.as_str(), filter.since),
-            None => Walk::all(Utc::now(), filter.since, self.retention),
+            None => Walk::all(Utc::now(), filter.since, self.retention.longest()),
         };
         page(&self.db, &self.cursors, &walk, filter).await
     }
@@ -216,12 +252,18 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let mut request =
-            self.update_if_status(id, expression, &open_statuses(), " AND attempts < :number").expression_attribute_names("#log", "log");
+        let mut request = self
+            .update_if_status(id, expression, &open_statuses(), " AND attempts < :number")
+            .expression_attribute_names("#log", "log")
+            .return_values(ReturnValue::AllNew);
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        written(request.send().await).map(|_| ())
+        let updated = written(request.send().await)?.and_then(|output| output.attributes);
+        match updated {
+            Some(item) if record.status == DeliveryStatus::Dead => self.expire_as(&item).await,
+            _ => Ok(()),
+        }
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -243,7 +285,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
             update = update.expression_attribute_values(name, value);
         }
         let update = TransactWriteItem::builder().update(update.build().map_err(store_error)?).build();
-        let writes = vec![update, held::put_marker(&self.db, delivery, self.retention)?];
+        let writes = vec![update, held::put_marker(&self.db, delivery, self.period(&delivery.event_type))?];
         Ok(matches!(transact(&self.db, writes).await?, Transacted::Written))
     }
 
@@ -275,6 +317,21 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         }
     }
 
+    async fn acknowledge(&self, id: &DeliveryId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let request = self
+            .update_if_status(
+                id,
+                "SET acknowledged_at = :at, updated_at = :at",
+                &[DeliveryStatus::Dead],
+                " AND attribute_not_exists(acknowledged_at)",
+            )
+            .expression_attribute_values(":at", time(at))
+            .return_values(ReturnValue::AllNew);
+        let Some(item) = written(request.send().await)?.and_then(|output| output.attributes) else { return Ok(false) };
+        self.expire_as(&item).await?;
+        Ok(true)
+    }
+
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
         for id in self.ids_of_event(event).await? {
             self.cancel_item(&id, "event was erased", at).await?;
@@ -302,7 +359,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
     }
 
     async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
-        let items = every_item(&self.db, &Walk::all(Utc::now(), Some(since), self.retention)).await?;
+        let items = every_item(&self.db, &Walk::all(Utc::now(), Some(since), self.retention.longest())).await?;
         stats_of(since, &items)
     }
 

@@ -53,6 +53,7 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
     put_opt(&mut item, "next_attempt_at", delivery.next_attempt_at.map(time));
     put_opt(&mut item, "last_status_code", delivery.last_status_code.map(n));
     put_opt(&mut item, "last_error", delivery.last_error.as_deref().map(s));
+    put_opt(&mut item, "acknowledged_at", delivery.acknowledged_at.map(time));
     item
 }
 
@@ -70,6 +71,7 @@ pub fn from_item(item: &Item) -> Result<Delivery, StoreError> {
         next_attempt_at: opt_time(item, "next_attempt_at")?,
         last_status_code: opt_n(item, "last_status_code")?,
         last_error: opt_s(item, "last_error"),
+        acknowledged_at: opt_time(item, "acknowledged_at")?,
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,
     })

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
@@ -12,16 +12,17 @@ use super::reads::{get_item, query_all};
 use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
+use crate::domain::retention::RetentionPolicy;
 use crate::ports::{EventStore, Recorded, StoreError};
 
 pub struct DynamoDbEventStore {
     db: Dynamo,
-    retention: Duration,
+    retention: RetentionPolicy,
 }
 
 impl DynamoDbEventStore {
-    /// Events expire (TTL) `retention` after they were recorded.
-    pub fn new(db: Dynamo, retention: Duration) -> Self {
+    /// Events expire (TTL) their type's retention after they were recorded.
+    pub fn new(db: Dynamo, retention: RetentionPolicy) -> Self {
         Self { db, retention }
     }
 
@@ -32,7 +33,7 @@ impl DynamoDbEventStore {
         item.insert("body".into(), s(&event.body));
         item.insert("fingerprint".into(), s(&event.fingerprint));
         // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
-        item.insert("expires_at".into(), expiry(Utc::now(), self.retention));
+        item.insert("expires_at".into(), expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())));
         item.insert("GSI1PK".into(), s("UNFANNED"));
         item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
         item

@@ -1,13 +1,16 @@
-//! Retention over DynamoDB: TTL deletes expired items (events included) within days of their
-//! `expires_at`; a purge deletes the closed deliveries past the period that TTL has not reached.
+//! Retention over DynamoDB: every item carries its own expiry (`expires_at`, by event type, a
+//! dead delivery's until it is reviewed) and TTL deletes it within days of it; a purge deletes
+//! the closed deliveries past their expiry that TTL has not reached yet. Reads hide expired
+//! items either way.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use super::delivery_item::from_item;
-use super::item::key;
-use super::walk::{Walk, days_between, every_item};
+use super::item::{get_n, key};
+use super::walk::{Walk, days_between, every_stored_item};
 use super::{Dynamo, store_error};
+use crate::domain::retention::RetentionPolicy;
 use crate::ports::{Retention, StoreError};
 
 /// How far back a purge looks for what TTL has not deleted yet.
@@ -15,24 +18,23 @@ const TTL_LAG: Duration = Duration::days(7);
 
 pub struct DynamoDbRetention {
     db: Dynamo,
-    retention: Duration,
 }
 
 impl DynamoDbRetention {
-    pub fn new(db: Dynamo, retention: Duration) -> Self {
-        Self { db, retention }
+    pub fn new(db: Dynamo) -> Self {
+        Self { db }
     }
 }
 
 #[async_trait]
 impl Retention for DynamoDbRetention {
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        // TTL deletes expired items (events included); this removes what it has not reached yet.
-        let walk = Walk { index: "GSI1", partitions: days_between(before - self.retention - TTL_LAG, before), since: None };
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let walk = Walk { index: "GSI1", partitions: days_between(now - policy.longest() - TTL_LAG, now), since: None };
         let mut deleted = 0;
-        for item in every_item(&self.db, &walk).await? {
+        for item in every_stored_item(&self.db, &walk).await? {
+            let expires_at: i64 = get_n(&item, "expires_at")?;
             let delivery = from_item(&item)?;
-            if delivery.created_at >= before || delivery.status.is_open() {
+            if expires_at > now.timestamp() || delivery.status.is_unfinished() {
                 continue;
             }
             self.db

@@ -86,12 +86,19 @@ pub async fn query(
 
 /// Every live item of the walk, unpaged (health figures, bulk changes).
 pub async fn every_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
+    let mut all = every_stored_item(db, walk).await?;
+    all.retain(|item| is_live(item, Utc::now()));
+    Ok(all)
+}
+
+/// Every item of the walk, expired ones included (what a purge deletes before TTL does).
+pub async fn every_stored_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
     let mut all = Vec::new();
     for partition in &walk.partitions {
         let mut start = None;
         loop {
             let (items, next) = query(db, walk, partition, start, 1000).await?;
-            all.extend(items.into_iter().filter(|item| is_live(item, Utc::now())));
+            all.extend(items);
             start = next;
             if start.is_none() {
                 break;

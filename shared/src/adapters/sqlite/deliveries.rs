@@ -16,7 +16,7 @@ use crate::domain::stats::DeliveryStats;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
-     attempts_before_replay";
+     attempts_before_replay, acknowledged_at";
 
 pub struct SqliteDeliveryStore {
     db: Arc<Db>,
@@ -128,6 +128,15 @@ impl DeliveryStore for SqliteDeliveryStore {
             held = status::literal(DeliveryStatus::Held)
         );
         self.db.write(move |conn| Ok(conn.execute(&sql, params![webhook, reason, at])? as u64)).await
+    }
+
+    async fn acknowledge(&self, id: &DeliveryId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (id, at) = (id.to_string(), to_text(at));
+        let sql = format!(
+            "UPDATE deliveries SET acknowledged_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = {dead} AND acknowledged_at IS NULL",
+            dead = status::literal(DeliveryStatus::Dead)
+        );
+        self.db.write(move |conn| Ok(conn.execute(&sql, params![id, at])? > 0)).await
     }
 
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -242,7 +251,7 @@ fn reopen(conn: &Connection, selection: &Reopen, at: &str) -> Result<Vec<Deliver
         }
     };
     let sql = format!(
-        "UPDATE deliveries SET status = {pending}, attempts_before_replay = attempts, next_attempt_at = ?1, updated_at = ?1 \
+        "UPDATE deliveries SET status = {pending}, attempts_before_replay = attempts, next_attempt_at = ?1, updated_at = ?1, acknowledged_at = NULL \
          WHERE {condition} RETURNING {COLUMNS}",
         pending = status::literal(DeliveryStatus::Pending)
     );
@@ -270,6 +279,7 @@ fn read_delivery(row: &Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
         created_at: from_text(&row.get::<_, String>(10)?)?,
         updated_at: from_text(&row.get::<_, String>(11)?)?,
         attempts_before_replay: row.get(12)?,
+        acknowledged_at: optional_time(row, 13)?,
     };
     Ok((row.get(0)?, delivery))
 }

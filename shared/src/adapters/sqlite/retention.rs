@@ -1,5 +1,7 @@
-//! Retention over SQLite: closed deliveries (with their attempts) and events past the
-//! retention period are deleted; open deliveries, and their events, stay until they close.
+//! Retention over SQLite: closed deliveries (with their attempts) past their type's retention
+//! and events past theirs are deleted, in one pass over each table (the per-type cut-offs are
+//! a small JSON map the statements look up); open and held deliveries, and their events, stay
+//! until they close, and unacknowledged dead ones (and their events) until the dead-letter limit.
 
 use std::sync::Arc;
 
@@ -7,6 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Db, status, to_text};
+use crate::domain::catalog;
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::retention::RetentionPolicy;
 use crate::ports::{Retention, StoreError};
 
 pub struct SqliteRetention {
@@ -21,20 +26,34 @@ impl SqliteRetention {
 
 #[async_trait]
 impl Retention for SqliteRetention {
-    async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        let before = to_text(before);
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let cutoff = |period: chrono::Duration| to_text(now - period);
+        let by_type: serde_json::Map<String, serde_json::Value> = catalog::subscribable()
+            .chain([catalog::test_ping()])
+            .map(|info| (info.event_type.clone(), cutoff(policy.for_type(&info.event_type)).into()))
+            .collect();
+        let (by_type, default, dead) = (serde_json::Value::Object(by_type).to_string(), cutoff(policy.default), cutoff(policy.dead));
         self.db
             .write(move |conn| {
-                let closed = format!("SELECT id FROM deliveries WHERE created_at < ?1 AND status IN ({})", *status::CLOSED);
-                conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({closed})"), [&before])?;
-                let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({closed})"), [&before])?;
+                let expired = format!(
+                    "SELECT id FROM deliveries WHERE status IN ({closed}) AND created_at < CASE \
+                     WHEN status = {dead_status} AND acknowledged_at IS NULL THEN ?3 \
+                     ELSE COALESCE((SELECT value FROM json_each(?1) WHERE key = deliveries.event_type), ?2) END",
+                    closed = *status::CLOSED,
+                    dead_status = status::literal(DeliveryStatus::Dead)
+                );
+                let params = rusqlite::params![by_type, default, dead];
+                conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({expired})"), params)?;
+                let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({expired})"), params)?;
                 let events = conn.execute(
                     &format!(
-                        "DELETE FROM events WHERE occurred_at < ?1 AND NOT EXISTS \
-                         (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ({}))",
-                        *status::OPEN
+                        "DELETE FROM events WHERE occurred_at < COALESCE((SELECT value FROM json_each(?1) WHERE key = events.event_type), ?2) \
+                         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND (d.status IN ({unfinished}) \
+                         OR (d.status = {dead_status} AND d.acknowledged_at IS NULL)))",
+                        unfinished = *status::UNFINISHED,
+                        dead_status = status::literal(DeliveryStatus::Dead)
                     ),
-                    [&before],
+                    rusqlite::params![by_type, default],
                 )?;
                 Ok((deliveries as u64, events as u64))
             })

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     updated_at TEXT NOT NULL,
     state TEXT,
     state_changed_at TEXT,
-    health TEXT NOT NULL DEFAULT '{}'
+    health TEXT NOT NULL DEFAULT '{}',
+    rate_limit REAL
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_status_code INTEGER,
     last_error TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    acknowledged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
@@ -96,8 +98,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 /// Columns added since the first release, for data files created before them: (table, column,
 /// its definition). `is_active` stays, written from the state, so an older binary still reads
 /// the file.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("webhooks", "state", "TEXT"), ("webhooks", "state_changed_at", "TEXT"), ("webhooks", "health", "TEXT NOT NULL DEFAULT '{}'")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("webhooks", "state", "TEXT"),
+    ("webhooks", "state_changed_at", "TEXT"),
+    ("webhooks", "health", "TEXT NOT NULL DEFAULT '{}'"),
+    ("webhooks", "rate_limit", "REAL"),
+    ("deliveries", "acknowledged_at", "TEXT"),
+];
 
 /// Creates what is missing: the tables, their indexes, and columns added since.
 pub fn create(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -20,7 +20,7 @@ use crate::domain::webhook_url::WebhookUrl;
 use crate::ports::{Page, StateChange, StoreError, SubscriptionStore, WebhookFilter};
 
 const COLUMNS: &str = "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at, \
-     retired_secrets, state, state_changed_at, health";
+     retired_secrets, state, state_changed_at, health, rate_limit";
 
 pub struct SqliteSubscriptionStore {
     db: Arc<Db>,
@@ -175,6 +175,7 @@ impl SubscriptionStore for SqliteSubscriptionStore {
 /// A webhook flattened to column values, owned so it can move to the writer thread.
 struct WebhookRow {
     values: [Option<String>; 15],
+    rate_limit: Option<f64>,
 }
 
 impl WebhookRow {
@@ -201,6 +202,7 @@ impl WebhookRow {
                 Some(webhook.state.as_str().to_owned()),
                 Some(to_text(webhook.state_changed_at)),
             ],
+            rate_limit: webhook.rate_limit_per_sec,
         }
     }
 
@@ -209,15 +211,19 @@ impl WebhookRow {
         if replace {
             let sql = "UPDATE webhooks SET name = ?2, url = ?3, secret = ?4, events = ?5, is_active = ?6, description = ?7, \
                        headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12, \
-                       retired_secrets = ?13, state = ?14, state_changed_at = ?15 WHERE id = ?1";
-            let changed =
-                conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]])?;
+                       retired_secrets = ?13, state = ?14, state_changed_at = ?15, rate_limit = ?16 WHERE id = ?1";
+            let changed = conn.execute(
+                sql,
+                params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], self.rate_limit],
+            )?;
             return if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) };
         }
         let sql = "INSERT INTO webhooks (id, name, url, secret, events, is_active, description, headers, retry_policy, \
-                   disabled_reason, created_at, updated_at, retired_secrets, state, state_changed_at) \
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
-        match conn.execute(sql, params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]]) {
+                   disabled_reason, created_at, updated_at, retired_secrets, state, state_changed_at, rate_limit) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+        let values =
+            params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], self.rate_limit];
+        match conn.execute(sql, values) {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Err(StoreError::Conflict("a webhook with this id already exists".into()))
             }
@@ -254,6 +260,7 @@ fn read_webhook(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<(i64, 
         state,
         state_changed_at: row.get::<_, Option<String>>(15)?.map(|raw| from_text(&raw)).transpose()?.unwrap_or(updated_at),
         health: serde_json::from_str(&text(16)?).map_err(|_| corrupt("health"))?,
+        rate_limit_per_sec: row.get(17)?,
         description: row.get(7)?,
         headers,
         retry_policy,
