@@ -206,6 +206,9 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
         sys.exit("api-acknowledge-delivery: a delivery that is not dead is refused with 409 conflict")
     walk.http("api", "api-replay-delivery", 202)
     walk.http("api", "api-replay-dead", 202)
+    walk.replace("rpl_sample", walk.http("api", "api-bulk-replay", 202)["id"])
+    if not walk.http("api", "api-get-replay", 200).get("finished"):
+        sys.exit("api-get-replay: a replay of nothing should be finished")
     if walk.http("api", "api-enable-webhook", 200).get("state") != "active":
         sys.exit("api-enable-webhook: the webhook should be active")
     if not walk.folder:

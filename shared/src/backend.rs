@@ -123,8 +123,8 @@ impl Backend {
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::sqlite::{
-        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteRetention,
-        SqliteSubscriptionStore,
+        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteReplayStore,
+        SqliteRetention, SqliteSubscriptionStore,
     };
     let db = Arc::new(Db::open(path)?);
     check_secret_key(&*db, &cipher).await?;
@@ -139,9 +139,10 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
         deliveries: Arc::new(SqliteDeliveryStore::new(db.clone())),
-        retention: Arc::new(SqliteRetention::new(db)),
+        retention: Arc::new(SqliteRetention::new(db.clone())),
         queue: Arc::new(queue),
         rate_gate: Arc::new(crate::adapters::rate_gate::LocalRateGate::default()),
+        replays: Arc::new(SqliteReplayStore::new(db.clone())),
     })
 }
 
@@ -149,7 +150,7 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
 async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::aws::{
         Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbRateGate,
-        DynamoDbRetention, DynamoDbSubscriptionStore, SqsDeliveryQueue,
+        DynamoDbReplayStore, DynamoDbRetention, DynamoDbSubscriptionStore, SqsDeliveryQueue,
     };
     let db = Dynamo::new(aws.dynamodb, &aws.table);
     check_secret_key(&db, &cipher).await?;
@@ -162,6 +163,7 @@ async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -
         deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
-        rate_gate: Arc::new(DynamoDbRateGate::new(db)),
+        rate_gate: Arc::new(DynamoDbRateGate::new(db.clone())),
+        replays: Arc::new(DynamoDbReplayStore::new(db)),
     })
 }

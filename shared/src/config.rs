@@ -49,6 +49,8 @@ pub struct Config {
     pub health: HealthPolicy,
     /// How often the endpoint-health pass (`Hookline::maintain`) runs in local mode.
     pub maintenance_interval: Duration,
+    /// How long one pass may go on with bulk replays and the dead-letter sweep.
+    pub maintenance_budget: Duration,
 }
 
 /// A configuration value that must never be printed.
@@ -143,6 +145,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             health: HealthPolicy::default(),
             maintenance_interval: Duration::from_secs(1),
+            maintenance_budget: Duration::from_secs(40),
         }
     }
 }
@@ -180,6 +183,7 @@ impl Config {
             url_rules: UrlRules { allow_http: self.allow_http, net: self.net.clone() },
             max_event_bytes: self.max_event_bytes,
             health: self.health.clone(),
+            maintenance_budget: self.maintenance_budget,
         }
     }
 

@@ -135,6 +135,10 @@ pub struct Tuning {
     /// Held deliveries released per second when a webhook recovers or is enabled.
     #[arg(long, env = "HOOKLINE_RECOVERY_RATE", default_value_t = 10.0)]
     pub recovery_rate: f64,
+    /// Seconds one maintenance pass may go on with bulk replays and the dead-letter sweep
+    /// (keep it under the maintain function's timeout).
+    #[arg(long, env = "HOOKLINE_MAINTENANCE_BUDGET_SECS", default_value_t = 40.0)]
+    pub maintenance_budget_secs: f64,
     /// The key sealing signing secrets at rest, base64 of 32 bytes (prefer the environment).
     #[arg(long, env = "HOOKLINE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -204,6 +208,7 @@ impl Tuning {
                 recovery_rate: self.recovery_rate,
             },
             maintenance_interval: Duration::from_secs(1),
+            maintenance_budget: seconds(self.maintenance_budget_secs, "maintenance-budget-secs")?,
         };
         config.validate()?;
         Ok(config)

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use hookline_core::adapters::resolver::SystemResolver;
-use hookline_tests::{TestReceiver, spawn_app, spawn_app_with, temp_path};
+use std::time::Duration;
+
+use hookline_tests::{TestReceiver, eventually, spawn_app, spawn_app_with, temp_path};
 use serde_json::json;
 
 #[tokio::test]
@@ -122,4 +124,39 @@ async fn an_event_stored_but_never_fanned_out_is_delivered_after_a_restart() {
     let redelivered = receiver.wait_for(2).await;
     assert_eq!(redelivered[1].header("webhook-id"), event["id"].as_str().unwrap());
     assert_eq!(second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await[0]["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn a_bulk_replay_sends_the_selected_dead_deliveries_again_and_says_when_it_is_done() {
+    let app = spawn_app().await;
+    let (receiver, operator) = (TestReceiver::start().await, TestReceiver::start().await);
+    receiver.always(500);
+    app.create_webhook(&operator.url, &["hookline.replay.finished"], json!({})).await;
+    let webhook = app.create_webhook(&receiver.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 1}})).await;
+    let id = webhook["id"].as_str().unwrap();
+    for n in 0..4 {
+        app.publish(if n < 3 { "auth.login" } else { "auth.logout" }, json!({"user_id": format!("u{n}")})).await;
+    }
+    app.settled_deliveries(id, 4).await;
+    receiver.always(200);
+    let selection = json!({"webhook_id": id, "status": ["dead"], "event_type": "auth.login", "since": "2020-01-01T00:00:00Z"});
+    let (status, started) = app.post("/api/v1/webhooks/deliveries/replay", &selection).await;
+    assert_eq!(status, 202, "{started}");
+    let path = format!("/api/v1/webhooks/replays/{}", started["id"].as_str().unwrap());
+    let done = eventually("the replay to finish", Duration::from_secs(10), || async {
+        let (_, replay) = app.get(&path).await;
+        (replay["finished"] == true).then_some(replay)
+    })
+    .await;
+    assert_eq!((done["matched"].as_u64(), done["replayed"].as_u64()), (Some(3), Some(3)), "{done}");
+    let delivered = receiver.wait_for(7).await.into_iter().filter(|r| r.status == 200).count();
+    assert_eq!(delivered, 3, "the three logins, not the logout");
+    let told = operator.wait_for(1).await;
+    assert_eq!(
+        (told[0].json()["data"]["replay_id"].as_str(), told[0].json()["data"]["replayed"].as_u64()),
+        (started["id"].as_str(), Some(3))
+    );
+    let (status, refused) = app.post("/api/v1/webhooks/deliveries/replay", &json!({"status": ["succeeded"]})).await;
+    assert_eq!((status, refused["field"].as_str()), (422, Some("status[0]")), "{refused}");
+    assert_eq!(app.get("/api/v1/webhooks/replays/rpl_nope").await.0, 404);
 }

@@ -11,6 +11,7 @@ mod events;
 mod extract;
 mod health;
 pub mod rate_limit;
+mod replays;
 mod webhooks;
 
 use axum::Router;
@@ -44,6 +45,8 @@ pub fn router(state: AppState, config: ApiConfig) -> Router {
         .route("/api/v1/webhooks/{id}", get(webhooks::one).put(webhooks::replace).delete(webhooks::delete))
         .route("/api/v1/webhooks/deliveries/{delivery_id}/replay", post(deliveries::replay))
         .route("/api/v1/webhooks/deliveries/{delivery_id}/acknowledge", post(deliveries::acknowledge))
+        .route("/api/v1/webhooks/deliveries/replay", post(replays::start))
+        .route("/api/v1/webhooks/replays/{id}", get(replays::one))
         .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
         .route("/api/v1/webhooks/{id}/enable", post(webhooks::enable))

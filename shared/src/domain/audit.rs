@@ -31,6 +31,8 @@ pub enum AuditAction {
     DeliveryReplay,
     #[serde(rename = "delivery.acknowledge")]
     DeliveryAcknowledge,
+    #[serde(rename = "deliveries.replay")]
+    DeliveriesReplay,
     #[serde(rename = "api_key.create")]
     ApiKeyCreate,
     #[serde(rename = "api_key.revoke")]
@@ -40,7 +42,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::WebhookCreate,
         Self::WebhookUpdate,
         Self::WebhookDelete,
@@ -50,6 +52,7 @@ impl AuditAction {
         Self::WebhookEnable,
         Self::DeliveryReplay,
         Self::DeliveryAcknowledge,
+        Self::DeliveriesReplay,
         Self::ApiKeyCreate,
         Self::ApiKeyRevoke,
         Self::EventErase,
@@ -66,6 +69,7 @@ impl AuditAction {
             Self::WebhookEnable => "webhook.enable",
             Self::DeliveryReplay => "delivery.replay",
             Self::DeliveryAcknowledge => "delivery.acknowledge",
+            Self::DeliveriesReplay => "deliveries.replay",
             Self::ApiKeyCreate => "api_key.create",
             Self::ApiKeyRevoke => "api_key.revoke",
             Self::EventErase => "event.erase",

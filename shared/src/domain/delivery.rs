@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::ids::{DeliveryId, EventId, WebhookId};
 use super::outcome::ErrorKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its first attempt.

@@ -88,6 +88,12 @@ prefixed_id!(
     "dlv_"
 );
 
+prefixed_id!(
+    /// A bulk replay of deliveries.
+    ReplayId,
+    "rpl_"
+);
+
 impl DeliveryId {
     /// The delivery of `event` to `webhook` always has the same id, so fanning an
     /// event out twice (a retried publish, a redelivered queue message) cannot

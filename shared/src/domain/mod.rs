@@ -14,6 +14,7 @@ pub mod json;
 pub mod net_policy;
 pub mod outcome;
 pub mod rate_limit;
+pub mod replay;
 pub mod retention;
 pub mod retry;
 pub mod schema;

@@ -13,16 +13,17 @@ use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::health::{Health, HealthChange, WebhookState};
-use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::ids::{DeliveryId, EventId, ReplayId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::rate_limit::Reservation;
+use crate::domain::replay::Replay;
 use crate::domain::retention::RetentionPolicy;
 use crate::domain::stats::DeliveryStats;
 use crate::domain::webhook::Webhook;
 
 mod queue;
 
-pub use queue::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
+pub use queue::{ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
 
 /// Who a bearer token says the caller is: what the management API needs to authenticate.
 pub trait Authenticator: Send + Sync {
@@ -258,6 +259,16 @@ pub struct ResolveError {
 #[async_trait]
 pub trait Resolver: Send + Sync {
     async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, ResolveError>;
+}
+
+/// Bulk replays and their progress.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// Inserts or replaces a replay.
+    async fn save(&self, replay: &Replay) -> Result<(), StoreError>;
+    async fn get(&self, id: &ReplayId) -> Result<Option<Replay>, StoreError>;
+    /// The replays not finished yet, oldest first.
+    async fn unfinished(&self) -> Result<Vec<Replay>, StoreError>;
 }
 
 /// Per-webhook delivery rate limits, shared by every consumer (on Lambda, by every instance).

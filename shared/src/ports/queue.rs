@@ -94,6 +94,14 @@ impl DeadLetterReason {
     }
 }
 
+/// A message in the dead letters: the task it carries (if it is one) and why it is there.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub task: Option<DeliveryTask>,
+    pub reason: Option<String>,
+    pub receipt: String,
+}
+
 /// What became of a settled task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settled {
@@ -118,6 +126,15 @@ pub trait DeliveryQueue: Send + Sync {
     /// Sets aside a message that is not a delivery task, labelled `reason`, wherever this queue
     /// keeps dead letters; a queue that only ever holds tasks it wrote has none.
     async fn set_aside(&self, _body: &str, _reason: DeadLetterReason, _message_id: Option<&str>) -> Result<(), QueueError> {
+        Ok(())
+    }
+    /// Up to `max` of the messages in the dead letters, for a sweep (each stays out of the next
+    /// call's sight for a while); none where the queue keeps no dead letters.
+    async fn dead_letters(&self, _max: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        Ok(Vec::new())
+    }
+    /// Deletes dead letters a sweep found settled (their delivery replayed or reviewed).
+    async fn drop_dead_letters(&self, _letters: &[DeadLetter]) -> Result<(), QueueError> {
         Ok(())
     }
     /// How long until the next task becomes visible, where the queue can tell cheaply (a

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::deliver::Receiver;
 use super::notify::Notice;
 use super::{AttemptResult, Hookline, ServiceError};
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::health::{HealthChange, WebhookState};
 use crate::domain::ids::WebhookId;
 use crate::domain::outcome::Outcome;
@@ -31,6 +32,10 @@ pub struct Maintenance {
     pub recovered: usize,
     pub disabled: usize,
     pub released: usize,
+    /// Deliveries bulk replays sent again.
+    pub replayed: u64,
+    /// Dead-letter copies removed because their delivery was replayed or reviewed.
+    pub dead_letters_dropped: usize,
 }
 
 impl Hookline {
@@ -124,8 +129,17 @@ impl Hookline {
     }
 
     /// The periodic part of endpoint health, for every webhook: disable what failed too long,
-    /// probe what is due, and go on releasing held deliveries.
+    /// probe what is due, and go on releasing held deliveries; then go on with bulk replays and
+    /// sweep the dead letters, within the maintenance budget.
     pub async fn maintain(&self) -> Result<Maintenance, ServiceError> {
+        let deadline = std::time::Instant::now() + self.settings.maintenance_budget;
+        let mut done = self.maintain_webhooks().await?;
+        done.replayed = self.advance_replays(deadline).await?;
+        done.dead_letters_dropped = self.sweep_dead_letters(deadline).await?;
+        Ok(done)
+    }
+
+    async fn maintain_webhooks(&self) -> Result<Maintenance, ServiceError> {
         let mut done = Maintenance::default();
         let mut filter = WebhookFilter { limit: 100, ..WebhookFilter::default() };
         loop {
@@ -180,7 +194,7 @@ impl Hookline {
     /// releasing what it held (returns how many at once), anything else doubles the wait
     /// before the next probe (returns `None`).
     async fn probe(&self, webhook: &Webhook) -> Result<Option<usize>, ServiceError> {
-        let pinged = self.ping(webhook).await?;
+        let pinged = self.ping(webhook, DeliveryStatus::Cancelled).await?;
         if pinged.success {
             self.stores.subscriptions.record_health(&webhook.id, &HealthChange::Success, self.clock.now()).await?;
             let recovered = self.activate(webhook, vec![WebhookState::Failing], true).await?;

@@ -85,11 +85,12 @@ impl Hookline {
 
     /// Sends a signed `webhook.test` ping now, once, and records it like any delivery.
     pub async fn test_webhook(&self, id: &str) -> Result<TestOutcome, ServiceError> {
-        self.ping(&self.webhook(id).await?).await
+        self.ping(&self.webhook(id).await?, DeliveryStatus::Dead).await
     }
 
-    /// The test ping (also a failing webhook's probe), recorded like any delivery.
-    pub(crate) async fn ping(&self, webhook: &Webhook) -> Result<TestOutcome, ServiceError> {
+    /// The test ping (also a failing webhook's probe), recorded like any delivery; a failed one
+    /// is recorded as `failed` (a probe's as cancelled: no delivery was lost).
+    pub(crate) async fn ping(&self, webhook: &Webhook, failed: DeliveryStatus) -> Result<TestOutcome, ServiceError> {
         let now = self.clock.now();
         let event = Event::test_ping(&webhook.name, now);
         self.stores.events.record(&event).await?;
@@ -97,7 +98,7 @@ impl Hookline {
         self.stores.deliveries.create(std::slice::from_ref(&delivery)).await?;
         let result = self.attempt(webhook, &event, &delivery.id, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
-        let status = if success { DeliveryStatus::Succeeded } else { DeliveryStatus::Dead };
+        let status = if success { DeliveryStatus::Succeeded } else { failed };
         let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
         self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
         Ok(TestOutcome { success, delivery_id: delivery.id, event_id: event.id, attempt: result.attempt })

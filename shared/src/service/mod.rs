@@ -2,6 +2,7 @@
 //! reading the history. Every host (the local binary, the Lambda functions) calls these.
 
 mod audit;
+mod bulk_replay;
 mod deliver;
 mod erase;
 mod health;
@@ -29,8 +30,8 @@ use crate::domain::health::HealthPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
-    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, RateGate, Resolver, Retention, StoreError,
-    SubscriptionStore, WebhookSender,
+    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, RateGate, ReplayStore, Resolver, Retention,
+    StoreError, SubscriptionStore, WebhookSender,
 };
 
 /// Deployment-wide rules the services apply.
@@ -43,6 +44,8 @@ pub struct Settings {
     pub max_event_bytes: usize,
     /// When a webhook fails, how it is probed, disabled and recovered.
     pub health: HealthPolicy,
+    /// How long one `maintain` pass may go on with replays and the dead-letter sweep.
+    pub maintenance_budget: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             url_rules: UrlRules::default(),
             max_event_bytes: 256 * 1024,
             health: HealthPolicy::default(),
+            maintenance_budget: std::time::Duration::from_secs(40),
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct Stores {
     pub queue: Arc<dyn DeliveryQueue>,
     /// Per-webhook delivery rate limits, shared by every consumer.
     pub rate_gate: Arc<dyn RateGate>,
+    /// Bulk replays and their progress.
+    pub replays: Arc<dyn ReplayStore>,
 }
 
 /// Everything the use cases need, wired once per process (by `backend::assemble`).

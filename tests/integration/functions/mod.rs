@@ -1,6 +1,7 @@
 //! The Lambda functions' handlers over DynamoDB and SQS on the emulator: every sample event in
 //! `events/`, and deliveries end to end with the queue drained the way the Lambda poller does.
 
+mod bulk_replay;
 mod end_to_end;
 mod endpoint_health;
 mod event_files;

@@ -343,7 +343,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
         match selection {
             Reopen::One(id) => {
-                let closed = [DeliveryStatus::Succeeded, DeliveryStatus::Dead, DeliveryStatus::Cancelled];
+                let closed: Vec<DeliveryStatus> = DeliveryStatus::ALL.into_iter().filter(|status| !status.is_open()).collect();
                 Ok(self.reopen_item(id, &closed, at).await?.into_iter().collect())
             }
             Reopen::DeadOf { webhook, since } => {

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde::{Deserialize, Serialize};
 
 use super::queue_error;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
+use crate::ports::{ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
 
 /// SQS caps a message's visibility at 12 hours; a longer wait is served in 12-hour steps
 /// (`deliver_one` puts back a task that comes back before its delivery is due).
@@ -194,6 +194,43 @@ impl DeliveryQueue for SqsDeliveryQueue {
 
     async fn set_aside(&self, body: &str, reason: DeadLetterReason, message_id: Option<&str>) -> Result<(), QueueError> {
         self.dead_letter(body, reason, message_id).await
+    }
+
+    /// Received from the DLQ, each out of sight for a minute (a sweep reads each once).
+    async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.dlq_url)
+            .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
+            .visibility_timeout(60)
+            .message_attribute_names("reason")
+            .send()
+            .await
+            .map_err(queue_error)?;
+        let reason = |m: &aws_sdk_sqs::types::Message| m.message_attributes()?.get("reason")?.string_value().map(str::to_owned);
+        Ok(output
+            .messages()
+            .iter()
+            .map(|m| DeadLetter {
+                task: m.body().and_then(decode_task),
+                reason: reason(m),
+                receipt: m.receipt_handle().unwrap_or_default().to_owned(),
+            })
+            .collect())
+    }
+
+    async fn drop_dead_letters(&self, letters: &[DeadLetter]) -> Result<(), QueueError> {
+        for chunk in letters.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, letter)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(&letter.receipt).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(queue_error)?;
+            self.client.delete_message_batch().queue_url(&self.dlq_url).set_entries(Some(entries)).send().await.map_err(queue_error)?;
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ mod db;
 mod deliveries;
 mod events;
 mod queue;
+mod replays;
 mod retention;
 mod schema;
 mod stats;
@@ -22,6 +23,7 @@ pub use db::Db;
 pub use deliveries::SqliteDeliveryStore;
 pub use events::SqliteEventStore;
 pub use queue::SqliteDeliveryQueue;
+pub use replays::SqliteReplayStore;
 pub use retention::SqliteRetention;
 pub use subscriptions::SqliteSubscriptionStore;
 
