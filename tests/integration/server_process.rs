@@ -31,11 +31,17 @@ impl ServerProcess {
 
     /// A server whose log filter is `level`; its output is kept for `output()`.
     pub async fn start_logging(data: &Path, level: &str) -> Self {
+        Self::start_with(data, level, &[]).await
+    }
+
+    /// A server with more flags.
+    pub async fn start_with(data: &Path, level: &str, more: &[&str]) -> Self {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--allow-http", "--allow-net", "127.0.0.0/8"])
             .args(["--per-webhook-concurrency", "2", "--request-timeout", "5", "--visibility-timeout", "10"])
             // Tests poll as fast as they like.
             .args(["--management-rate", "100000", "--management-burst", "100000"])
+            .args(more)
             .arg("--data")
             .arg(data)
             .env("HOOKLINE_LOG", level)
