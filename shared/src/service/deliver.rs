@@ -117,20 +117,26 @@ impl Hookline {
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
         self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        let attempted = Delivery { attempts: number, last_error: record.last_error, ..delivery };
+        self.conclude(&webhook, attempted, plan, hold).await
+    }
+
+    /// What follows a recorded attempt: hold the delivery (its webhook just failed), report a
+    /// dead one, disable the webhook after a 410, and say what the queue does with the task.
+    async fn conclude(&self, webhook: &Webhook, delivery: Delivery, plan: Plan, hold: bool) -> Result<Disposition, ServiceError> {
         if hold {
-            let attempted = Delivery { attempts: number, ..delivery };
-            if self.stores.deliveries.hold(&attempted, self.clock.now()).await? {
+            if self.stores.deliveries.hold(&delivery, self.clock.now()).await? {
                 self.recheck_held_for(&[&webhook.id]).await?;
             }
             return Ok(Disposition::Done);
         }
         if plan.status == DeliveryStatus::Dead {
-            let last_error = record.last_error.as_deref();
-            self.notify(Notice::DeliveryDead { delivery: &delivery, attempts: number, last_error }).await;
+            let last_error = delivery.last_error.as_deref();
+            self.notify(Notice::DeliveryDead { delivery: &delivery, attempts: delivery.attempts, last_error }).await;
         }
         if plan.deactivate {
             let reason = format!("endpoint answered 410 Gone on delivery {}", delivery.id);
-            self.disable(&webhook, reason).await?;
+            self.disable(webhook, reason).await?;
         }
         Ok(match plan.retry_in {
             Some(wait) => Disposition::RetryIn(wait),
