@@ -1,6 +1,6 @@
 //! `SubscriptionStore` over SQLite. Webhooks are cached in memory for fan-out and delivery,
-//! and the cache is dropped on every write through this store (health included); in local
-//! mode this process is the only writer, so the cache is never stale.
+//! and the cache is dropped on every write through this store (a health change is patched into
+//! it instead); in local mode this process is the only writer, so the cache is never stale.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -140,7 +140,8 @@ impl SubscriptionStore for SqliteSubscriptionStore {
             .db
             .write(move |conn| {
                 let sql = "UPDATE webhooks SET state = ?2, is_active = ?3, disabled_reason = ?4, state_changed_at = ?5, updated_at = ?5 \
-                           WHERE id = ?1 AND COALESCE(state, CASE is_active WHEN 1 THEN 'active' ELSE 'paused' END) \
+                           WHERE id = ?1 AND COALESCE(state, CASE WHEN is_active = 1 THEN 'active' \
+                           WHEN disabled_reason IS NOT NULL THEN 'disabled' ELSE 'paused' END) \
                            IN (SELECT value FROM json_each(?6))";
                 let active = i64::from(to == WebhookState::Active);
                 Ok(conn.execute(sql, params![key, to.as_str(), active, reason, at, from])?)
