@@ -140,7 +140,9 @@ def main():
         # Events published while the receiver was down, delivered once it was back.
         backlog = [r for r in first_ok.values() if r[0] >= up_at and r[5]["id"] < (up_at - start) * args.rate]
         held_order = [r[5]["id"] for r in sorted(backlog, key=lambda r: r[0])]
-        deliveries = call(base, "GET", "/api/v1/webhooks/metrics", token)["deliveries"]
+        totals = call(base, "GET", "/api/v1/webhooks/metrics", token)["totals"]
+        deliveries = {key: totals[key] for key in ("attempts", "failed_attempts", "succeeded", "dead")}
+        deliveries["delivery_latency_p99_ms"] = totals["delivery_latency"]["p99_ms"]
         report = {
             "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
             "outage_secs": args.outage, "rate_per_sec": args.rate, "serve_flags": args.extra,
@@ -149,7 +151,7 @@ def main():
             "requests_answered_2xx": len(ok), "duplicate_2xx": len(ok) - len(first_ok),
             "requests_during_outage": sum(1 for r in receiver.requests if down_at <= r[0] < up_at),
             "probes": probes,
-            "deliveries_by_status": deliveries,
+            "metrics_totals": deliveries,
             "states": [(round(t - start, 1), s) for t, s in states],
             "receiver_up_at_secs": round(up_at - start, 1),
             "backlog_delivered_after_up": len(backlog),

@@ -13,8 +13,18 @@ use crate::{bench, server, token};
 #[derive(Parser)]
 #[command(name = "hookline", version, about = "Signed webhooks for ISP events, on one machine.")]
 struct Cli {
+    /// How log lines are written: `text` for people, `json` (one object per line) for a log
+    /// pipeline.
+    #[arg(long, global = true, env = "HOOKLINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -35,13 +45,21 @@ pub struct ServeArgs {
     /// The SQLite file holding webhooks, events, deliveries and the queue (created if missing).
     #[arg(long, env = "HOOKLINE_DATA", default_value = "./hookline.db")]
     pub data: PathBuf,
+    /// Also serve `GET /metrics` (Prometheus) on this address, without a token; on the API's
+    /// address it needs an admin token.
+    #[arg(long, env = "HOOKLINE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tuning: Tuning,
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_env("HOOKLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    let filter = EnvFilter::try_from_env("HOOKLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -67,7 +85,14 @@ pub fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.tuning.to_config()?;
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    server::run(listener, &args.data, config, server::termination()).await
+    let api = bind(args.listen).await?;
+    let metrics = match args.metrics_listen {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    server::run(server::Listeners { api, metrics }, &args.data, config, server::termination()).await
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
 }

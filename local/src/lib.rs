@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod key_files;
+pub mod prometheus;
 pub mod server;
 pub mod token;
 pub mod worker;

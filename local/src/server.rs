@@ -18,8 +18,8 @@ use hookline_core::service::Hookline;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::key_files;
 use crate::worker::{WorkerConfig, WorkerPool};
+use crate::{key_files, prometheus};
 
 /// Everything the server runs, built over the data file through the composition root; then
 /// fan-outs a previous run left unfinished are finished.
@@ -34,38 +34,66 @@ pub async fn wire(data: &Path, config: &Config, resolver: Arc<dyn Resolver>) -> 
     Ok(assembled)
 }
 
-/// Serves the API on `listener` and delivers until `shutdown` resolves.
+/// Where the server listens: the API (with `/metrics` for an admin token), and optionally an
+/// address serving only `/metrics`, without a token.
+pub struct Listeners {
+    pub api: TcpListener,
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(api: TcpListener) -> Self {
+        Self { api, metrics: None }
+    }
+}
+
+/// Serves the API and delivers until `shutdown` resolves.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     data: &Path,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    run_with(listener, data, config, Arc::new(SystemResolver), shutdown).await
+    run_with(listeners, data, config, Arc::new(SystemResolver), shutdown).await
 }
 
 /// `run` with a chosen resolver (tests use one whose answers they control).
 pub async fn run_with(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     data: &Path,
     config: Config,
     resolver: Arc<dyn Resolver>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Listeners { api: listener, metrics } = listeners.into();
     let wiring = wire(data, &config, resolver).await?;
     announce(&listener, data)?;
+    let scraping = metrics.map(|metrics| tokio::spawn(serve_metrics(metrics, wiring.hookline.clone())));
     let (stop_workers, stopped) = watch::channel(false);
     let workers = tokio::spawn(WorkerPool::new(wiring.hookline.clone(), WorkerConfig::of(&config)).run(stopped));
     let purger = tokio::spawn(purge_periodically(wiring.hookline.clone(), config.retention.clone(), config.purge_interval));
     let health = tokio::spawn(maintain_periodically(wiring.hookline, config.maintenance_interval));
-    let app = wiring.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = wiring.router.merge(prometheus::authenticated(wiring.state)).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving the API")?;
     tracing::info!("no longer accepting requests; draining deliveries in flight");
     let _ = stop_workers.send(true);
     workers.await.context("delivery workers")?;
     purger.abort();
     health.abort();
+    if let Some(scraping) = scraping {
+        scraping.abort();
+    }
     Ok(())
+}
+
+/// Serves `/metrics` alone, without a token, on its own address.
+async fn serve_metrics(listener: TcpListener, hookline: Hookline) {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "metrics served at /metrics");
+    }
+    if let Err(error) = axum::serve(listener, prometheus::open(hookline)).await {
+        tracing::error!(%error, "the metrics listener stopped");
+    }
 }
 
 /// Runs the endpoint-health pass (probes, disabling, releasing held deliveries) every `interval`.

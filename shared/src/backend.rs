@@ -58,6 +58,9 @@ pub struct Assembled {
     pub hookline: Hookline,
     /// The management and publishing API, built once so its rate limiters see every request.
     pub router: Router,
+    /// What the router's handlers share (the services, the token check, the rate limiters),
+    /// for a host that adds routes of its own.
+    pub state: AppState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,9 +95,11 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
         resolver,
         clock: Arc::new(SystemClock),
         settings: config.settings(),
+        tally: Arc::default(),
     };
-    let router = api::router(AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits), config.api());
-    Ok(Assembled { hookline, router })
+    let state = AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits);
+    let router = api::router(state.clone(), config.api());
+    Ok(Assembled { hookline, router, state })
 }
 
 /// With a JWKS URL configured: fetches the provider's keys now (no start without them) and
@@ -123,8 +128,8 @@ impl Backend {
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::sqlite::{
-        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteReplayStore,
-        SqliteRetention, SqliteSubscriptionStore,
+        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteMetricsStore,
+        SqliteReplayStore, SqliteRetention, SqliteSubscriptionStore,
     };
     let db = Arc::new(Db::open(path)?);
     check_secret_key(&*db, &cipher).await?;
@@ -139,6 +144,7 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
         deliveries: Arc::new(SqliteDeliveryStore::new(db.clone())),
+        metrics: Arc::new(SqliteMetricsStore::new(db.clone())),
         retention: Arc::new(SqliteRetention::new(db.clone())),
         queue: Arc::new(queue),
         rate_gate: Arc::new(crate::adapters::rate_gate::LocalRateGate::default()),
@@ -149,18 +155,20 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
 #[cfg(feature = "aws")]
 async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::aws::{
-        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbRateGate,
-        DynamoDbReplayStore, DynamoDbRetention, DynamoDbSubscriptionStore, SqsDeliveryQueue,
+        Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbMetricsStore,
+        DynamoDbRateGate, DynamoDbReplayStore, DynamoDbRetention, DynamoDbSubscriptionStore, PendingRollups, SqsDeliveryQueue,
     };
     let db = Dynamo::new(aws.dynamodb, &aws.table);
     check_secret_key(&db, &cipher).await?;
     let retention = config.retention.clone();
+    let pending = Arc::new(PendingRollups::default());
     Ok(Stores {
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
         events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
-        deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
+        deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention, pending.clone())),
+        metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), pending)),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
         rate_gate: Arc::new(DynamoDbRateGate::new(db.clone())),

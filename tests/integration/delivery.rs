@@ -218,3 +218,35 @@ async fn deleting_a_webhook_cancels_its_pending_deliveries() {
     assert_eq!(delivery["last_error"], "webhook was deleted");
     assert_eq!(delivery["attempts_log"].as_array().unwrap().len(), 1, "its attempt history is kept");
 }
+
+/// W3C Trace Context: each attempt carries a child of the publisher's `traceparent` (same
+/// trace, a span of its own); without one, or with one that does not parse, the event starts
+/// a trace of its own.
+#[tokio::test]
+async fn every_attempt_is_a_child_span_of_the_publishers_trace() {
+    let app = spawn_app().await;
+    let receiver = TestReceiver::start().await;
+    receiver.then(&[503]);
+    app.create_webhook(&receiver.url, &["customer.created"], json!({"retry_policy": {"max_attempts": 2, "schedule_secs": [0.05]}})).await;
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    assert_eq!(publish_traced(&app, parent).await, 202);
+    let attempts = receiver.wait_for(2).await;
+    let spans: Vec<Vec<&str>> = attempts.iter().map(|r| r.header("traceparent").split('-').collect()).collect();
+    for span in &spans {
+        assert_eq!((span[0], span[1], span[3]), ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01"), "{span:?}");
+        assert_ne!(span[2], "00f067aa0ba902b7", "a span of its own");
+    }
+    assert_ne!(spans[0][2], spans[1][2], "each attempt is its own span");
+
+    assert_eq!(publish_traced(&app, "not-a-traceparent").await, 202);
+    let third = receiver.wait_for(3).await.remove(2);
+    let own: Vec<&str> = third.header("traceparent").split('-').collect();
+    assert_eq!((own.len(), own[1].len(), own[2].len()), (4, 32, 16));
+    assert_ne!(own[1], "4bf92f3577b34da6a3ce929d0e0e4736", "a new trace");
+}
+
+async fn publish_traced(app: &hookline_tests::TestApp, traceparent: &str) -> u16 {
+    let headers = [("x-api-key", app.api_key.as_str()), ("traceparent", traceparent)];
+    let body = json!({"event_type": "customer.created", "data": customer()});
+    app.call_with("POST", "/api/v1/events", Some(&body), &headers).await.0
+}

@@ -130,28 +130,34 @@ async fn delivery_history_filters_by_status_type_and_time_and_pages() {
 #[tokio::test]
 async fn metrics_report_success_rate_failures_by_webhook_types_and_timings() {
     let app = spawn_app().await;
-    let (ok, failing) = (TestReceiver::start().await, TestReceiver::start().await);
-    failing.always(500);
-    let good = app.create_webhook(&ok.url, &["*"], json!({})).await;
-    let bad = app.create_webhook(&failing.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 2, "schedule_secs": [0.05]}})).await;
-    app.publish("customer.deleted", json!({"id": 5})).await;
-    app.publish("auth.login", json!({"user_id": "u"})).await;
-    app.settled_deliveries(good["id"].as_str().unwrap(), 2).await;
-    app.settled_deliveries(bad["id"].as_str().unwrap(), 1).await;
+    let (good, bad, _receivers) = app.deliver_to_a_good_and_a_failing_webhook().await;
 
     let (status, metrics) = app.get("/api/v1/webhooks/metrics").await;
     assert_eq!(status, 200, "{metrics}");
-    assert_eq!(metrics["deliveries"], json!({"pending": 0, "retrying": 0, "succeeded": 2, "dead": 1, "cancelled": 0, "held": 0}));
-    let rate = metrics["success_rate"].as_f64().unwrap();
+    let totals = &metrics["totals"];
+    assert_eq!((totals["attempts"].as_u64(), totals["failed_attempts"].as_u64()), (Some(4), Some(2)));
+    assert_eq!((totals["succeeded"].as_u64(), totals["dead"].as_u64()), (Some(2), Some(1)));
+    let rate = totals["success_rate"].as_f64().unwrap();
     assert!((rate - 2.0 / 3.0).abs() < 1e-9);
-    assert_eq!(metrics["attempts"]["total"], 4);
-    assert_eq!(metrics["attempts"]["failed"], 2);
-    assert!(metrics["attempts"]["p99_duration_ms"].is_u64());
+    assert!(totals["attempt_duration"]["p99_ms"].is_f64());
+    assert_eq!(totals["delivery_latency"]["count"], 2, "a latency for each delivered one");
+    assert_eq!(metrics["bucket"], "1h", "a day is charted by the hour");
+    assert_eq!(metrics["series"].as_array().unwrap().len(), 25, "a day's hours, widened to whole hours");
     assert_eq!(metrics["failures_by_webhook"], json!([{"webhook_id": bad["id"], "failed_attempts": 2, "dead_deliveries": 1}]));
-    assert_eq!(metrics["event_types"][0], json!({"event_type": "auth.login", "deliveries": 2}));
-    let (_, later) = app.get("/api/v1/webhooks/metrics?since=2999-01-01T00:00:00Z").await;
-    assert_eq!(later["attempts"]["total"], 0);
-    assert!(later["success_rate"].is_null());
+    assert_eq!(metrics["event_types"][0], json!({"event_type": "auth.login", "deliveries": 2, "attempts": 3}));
+    let (_, later) = app.get("/api/v1/webhooks/metrics?since=2999-01-01T00:00:00Z&until=2999-01-01T01:00:00Z").await;
+    assert_eq!(later["totals"]["attempts"], 0);
+    assert!(later["totals"]["success_rate"].is_null());
+    let one = format!("/api/v1/webhooks/metrics?bucket=1m&since=2000-01-01T00:00:00Z&webhook_id={}", good["id"].as_str().unwrap());
+    let (status, too_many) = app.get(&one).await;
+    assert_eq!((status, too_many["code"].as_str()), (400, Some("invalid_query")), "{too_many}");
+    for bad_query in ["bucket=5m", "since=yesterday", "webhook_id=nope", "since=2999-01-01T00:00:00Z"] {
+        let (status, body) = app.get(&format!("/api/v1/webhooks/metrics?{bad_query}")).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("invalid_query")), "{bad_query}: {body}");
+    }
+    let narrowed = format!("/api/v1/webhooks/metrics?webhook_id={}&event_type=auth.login", good["id"].as_str().unwrap());
+    let (_, narrowed) = app.get(&narrowed).await;
+    assert_eq!(narrowed["totals"]["attempts"], 1);
 }
 
 #[tokio::test]

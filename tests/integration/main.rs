@@ -16,6 +16,7 @@ mod lifecycle;
 mod log_leaks;
 mod network_policy;
 mod process;
+mod prometheus;
 mod replay;
 mod secrets_at_rest;
 mod server_process;

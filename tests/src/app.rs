@@ -184,6 +184,23 @@ impl TestApp {
         body
     }
 
+    /// Known traffic for the metrics tests: a webhook on `*` whose receiver answers 200 and one
+    /// on `auth.*` whose receiver always answers 500 (two attempts); one `customer.deleted` and
+    /// one `auth.login` published and settled: 2 succeeded, 1 dead, 4 attempts, 2 of them failed.
+    /// Returns both webhooks and keeps the receivers running.
+    pub async fn deliver_to_a_good_and_a_failing_webhook(&self) -> (Value, Value, [crate::TestReceiver; 2]) {
+        let (ok, failing) = (crate::TestReceiver::start().await, crate::TestReceiver::start().await);
+        failing.always(500);
+        let good = self.create_webhook(&ok.url, &["*"], json!({})).await;
+        let bad =
+            self.create_webhook(&failing.url, &["auth.*"], json!({"retry_policy": {"max_attempts": 2, "schedule_secs": [0.05]}})).await;
+        self.publish("customer.deleted", json!({"id": 5})).await;
+        self.publish("auth.login", json!({"user_id": "u"})).await;
+        self.settled_deliveries(good["id"].as_str().unwrap(), 2).await;
+        self.settled_deliveries(bad["id"].as_str().unwrap(), 1).await;
+        (good, bad, [ok, failing])
+    }
+
     /// The deliveries of one webhook, newest first.
     pub async fn deliveries_of(&self, webhook_id: &str) -> Vec<Value> {
         let (status, page) = self.get(&format!("/api/v1/webhooks/{webhook_id}/deliveries?limit=100")).await;

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
 use hookline_core::adapters::aws::Queues;
 use hookline_core::adapters::resolver::SystemResolver;
+use hookline_lambda::emf::MetricsLog;
 use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, maintain, wire_with_clients};
 use serde_json::{Value, json};
 
@@ -88,8 +89,13 @@ async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedule: &
         let dynamodb = emulator.dynamodb.config().to_builder().interceptor(recorder.clone()).build();
         let sqs = emulator.sqs.config().to_builder().interceptor(recorder).build();
         let clients = (aws_sdk_dynamodb::Client::from_conf(dynamodb), aws_sdk_sqs::Client::from_conf(sqs));
-        let args = &args;
-        async move { Arc::new(wire_with_clients(args, clients, Arc::new(SystemResolver)).await.unwrap()) }
+        let args = FunctionArgs { function_name: Some(format!("hookline-test-{name}")), ..args.clone() };
+        async move {
+            let mut function = wire_with_clients(&args, clients, Arc::new(SystemResolver)).await.unwrap();
+            // Tests read the EMF documents the handlers write.
+            function.metrics_log = MetricsLog::kept();
+            Arc::new(function)
+        }
     };
     let (api_function, ingest_function) = (cold_start("api").await, cold_start("ingest").await);
     let (deliver_function, maintain_function) = (cold_start("deliver").await, cold_start("maintain").await);

@@ -25,6 +25,9 @@ pub struct FunctionArgs {
     /// Log filter, e.g. `info` or `hookline_core=debug`.
     #[arg(long, env = "HOOKLINE_LOG", default_value = "info")]
     pub log: String,
+    /// The deployed function's name, set by Lambda: the `function` dimension of its metrics.
+    #[arg(long, env = "AWS_LAMBDA_FUNCTION_NAME")]
+    pub function_name: Option<String>,
     #[command(flatten)]
     pub tuning: Tuning,
 }

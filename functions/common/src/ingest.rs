@@ -83,6 +83,12 @@ impl From<IngestError> for lambda_runtime::Diagnostic {
 
 /// Handles one invocation; the answer is what the source expects back.
 pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestError> {
+    let answer = ingest(function, event).await;
+    crate::emf::emit(&function.metrics_log, &function.name, &function.hookline.tally.take(), None);
+    answer
+}
+
+async fn ingest(function: &Function, event: Value) -> Result<Value, IngestError> {
     let source = Source::of(&event).ok_or(IngestError::UnknownSource)?;
     let answer = match source {
         Source::Http => {
@@ -164,7 +170,8 @@ impl Inbound {
 /// calls), answering for each in order.
 async fn publish_all(function: &Function, items: Vec<Inbound>) -> Vec<Result<PublishOutcome, String>> {
     let (requests, sources): (Vec<_>, Vec<_>) = items.into_iter().map(Inbound::parse).unzip();
-    let requests = requests.into_iter().zip(&sources).map(|(request, source)| (request, PublishAs { source, key: None })).collect();
+    let requests =
+        requests.into_iter().zip(&sources).map(|(request, source)| (request, PublishAs { source, key: None, trace: None })).collect();
     function.hookline.publish_each(requests).await.into_iter().map(|result| result.map_err(|error| describe(&error))).collect()
 }
 

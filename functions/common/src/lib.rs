@@ -6,6 +6,7 @@
 mod batch;
 pub mod config;
 pub mod deliver;
+pub mod emf;
 pub mod http;
 pub mod ingest;
 pub mod maintain;

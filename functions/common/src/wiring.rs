@@ -15,10 +15,15 @@ use hookline_core::ports::Resolver;
 use hookline_core::service::Hookline;
 
 use crate::config::FunctionArgs;
+use crate::emf::MetricsLog;
 
 /// One function instance's wiring.
 pub struct Function {
     pub hookline: Hookline,
+    /// Where the invocations' EMF documents go (standard output, or kept by tests).
+    pub metrics_log: MetricsLog,
+    /// The deployed function's name (`AWS_LAMBDA_FUNCTION_NAME`), or `hookline` outside Lambda.
+    pub name: String,
     /// Built once, so its rate limiters see every request of the instance.
     router: Router,
 }
@@ -54,7 +59,8 @@ pub async fn wire_with_clients(
         acknowledgement: Acknowledgement::BatchResponse,
     });
     let assembled = assemble(&config, backend, keys, resolver).await.with_context(|| format!("wiring over table {}", args.table))?;
-    Ok(Function { hookline: assembled.hookline, router: assembled.router })
+    let name = args.function_name.clone().unwrap_or_else(|| "hookline".to_owned());
+    Ok(Function { hookline: assembled.hookline, metrics_log: MetricsLog::default(), name, router: assembled.router })
 }
 
 /// `HOOKLINE_SECRET_KEY`: base64 of 32 bytes.

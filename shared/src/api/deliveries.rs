@@ -12,7 +12,8 @@ use super::auth::{Reader, Writer};
 use super::extract::{QueryParams, page_limit};
 use crate::domain::audit::AuditAction;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
-use crate::domain::stats::DeliveryStats;
+use crate::domain::ids::WebhookId;
+use crate::domain::metrics::{Bucket, MetricsQuery, MetricsReport};
 use crate::ports::DeliveryFilter;
 use crate::service::{DeliveryDetail, Hookline};
 
@@ -84,13 +85,47 @@ impl SinceQuery {
     }
 }
 
-/// `GET /api/v1/webhooks/metrics`: delivery health, by default over the last 24 hours.
+/// `?since&until&bucket&webhook_id&event_type` of the metrics query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsParams {
+    since: Option<String>,
+    until: Option<String>,
+    bucket: Option<String>,
+    webhook_id: Option<String>,
+    event_type: Option<String>,
+}
+
+impl MetricsParams {
+    fn into_query(self, now: DateTime<Utc>) -> Result<MetricsQuery, ApiError> {
+        let bucket = match self.bucket.as_deref() {
+            None => None,
+            Some(raw) => Some(Bucket::parse(raw).ok_or_else(|| invalid_query(format!("bucket must be 1m, 1h or 1d, not '{raw}'")))?),
+        };
+        let until = self.until.as_deref().map(|raw| parse_time("until", raw)).transpose()?;
+        let since = self.since.as_deref().map(parse_since).transpose()?;
+        let query = MetricsQuery::new(since, until, bucket, now).map_err(|invalid| invalid_query(invalid.to_string()))?;
+        let webhook_id = match self.webhook_id.as_deref() {
+            None => None,
+            Some(raw) => Some(WebhookId::parse(raw).ok_or_else(|| invalid_query(format!("webhook_id '{raw}' is not a webhook id")))?),
+        };
+        Ok(MetricsQuery { webhook_id, event_type: self.event_type, ..query })
+    }
+}
+
+/// `GET /api/v1/webhooks/metrics`: delivery health over a period (the last 24 hours unless
+/// `since`/`until` say otherwise), totals and a series, from rollups.
 pub async fn metrics(
     _caller: Reader,
     State(hookline): State<Hookline>,
-    QueryParams(query): QueryParams<SinceQuery>,
-) -> Result<Json<DeliveryStats>, ApiError> {
-    Ok(Json(hookline.delivery_stats(query.parse()?).await?))
+    QueryParams(params): QueryParams<MetricsParams>,
+) -> Result<Json<MetricsReport>, ApiError> {
+    let query = params.into_query(hookline.clock.now())?;
+    Ok(Json(hookline.metrics(&query).await?))
+}
+
+fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
 }
 
 /// `POST /api/v1/webhooks/deliveries/{id}/replay`: a new round of attempts for a closed delivery.
@@ -112,9 +147,13 @@ pub async fn acknowledge(caller: Writer, State(hookline): State<Hookline>, Path(
 }
 
 fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    parse_time("since", raw)
+}
+
+fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "since must be an RFC 3339 date-time"))
+        .map_err(|_| invalid_query(format!("{name} must be an RFC 3339 date-time")))
 }
 
 pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,6 +11,7 @@ use super::ApiError;
 use super::auth::Publisher;
 use super::extract::JsonBody;
 use crate::domain::event::PublishRequest;
+use crate::domain::trace::TraceContext;
 use crate::service::{Hookline, PublishAs, PublishOutcome, ServiceError};
 
 /// The most events one batch may carry.
@@ -26,9 +27,10 @@ pub struct BatchRequest {
 pub async fn publish(
     Publisher(key): Publisher,
     State(hookline): State<Hookline>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let outcome = hookline.publish(request, PublishAs { source: "api", key: Some(&key) }).await?;
+    let outcome = hookline.publish(request, PublishAs { source: "api", key: Some(&key), trace: traceparent(&headers) }).await?;
     let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(outcome)))
 }
@@ -37,15 +39,21 @@ pub async fn publish(
 pub async fn publish_batch(
     Publisher(key): Publisher,
     State(hookline): State<Hookline>,
+    headers: HeaderMap,
     JsonBody(batch): JsonBody<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }
-    let results = hookline.publish_batch(batch.events, PublishAs { source: "api", key: Some(&key) }).await;
+    let results = hookline.publish_batch(batch.events, PublishAs { source: "api", key: Some(&key), trace: traceparent(&headers) }).await;
     let accepted = results.iter().filter(|result| result.is_ok()).count();
     let data: Vec<Value> = results.into_iter().map(batch_item).collect();
     Ok(Json(json!({ "accepted": accepted, "refused": data.len() - accepted, "data": data })))
+}
+
+/// The request's W3C `traceparent`; one that does not parse is ignored, as the specification says.
+fn traceparent(headers: &HeaderMap) -> Option<TraceContext> {
+    headers.get("traceparent").and_then(|value| value.to_str().ok()).and_then(TraceContext::parse)
 }
 
 /// One entry of a batch's answer: the outcome, or the error body saying why it was refused

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Invalid;
 use super::catalog::{self, EventTypeInfo};
 use super::ids::EventId;
+use super::trace::TraceContext;
 
 /// An event type known to the catalog (or the `webhook.test` ping).
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +94,9 @@ pub struct Event {
     /// A digest of what the publisher said (type and data), to tell a retried publish
     /// from a different event that reuses an id.
     pub fingerprint: String,
+    /// The publisher's trace (W3C `traceparent`), or one started for the event; every attempt
+    /// is a child span of it. `None` for events stored before traces were kept.
+    pub trace: Option<TraceContext>,
 }
 
 impl Event {
@@ -138,7 +142,12 @@ impl Event {
             Envelope { id: id.clone(), event_type: event_type.as_str(), timestamp: format_timestamp(occurred_at), data, metadata };
         let fingerprint = fingerprint(event_type, &envelope.data);
         let body = serde_json::to_string(&envelope).unwrap_or_default();
-        Self { id, event_type, occurred_at, body, fingerprint }
+        Self { id, event_type, occurred_at, body, fingerprint, trace: Some(TraceContext::root()) }
+    }
+
+    /// The event in the publisher's trace instead of a new one.
+    pub fn in_trace(self, trace: Option<TraceContext>) -> Self {
+        Self { trace: trace.or(self.trace), ..self }
     }
 }
 

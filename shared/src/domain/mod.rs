@@ -11,6 +11,7 @@ pub mod filter;
 pub mod health;
 pub mod ids;
 pub mod json;
+pub mod metrics;
 pub mod net_policy;
 pub mod outcome;
 pub mod rate_limit;
@@ -20,7 +21,8 @@ pub mod retry;
 pub mod schema;
 pub mod secret;
 pub mod signing;
-pub mod stats;
+pub mod trace;
+
 pub mod webhook;
 pub mod webhook_url;
 

@@ -14,16 +14,18 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::Event;
 use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::{DeliveryId, EventId, ReplayId, WebhookId};
+use crate::domain::metrics::{Counts, Rollup, RollupKey, RollupSelection, Sample};
 use crate::domain::outcome::ErrorKind;
 use crate::domain::rate_limit::Reservation;
 use crate::domain::replay::Replay;
 use crate::domain::retention::RetentionPolicy;
-use crate::domain::stats::DeliveryStats;
 use crate::domain::webhook::Webhook;
 
 mod queue;
 
-pub use queue::{ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
+pub use queue::{
+    ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueDepth, QueueError, Settled,
+};
 
 /// Who a bearer token says the caller is: what the management API needs to authenticate.
 pub trait Authenticator: Send + Sync {
@@ -148,6 +150,15 @@ pub struct AttemptRecord {
     pub attempt: Attempt,
     pub status: DeliveryStatus,
     pub last_error: Option<String>,
+    /// The attempt as the metrics count it.
+    pub sample: Sample,
+}
+
+impl AttemptRecord {
+    pub fn new(delivery: &Delivery, attempt: Attempt, status: DeliveryStatus, last_error: Option<String>) -> Self {
+        let sample = Sample::of(delivery, &attempt, status);
+        Self { attempt, status, last_error, sample }
+    }
 }
 
 /// Which closed deliveries a replay reopens.
@@ -171,7 +182,10 @@ pub trait DeliveryStore: Send + Sync {
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError>;
-    /// Appends an attempt and moves the delivery to `record.status`.
+    /// Appends an attempt and moves the delivery to `record.status`, and counts `record.sample`
+    /// in the metrics rollups once (an attempt recorded again is not counted again): in the
+    /// same transaction, or held back until `MetricsStore::flush` by a store that writes
+    /// rollups per batch.
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Closes an unfinished (open or held) delivery without an attempt.
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
@@ -191,10 +205,18 @@ pub trait DeliveryStore: Send + Sync {
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Reopens closed deliveries for a new round of attempts (a replay) and returns them.
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
-    /// Delivery health for deliveries created, and attempts started, since `since`.
-    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError>;
     /// Cancels every unfinished (open or held) delivery of a webhook; returns how many.
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Metrics rollups (`domain::metrics`), written as attempts are recorded.
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    /// The stored rollups `selection` covers, in any order.
+    async fn rollups(&self, selection: &RollupSelection) -> Result<Vec<(RollupKey, Counts)>, StoreError>;
+    /// Writes the rollups of attempts recorded but held back (a batch's, aggregated in memory)
+    /// and returns what it wrote; empty for a store that writes them with the attempt.
+    async fn flush(&self) -> Result<Rollup, StoreError>;
 }
 
 /// Evenly spaced times: the `i`-th (from 0) is `first_at + i * interval`.

@@ -112,6 +112,14 @@ pub enum Settled {
     Waiting,
 }
 
+/// A queue's size: every task it holds (due, waiting for a retry, or claimed), and how long
+/// the oldest task that is due has been waiting for a consumer (zero when none is).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub tasks: u64,
+    pub oldest_due_age: Duration,
+}
+
 /// The delivery queue. Producers `enqueue`; a consumer `claim`s tasks (or has them handed over,
 /// like a Lambda batch), runs `deliver_one` on each, and `settle`s it with the disposition:
 /// each queue turns a disposition into its own operations in `settle`, and nowhere else.
@@ -140,6 +148,11 @@ pub trait DeliveryQueue: Send + Sync {
     /// How long until the next task becomes visible, where the queue can tell cheaply (a
     /// polling consumer sleeps that long at most); `None` when it cannot or the queue is empty.
     async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
+        Ok(None)
+    }
+    /// How many tasks the queue holds and how long the oldest due one has waited, where the
+    /// queue can tell cheaply; `None` where it cannot (SQS: CloudWatch has both natively).
+    async fn depth(&self) -> Result<Option<QueueDepth>, QueueError> {
         Ok(None)
     }
     /// The finest delay this queue keeps (SQS: whole seconds): a task back this close to its

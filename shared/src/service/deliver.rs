@@ -17,6 +17,7 @@ use crate::domain::outcome::{ErrorKind, Outcome, classify};
 use crate::domain::rate_limit::Reservation;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signing::sign;
+use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
 use crate::ports::{AttemptRecord, Claimed, DeliveryTask, Disposition, OutboundRequest, Settled};
 
@@ -115,10 +116,17 @@ impl Hookline {
         let plan = plan_next(policy, attempt_in_round, result.outcome, rand::rng().random_range(-1.0..=1.0));
         let (plan, hold) = spare_when_down(plan, receiver, self.settings.health.probe_interval);
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
-        let record = AttemptRecord { attempt: result.attempt.clone(), status: plan.status, last_error: result.error_summary() };
-        self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        let record = AttemptRecord::new(&delivery, result.attempt.clone(), plan.status, result.error_summary());
+        self.record_attempt(&delivery.id, &record).await?;
         let attempted = Delivery { attempts: number, last_error: record.last_error, ..delivery };
         self.conclude(&webhook, attempted, plan, hold).await
+    }
+
+    /// Records an attempt in the store (and its rollups) and in this process's tally.
+    pub(crate) async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord) -> Result<(), ServiceError> {
+        self.stores.deliveries.record_attempt(id, record, self.clock.now()).await?;
+        self.tally.attempted(&record.sample);
+        Ok(())
     }
 
     /// What follows a recorded attempt: hold the delivery (its webhook just failed), report a
@@ -165,7 +173,8 @@ impl Hookline {
     /// Signs and sends one attempt; never fails, every problem becomes part of the attempt.
     pub(crate) async fn attempt(&self, webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32) -> AttemptResult {
         let started_at = self.clock.now();
-        let request = signed_request(webhook, event, delivery_id, number, started_at);
+        let span = event.trace.unwrap_or_else(TraceContext::root).child();
+        let request = signed_request(webhook, event, delivery_id, number, started_at, &span);
         let clock = Instant::now();
         let sent = self.sender.send(&request).await;
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -195,6 +204,7 @@ impl Hookline {
                 Outcome::Retry { retry_after: None }
             }
         };
+        log_attempt(&attempt, delivery_id, &span);
         AttemptResult { attempt, outcome }
     }
 
@@ -239,7 +249,25 @@ fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
 }
 
 /// The Standard Webhooks request: `webhook-id` is the event id, stable across attempts.
-fn signed_request(webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32, now: DateTime<Utc>) -> OutboundRequest {
+/// One line per attempt, with the trace and span ids a receiver's logs also have: failures at
+/// `info`, successes at `debug`.
+fn log_attempt(attempt: &Attempt, delivery_id: &DeliveryId, span: &TraceContext) {
+    let (trace_id, span_id, number, status) = (span.trace_id(), span.span_id(), attempt.number, attempt.status_code);
+    match attempt.error_kind {
+        Some(kind) => tracing::info!(%trace_id, %span_id, %delivery_id, number, status, error_kind = kind.as_str(), "attempt failed"),
+        None => tracing::debug!(%trace_id, %span_id, %delivery_id, number, status, "attempt delivered"),
+    }
+}
+
+/// The attempt's request: the event's body, signed, in a new span of the event's trace.
+fn signed_request(
+    webhook: &Webhook,
+    event: &Event,
+    delivery_id: &DeliveryId,
+    number: u32,
+    now: DateTime<Utc>,
+    span: &TraceContext,
+) -> OutboundRequest {
     let timestamp = now.timestamp();
     let signature: Vec<String> =
         webhook.signing_secrets(now).into_iter().map(|secret| sign(secret, event.id.as_str(), timestamp, event.body.as_bytes())).collect();
@@ -253,6 +281,7 @@ fn signed_request(webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, nu
         ("x-hookline-event-type".to_owned(), event.event_type.as_str().to_owned()),
         ("x-hookline-delivery-id".to_owned(), delivery_id.to_string()),
         ("x-hookline-attempt".to_owned(), number.to_string()),
+        ("traceparent".to_owned(), span.to_string()),
     ];
     headers.extend(webhook.headers.iter().map(|(name, value)| (name.clone(), value.clone())));
     OutboundRequest { url: webhook.url.as_str().to_owned(), headers, body: event.body.clone() }

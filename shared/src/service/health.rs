@@ -136,6 +136,8 @@ impl Hookline {
         let mut done = self.maintain_webhooks().await?;
         done.replayed = self.advance_replays(deadline).await?;
         done.dead_letters_dropped = self.sweep_dead_letters(deadline).await?;
+        // Probes' rollups, and any a host left unflushed.
+        self.flush_metrics().await;
         Ok(done)
     }
 

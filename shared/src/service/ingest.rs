@@ -13,6 +13,7 @@ use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::event::{Event, PublishRequest};
 use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::json::from_value;
+use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
 use crate::ports::{DeliveryTask, Recorded, StoreError};
 
@@ -33,6 +34,8 @@ pub struct PublishOutcome {
 pub struct PublishAs<'a> {
     pub source: &'a str,
     pub key: Option<&'a ApiKey>,
+    /// The publisher's trace (`traceparent`), if it sent one that parses.
+    pub trace: Option<TraceContext>,
 }
 
 impl Hookline {
@@ -114,7 +117,7 @@ impl Hookline {
         if let Some(key) = by.key.filter(|key| !key.may_publish(&request.event_type)) {
             return Err(ServiceError::Forbidden(format!("API key {} may not publish {}", key.id, request.event_type)));
         }
-        let event = Event::from_request(request, self.clock.now(), by.source)?;
+        let event = Event::from_request(request, self.clock.now(), by.source)?.in_trace(by.trace);
         let limit = self.settings.max_event_bytes;
         if event.body.len() > limit {
             return Err(ServiceError::PayloadTooLarge { actual: event.body.len(), limit });
@@ -159,6 +162,7 @@ impl Hookline {
                 if w.is_active() { delivery } else { delivery.held() }
             });
             if *new {
+                self.tally.published(event.event_type.as_str());
                 fresh.extend(deliveries);
             } else {
                 again.extend(deliveries);
@@ -177,6 +181,9 @@ impl Hookline {
         created_new?;
         created?;
         enqueued?;
+        let held = fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Held).count() as u64;
+        self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);
+        self.tally.created(DeliveryStatus::Held, held);
         let held_for: BTreeMap<&str, &WebhookId> =
             subscribers.values().flatten().filter(|w| !w.is_active()).map(|w| (w.id.as_str(), &w.id)).collect();
         self.recheck_held_for(&held_for.into_values().collect::<Vec<_>>()).await?;

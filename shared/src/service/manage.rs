@@ -99,8 +99,10 @@ impl Hookline {
         let result = self.attempt(webhook, &event, &delivery.id, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
         let status = if success { DeliveryStatus::Succeeded } else { failed };
-        let record = AttemptRecord { attempt: result.attempt.clone(), status, last_error: result.error_summary() };
-        self.stores.deliveries.record_attempt(&delivery.id, &record, self.clock.now()).await?;
+        let record = AttemptRecord::new(&delivery, result.attempt.clone(), status, result.error_summary());
+        self.record_attempt(&delivery.id, &record).await?;
+        // A ping's host may never flush otherwise (the `api` function).
+        self.flush_metrics().await;
         Ok(TestOutcome { success, delivery_id: delivery.id, event_id: event.id, attempt: result.attempt })
     }
 

@@ -14,6 +14,7 @@ mod query;
 mod replay;
 mod retention;
 mod secrets;
+mod telemetry;
 
 use std::sync::Arc;
 
@@ -24,14 +25,15 @@ pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
 pub use query::DeliveryDetail;
 pub use secrets::{RotateRequest, SecretView};
+pub use telemetry::{Counters, RAW_VALUES, Tally};
 
 use crate::domain::Invalid;
 use crate::domain::health::HealthPolicy;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::ports::{
-    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, QueueError, RateGate, ReplayStore, Resolver, Retention,
-    StoreError, SubscriptionStore, WebhookSender,
+    ApiKeyStore, AuditLog, Clock, DeliveryQueue, DeliveryStore, EventStore, MetricsStore, QueueError, RateGate, ReplayStore, Resolver,
+    Retention, StoreError, SubscriptionStore, WebhookSender,
 };
 
 /// Deployment-wide rules the services apply.
@@ -69,6 +71,8 @@ pub struct Stores {
     pub events: Arc<dyn EventStore>,
     /// Deliveries with their attempts.
     pub deliveries: Arc<dyn DeliveryStore>,
+    /// Metrics rollups, counted as attempts are recorded.
+    pub metrics: Arc<dyn MetricsStore>,
     pub retention: Arc<dyn Retention>,
     pub queue: Arc<dyn DeliveryQueue>,
     /// Per-webhook delivery rate limits, shared by every consumer.
@@ -85,6 +89,8 @@ pub struct Hookline {
     pub resolver: Arc<dyn Resolver>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// What this process did, for the host's own metrics (Prometheus, EMF).
+    pub tally: Arc<Tally>,
 }
 
 /// Maps a store's `NotFound` to "`what` not found", and any other store error through.

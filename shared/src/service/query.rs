@@ -1,14 +1,16 @@
 //! Reading the delivery history.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Hookline, ServiceError};
 use crate::domain::delivery::{Attempt, Delivery};
+use crate::domain::health::WebhookState;
 use crate::domain::ids::DeliveryId;
-use crate::domain::stats::DeliveryStats;
-use crate::ports::{DeliveryFilter, Page};
+use crate::domain::metrics::{MetricsQuery, MetricsReport, Rollup};
+use crate::ports::{DeliveryFilter, Page, WebhookFilter};
 
 /// One delivery with every attempt and the payload that was sent.
 #[derive(Debug, Serialize)]
@@ -24,10 +26,39 @@ impl Hookline {
         Ok(self.stores.deliveries.list(filter).await?)
     }
 
-    /// Delivery health since `since` (the last 24 hours when `None`).
-    pub async fn delivery_stats(&self, since: Option<DateTime<Utc>>) -> Result<DeliveryStats, ServiceError> {
-        let since = since.unwrap_or_else(|| self.clock.now() - chrono::Duration::hours(24));
-        Ok(self.stores.deliveries.stats(since).await?)
+    /// Delivery health over the query's period, from the stored rollups.
+    pub async fn metrics(&self, query: &MetricsQuery) -> Result<MetricsReport, ServiceError> {
+        let rollups = self.stores.metrics.rollups(&query.selection()).await?;
+        Ok(query.report(&rollups))
+    }
+
+    /// Writes the metrics a store holds back (a batch's rollups); logs and keeps them for the
+    /// next flush when that fails, since metrics never hold up a delivery.
+    pub async fn flush_metrics(&self) -> Rollup {
+        match self.stores.metrics.flush().await {
+            Ok(rollup) => rollup,
+            Err(error) => {
+                tracing::warn!(%error, "metrics rollups not written; they go with the next flush");
+                Rollup::default()
+            }
+        }
+    }
+
+    /// How many webhooks are in each state (every state present), reading every webhook: for
+    /// a host's gauges, where webhooks number in the hundreds.
+    pub async fn webhook_states(&self) -> Result<BTreeMap<&'static str, u64>, ServiceError> {
+        let mut states: BTreeMap<&'static str, u64> = WebhookState::ALL.iter().map(|state| (state.as_str(), 0)).collect();
+        let mut filter = WebhookFilter { limit: 100, ..WebhookFilter::default() };
+        loop {
+            let page = self.stores.subscriptions.list(&filter).await?;
+            for webhook in &page.items {
+                *states.entry(webhook.state.as_str()).or_default() += 1;
+            }
+            match page.next_cursor {
+                Some(cursor) => filter.cursor = Some(cursor),
+                None => return Ok(states),
+            }
+        }
     }
 
     pub async fn delivery(&self, id: &str) -> Result<DeliveryDetail, ServiceError> {

@@ -5,6 +5,7 @@
 mod deliveries;
 mod events;
 mod health;
+mod metrics;
 mod queue;
 mod records;
 mod subscriptions;

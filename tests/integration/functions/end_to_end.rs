@@ -22,6 +22,34 @@ async fn a_published_event_is_delivered_signed_and_its_message_deleted() {
     assert_eq!(got[0].json()["event_type"], "invoice.paid");
     assert_eq!(deliveries_of(&functions, &webhook).await[0]["status"], "succeeded");
     assert_eq!(functions.visible_tasks().await, 0, "the poller deleted the finished message");
+
+    // One EMF document per invocation, and the batch's rollups written for the metrics query.
+    let ingested = functions.ingest_function.metrics_log.documents();
+    assert_eq!(ingested.len(), 1, "{ingested:?}");
+    assert_eq!(
+        (ingested[0]["hookline_events_published_total"].as_u64(), ingested[0]["hookline_deliveries_pending_total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let delivered = functions.deliver_function.metrics_log.documents();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let document = &delivered[0];
+    assert_eq!(
+        (document["hookline_attempts_total"].as_u64(), document["hookline_deliveries_succeeded_total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(document["hookline_delivery_latency_seconds"].as_array().map(Vec::len), Some(1));
+    assert!(document["hookline_oldest_task_age_seconds"].as_f64().is_some_and(|age| age < 60.0), "{document}");
+    assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["function"]]));
+    assert_eq!(document["function"], "hookline-test-deliver", "the alarms select the deployed function's name");
+    let (status, metrics) =
+        functions.call("GET", "/api/v1/webhooks/metrics?bucket=1m&since=2000-01-01T00:00:00Z&until=2000-01-01T01:00:00Z", None).await;
+    assert_eq!((status, metrics["totals"]["attempts"].as_u64()), (200, Some(0)), "{metrics}");
+    let (_, metrics) = functions.call("GET", "/api/v1/webhooks/metrics", None).await;
+    assert_eq!(
+        (metrics["totals"]["succeeded"].as_u64(), metrics["totals"]["delivery_latency"]["count"].as_u64()),
+        (Some(1), Some(1)),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -153,7 +153,7 @@ async fn walk_every_sample(folder: &str) {
     let replay = walk.api("api-bulk-replay", 202).await;
     walk.replace("rpl_sample", replay["id"].as_str().unwrap());
     assert_eq!(walk.api("api-get-replay", 200).await["finished"], true, "nothing dead or cancelled to replay: {replay}");
-    assert!(walk.api("api-metrics", 200).await["attempts"]["total"].as_u64().unwrap() >= 3);
+    assert!(walk.api("api-metrics", 200).await["totals"]["attempts"].as_u64().unwrap() >= 3);
     assert_eq!(walk.api("api-list-api-keys", 200).await["data"].as_array().unwrap().len(), 1);
     assert_eq!(walk.api("api-enable-webhook", 200).await["state"], "active", "enabling an active webhook changes nothing");
     if folder.is_empty() {

@@ -15,15 +15,14 @@ use super::cursor::Cursors;
 use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
 use super::held;
 use super::item::{Item, expiry, get_s, is_live, key, n, s, time};
+use super::metrics::PendingRollups;
 use super::reads::{get_item, query_all};
-use super::stats::stats_of;
 use super::walk::{Walk, every_item, page};
 use super::{Dynamo, store_error, written};
 use crate::adapters::cipher::SecretCipher;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::retention::RetentionPolicy;
-use crate::domain::stats::DeliveryStats;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 /// Attempts after this many keep no response excerpt, so a delivery replayed again and again
@@ -34,13 +33,15 @@ pub struct DynamoDbDeliveryStore {
     db: Dynamo,
     cursors: Cursors,
     retention: RetentionPolicy,
+    /// Recorded attempts' samples, written by `MetricsStore::flush`.
+    pending: Arc<PendingRollups>,
 }
 
 impl DynamoDbDeliveryStore {
     /// Delivery items expire (TTL) their retention (`RetentionPolicy::for_delivery`) after
     /// their creation; a delivery that dies, is acknowledged or is replayed gets its expiry again.
-    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: RetentionPolicy) -> Self {
-        Self { db, cursors: Cursors::new(cipher), retention }
+    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: RetentionPolicy, pending: Arc<PendingRollups>) -> Self {
+        Self { db, cursors: Cursors::new(cipher), retention, pending }
     }
 
     /// The retention of a new delivery of `event_type`.
@@ -260,6 +261,9 @@ impl DeliveryStore for DynamoDbDeliveryStore {
             request = request.expression_attribute_values(name, value);
         }
         let updated = written(request.send().await)?.and_then(|output| output.attributes);
+        if updated.is_some() {
+            self.pending.observe(&record.sample);
+        }
         match updated {
             Some(item) if record.status == DeliveryStatus::Dead => self.expire_as(&item).await,
             _ => Ok(()),
@@ -356,11 +360,6 @@ impl DeliveryStore for DynamoDbDeliveryStore {
                 Ok(reopened)
             }
         }
-    }
-
-    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
-        let items = every_item(&self.db, &Walk::all(Utc::now(), Some(since), self.retention.longest())).await?;
-        stats_of(since, &items)
     }
 
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -7,12 +7,13 @@ use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, Transact
 use chrono::Utc;
 
 use super::batch::{Transacted, all_distinct, transact};
-use super::item::{Item, expiry, get_s, get_time, is_live, key, n, s, time};
+use super::item::{Item, expiry, get_s, get_time, is_live, key, n, opt_s, put_opt, s, time};
 use super::reads::{get_item, query_all};
 use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::retention::RetentionPolicy;
+use crate::domain::trace::TraceContext;
 use crate::ports::{EventStore, Recorded, StoreError};
 
 pub struct DynamoDbEventStore {
@@ -32,6 +33,7 @@ impl DynamoDbEventStore {
         item.insert("occurred_at".into(), time(event.occurred_at));
         item.insert("body".into(), s(&event.body));
         item.insert("fingerprint".into(), s(&event.fingerprint));
+        put_opt(&mut item, "trace", event.trace.map(|trace| s(trace.to_string())));
         // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
         item.insert("expires_at".into(), expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())));
         item.insert("GSI1PK".into(), s("UNFANNED"));
@@ -58,6 +60,7 @@ fn read_event(item: &Item) -> Result<Event, StoreError> {
         occurred_at: get_time(item, "occurred_at")?,
         body: get_s(item, "body")?.to_owned(),
         fingerprint: get_s(item, "fingerprint")?.to_owned(),
+        trace: opt_s(item, "trace").as_deref().and_then(TraceContext::parse),
     })
 }
 

@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::stats::delivery_stats;
+use super::metrics;
 use super::status;
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::metrics::Rollup;
 use crate::domain::outcome::ErrorKind;
-use crate::domain::stats::DeliveryStats;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
@@ -85,7 +85,7 @@ impl DeliveryStore for SqliteDeliveryStore {
         self.db
             .write(move |conn| {
                 let a = &record.attempt;
-                conn.prepare_cached(
+                let inserted = conn.prepare_cached(
                     "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
                 )?
@@ -95,7 +95,13 @@ impl DeliveryStore for SqliteDeliveryStore {
                 ])?;
                 conn.prepare_cached(&RECORD_ATTEMPT)?
                 .execute(params![id, record.status.as_str(), a.number, a.next_attempt_at.map(to_text), a.status_code, record.last_error, at])?;
-                Ok(())
+                // An attempt recorded twice (a redelivered task) is counted once.
+                if inserted == 0 {
+                    return Ok(());
+                }
+                let mut rollup = Rollup::default();
+                rollup.observe(&record.sample);
+                metrics::add(conn, &rollup)
             })
             .await
     }
@@ -158,10 +164,6 @@ impl DeliveryStore for SqliteDeliveryStore {
         let selection = selection.clone();
         let at = to_text(at);
         self.db.write(move |conn| reopen(conn, &selection, &at)).await
-    }
-
-    async fn stats(&self, since: DateTime<Utc>) -> Result<DeliveryStats, StoreError> {
-        self.db.read(move |conn| delivery_stats(conn, since)).await
     }
 
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{Db, corrupt, from_text, to_text};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
+use crate::domain::trace::TraceContext;
 use crate::ports::{EventStore, Recorded, StoreError};
 
 /// Recently recorded events are kept in memory up to this many body bytes: fan-out reads the
@@ -119,12 +120,13 @@ impl SqliteEventStore {
     async fn insert(&self, event: &Event) -> Result<Recorded, StoreError> {
         let values =
             (event.id.to_string(), event.event_type.as_str(), to_text(event.occurred_at), event.body.clone(), event.fingerprint.clone());
+        let trace = event.trace.map(|trace| trace.to_string());
         self.db
             .write(move |conn| {
                 let (id, event_type, occurred_at, body, fingerprint) = values;
-                let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5) \
+                let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                            ON CONFLICT (id) DO NOTHING";
-                if conn.execute(sql, params![id, event_type, occurred_at, body, fingerprint])? == 1 {
+                if conn.execute(sql, params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
                     return Ok(Recorded::New);
                 }
                 let (fanned_out, stored): (bool, String) =
@@ -139,7 +141,7 @@ impl SqliteEventStore {
         self.db
             .read(move |conn| {
                 let mut statement =
-                    conn.prepare_cached("SELECT id, event_type, occurred_at, body, fingerprint FROM events WHERE id = ?1")?;
+                    conn.prepare_cached("SELECT id, event_type, occurred_at, body, fingerprint, trace FROM events WHERE id = ?1")?;
                 let event = statement
                     .query_row([id], |row| {
                         let event_type = row.get::<_, String>(1)?;
@@ -149,6 +151,7 @@ impl SqliteEventStore {
                             occurred_at: from_text(&row.get::<_, String>(2)?)?,
                             body: row.get(3)?,
                             fingerprint: row.get(4)?,
+                            trace: row.get::<_, Option<String>>(5)?.as_deref().and_then(TraceContext::parse),
                         })
                     })
                     .optional()?;

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::Db;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled, StoreError};
+use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueDepth, QueueError, Settled, StoreError};
 
 pub struct SqliteDeliveryQueue {
     db: Arc<Db>,
@@ -155,6 +155,19 @@ impl DeliveryQueue for SqliteDeliveryQueue {
     async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
         let next: Option<i64> = self.db.read(|conn| Ok(conn.query_row("SELECT MIN(visible_at) FROM queue", [], |row| row.get(0))?)).await?;
         Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))))
+    }
+
+    async fn depth(&self) -> Result<Option<QueueDepth>, QueueError> {
+        let now = now_millis();
+        let (tasks, oldest): (u64, Option<i64>) = self
+            .db
+            .read(move |conn| {
+                let sql = "SELECT COUNT(*), MIN(CASE WHEN visible_at <= ?1 THEN visible_at END) FROM queue";
+                Ok(conn.query_row(sql, [now], |row| Ok((row.get(0)?, row.get(1)?)))?)
+            })
+            .await?;
+        let oldest_due_age = oldest.map_or(Duration::ZERO, |at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0)));
+        Ok(Some(QueueDepth { tasks, oldest_due_age }))
     }
 
     /// A finished task's row is deleted (the delivery record is all a dead one needs here); a

@@ -2,6 +2,7 @@
 //! and events past theirs are deleted, in one pass over each table (the per-type cut-offs are
 //! a small JSON map the statements look up); open and held deliveries, and their events, stay
 //! until they close, and unacknowledged dead ones (and their events) until the dead-letter limit.
+//! Metrics rollups go after their level's retention.
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ impl Retention for SqliteRetention {
                     ),
                     rusqlite::params![by_type, default],
                 )?;
+                super::metrics::purge(conn, now)?;
                 Ok((deliveries as u64, events as u64))
             })
             .await

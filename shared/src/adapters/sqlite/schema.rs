@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at TEXT NOT NULL,
     body TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    fanned_out INTEGER NOT NULL DEFAULT 0
+    fanned_out INTEGER NOT NULL DEFAULT 0,
+    trace TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER PRIMARY KEY,
@@ -85,6 +86,14 @@ CREATE TABLE IF NOT EXISTS replays (
     doc TEXT NOT NULL,
     finished INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollups (
+    level TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    webhook_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    PRIMARY KEY (level, start, webhook_id, event_type)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -109,6 +118,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("webhooks", "health", "TEXT NOT NULL DEFAULT '{}'"),
     ("webhooks", "rate_limit", "REAL"),
     ("deliveries", "acknowledged_at", "TEXT"),
+    ("events", "trace", "TEXT"),
 ];
 
 /// Creates what is missing: the tables, their indexes, and columns added since.
