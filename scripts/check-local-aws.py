@@ -164,10 +164,19 @@ class Walk:
 
     def http(self, function: str, name: str, status: int) -> dict:
         answer = self.invoke(function, name)
-        body = json.loads(answer.get("body") or "null")
+        body = self.body(answer)
         if answer.get("statusCode") != status:
             sys.exit(f"{self.folder or 'events'}/{name} through {function} answered {answer.get('statusCode')}, not {status}: {body}")
         return body
+
+    @staticmethod
+    def body(answer: dict):
+        """JSON as parsed; the dashboard's HTML, scripts and styles as {"text": ...}."""
+        text = answer.get("body") or "null"
+        if answer.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        content_type = (answer.get("headers") or {}).get("content-type", "application/json")
+        return json.loads(text) if content_type.startswith("application/json") else {"text": text}
 
 
 def walk_samples(walk: Walk, receiver: Receiver) -> None:
@@ -202,6 +211,10 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
                  "api-update-webhook", "api-get-secret", "api-rotate-secret", "api-list-deliveries", "api-get-delivery",
                  "api-metrics", "api-list-api-keys", "api-audit"]:
         walk.http("api", name, 200)
+    if "<script type=\"module\" src=\"ui/app.js\">" not in walk.http("api", "api-dashboard", 200)["text"]:
+        sys.exit("api-dashboard: the dashboard's page should load ui/app.js")
+    if "export" not in walk.http("api", "api-dashboard-asset", 200)["text"]:
+        sys.exit("api-dashboard-asset: ui/api.js should be the dashboard's API module")
     if walk.http("api", "api-acknowledge-delivery", 409).get("code") != "conflict":
         sys.exit("api-acknowledge-delivery: a delivery that is not dead is refused with 409 conflict")
     walk.http("api", "api-replay-delivery", 202)

@@ -91,6 +91,8 @@ WEBHOOK = {"name": "CRM sync", "url": "https://crm.example.com/hooks/hookline", 
 
 API = {
     "api-health": ("GET", "/health", "/health", None, ""),
+    "api-dashboard": ("GET", "/", "/", None, ""),
+    "api-dashboard-asset": ("GET", "/ui/{file}", "/ui/api.js", None, ""),
     "api-list-event-types": ("GET", "/api/v1/webhooks/events", "/api/v1/webhooks/events", None, ""),
     "api-get-event-type": ("GET", "/api/v1/webhooks/events/{event_type}", "/api/v1/webhooks/events/customer.created", None, ""),
     "api-create-webhook": ("POST", "/api/v1/webhooks", "/api/v1/webhooks", WEBHOOK, ""),

@@ -12,9 +12,13 @@ export HOOKLINE_TEST_PYTHON="$PWD/$venv/bin/python"
 # `cargo lambda` is a cargo subcommand installed in the venv.
 export PATH="$PWD/$venv/bin:$PATH"
 
-# The README's local AWS steps use curl.
-if ! command -v curl >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq curl >/dev/null
+# The README's local AWS steps use curl; the dashboard test drives Debian's Chromium.
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 log=$(mktemp)

@@ -6,6 +6,7 @@ mod api_errors;
 mod audit;
 mod auth;
 mod conformance;
+mod dashboard;
 mod dead_letters;
 mod delivery;
 mod endpoint_health;

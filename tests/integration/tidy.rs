@@ -123,3 +123,20 @@ fn the_hosts_build_their_adapters_only_through_the_composition_root() {
         }
     }
 }
+
+#[test]
+fn the_dashboard_never_parses_data_as_html() {
+    let dashboard = workspace().join("shared/dashboard");
+    let mut scripts = 0;
+    for entry in fs::read_dir(&dashboard).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "js") {
+            scripts += 1;
+            let text = fs::read_to_string(&path).unwrap();
+            for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
+                assert!(!text.contains(sink), "{} uses {sink}: build elements with dom.js's el()", path.display());
+            }
+        }
+    }
+    assert!(scripts >= 7, "the dashboard's modules are where this test looks: {scripts}");
+}

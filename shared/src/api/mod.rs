@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 pub mod auth;
 mod catalog;
+pub mod dashboard;
 mod deliveries;
 mod error;
 mod events;
@@ -35,6 +36,8 @@ impl Default for ApiConfig {
 
 pub fn router(state: AppState, config: ApiConfig) -> Router {
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/ui/{file}", get(dashboard::asset))
         .route("/health", get(health::health))
         .route("/api/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/api/v1/webhooks/events", get(catalog::list))

@@ -134,6 +134,10 @@ async fn walk_every_sample(folder: &str) {
 
     // Every management route.
     walk.api("api-health", 200).await;
+    let page = walk.api("api-dashboard", 200).await;
+    assert!(page.as_str().is_some_and(|html| html.contains("src=\"ui/app.js\"")), "the dashboard's page: {page}");
+    let module = walk.api("api-dashboard-asset", 200).await;
+    assert!(module.as_str().is_some_and(|js| js.contains("export async function call")), "ui/api.js: {module}");
     assert_eq!(walk.api("api-list-event-types", 200).await["data"].as_array().unwrap().len(), 30, "25 ISP types and Hookline's 5");
     walk.api("api-get-event-type", 200).await;
     assert_eq!(walk.api("api-list-webhooks", 200).await["data"][0]["id"], webhook.as_str());
@@ -171,4 +175,27 @@ async fn walk_every_sample(folder: &str) {
 
     let files = sample_files(folder);
     assert!(files.is_subset(&walk.covered), "every file in events/{folder} is checked: {:?}", files.difference(&walk.covered));
+}
+
+/// What API Gateway routes is what `template.yaml` declares: every HTTP request in `events/`
+/// (one per route the router serves) has its route there, or it would be a 404 as deployed.
+#[test]
+fn every_http_sample_has_its_route_in_the_template() {
+    let template = std::fs::read_to_string(events_dir().join("../template.yaml")).unwrap();
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    let mut routes: BTreeSet<String> = lines.iter().filter_map(|line| line.strip_prefix("RouteKey: ")).map(str::to_owned).collect();
+    // The ingest function's own HttpApi events: `Method:` followed by `Path:`.
+    for pair in lines.windows(2) {
+        if let (Some(method), Some(path)) = (pair[0].strip_prefix("Method: "), pair[1].strip_prefix("Path: ")) {
+            routes.insert(format!("{method} {path}"));
+        }
+    }
+    let mut missing = Vec::new();
+    for name in sample_files("") {
+        let event = sample_event(&name, &[]);
+        if let Some(route) = event["routeKey"].as_str().filter(|route| !routes.contains(*route)) {
+            missing.push(format!("{name}: {route}"));
+        }
+    }
+    assert!(missing.is_empty(), "routes the template does not declare: {missing:?}");
 }
