@@ -207,7 +207,7 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
         if walk.invoke("deliver", "deliver-batch", batch).get("batchItemFailures"):
             sys.exit("deliver-batch: the task should be delivered and the poison record dead-lettered")
     walk.replace("dlv_sample", ping["id"])
-    for name in ["api-health", "api-list-event-types", "api-get-event-type", "api-list-webhooks", "api-get-webhook",
+    for name in ["api-health", "api-openapi", "api-list-event-types", "api-get-event-type", "api-list-webhooks", "api-get-webhook",
                  "api-update-webhook", "api-get-secret", "api-rotate-secret", "api-list-deliveries", "api-get-delivery",
                  "api-metrics", "api-list-api-keys", "api-audit"]:
         walk.http("api", name, 200)

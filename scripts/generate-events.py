@@ -93,6 +93,7 @@ API = {
     "api-health": ("GET", "/health", "/health", None, ""),
     "api-dashboard": ("GET", "/", "/", None, ""),
     "api-dashboard-asset": ("GET", "/ui/{file}", "/ui/api.js", None, ""),
+    "api-openapi": ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", None, ""),
     "api-list-event-types": ("GET", "/api/v1/webhooks/events", "/api/v1/webhooks/events", None, ""),
     "api-get-event-type": ("GET", "/api/v1/webhooks/events/{event_type}", "/api/v1/webhooks/events/customer.created", None, ""),
     "api-create-webhook": ("POST", "/api/v1/webhooks", "/api/v1/webhooks", WEBHOOK, ""),

@@ -16,6 +16,7 @@ mod interop;
 mod lifecycle;
 mod log_leaks;
 mod network_policy;
+mod openapi;
 mod process;
 mod prometheus;
 mod replay;

@@ -3,18 +3,22 @@
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::ApiError;
 use super::auth::Reader;
+use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::catalog::{self, EventTypeInfo};
 
 /// The ISP types, then Hookline's own (`hookline.*`).
-pub async fn list(_caller: Reader) -> Json<Value> {
+#[utoipa::path(get, path = "/api/v1/webhooks/events", tag = "catalog", security(("bearer" = ["webhooks:read"])),
+    responses((status = 200, description = "Every event type with its schema and an example", body = Listing<EventTypeInfo>), Refusals, Rejections))]
+pub async fn list(_caller: Reader) -> Json<Listing<&'static EventTypeInfo>> {
     let data: Vec<&EventTypeInfo> = catalog::subscribable().collect();
-    Json(json!({ "data": data, "next_cursor": null }))
+    Json(Listing { data, next_cursor: None })
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/events/{event_type}", tag = "catalog", security(("bearer" = ["webhooks:read"])), params(("event_type" = String, Path, description = "e.g. `invoice.paid`")),
+    responses((status = 200, description = "One event type", body = EventTypeInfo), Refusals, Rejections))]
 pub async fn one(_caller: Reader, Path(event_type): Path<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
     catalog::find_subscribable(&event_type)
         .map(Json)

@@ -32,11 +32,15 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const INDEX: &str = include_str!("../../dashboard/index.html");
 
 /// `GET /`: the dashboard's page.
+#[utoipa::path(get, path = "/", tag = "dashboard",
+    responses((status = 200, description = "The dashboard's page; it signs in with a pasted token", content_type = "text/html")))]
 pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
 /// `GET /ui/{file}`: one of its scripts or styles.
+#[utoipa::path(get, path = "/ui/{file}", tag = "dashboard", params(("file" = String, Path, description = "e.g. `app.js`")),
+    responses((status = 200, description = "A script, style sheet or licence of the dashboard"), (status = 404, description = "No such file", body = super::openapi::ErrorBody)))]
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (_, content_type, body) = ASSETS
         .iter()

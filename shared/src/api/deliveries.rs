@@ -5,11 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::extract::{QueryParams, page_limit};
+use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::ids::WebhookId;
@@ -17,13 +18,18 @@ use crate::domain::metrics::{Bucket, MetricsQuery, MetricsReport};
 use crate::ports::DeliveryFilter;
 use crate::service::{DeliveryDetail, Hookline};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
+    /// Page size, 1 to 100 (default 50).
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `pending`, `retrying`, `succeeded`, `dead`, `cancelled` or `held`.
     status: Option<String>,
     event_type: Option<String>,
+    /// Only deliveries created at or after this RFC 3339 time.
     since: Option<String>,
 }
 
@@ -48,28 +54,34 @@ impl HistoryQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/deliveries", tag = "deliveries", security(("bearer" = ["webhooks:read"])), params(HistoryQuery),
+    responses((status = 200, description = "Deliveries, newest first", body = Listing<Delivery>), Refusals, Rejections))]
 pub async fn list(
     _caller: Reader,
     State(hookline): State<Hookline>,
     QueryParams(query): QueryParams<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listing<Delivery>>, ApiError> {
     page(&hookline, query.into_filter()?).await
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "deliveries", security(("bearer" = ["webhooks:read"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)"), HistoryQuery),
+    responses((status = 200, description = "The webhook's deliveries, newest first", body = Listing<Delivery>), Refusals, Rejections))]
 pub async fn list_for_webhook(
     _caller: Reader,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listing<Delivery>>, ApiError> {
     let webhook = hookline.webhook(&id).await?;
     page(&hookline, DeliveryFilter { webhook_id: Some(webhook.id), ..query.into_filter()? }).await
 }
 
 /// `?since=` alone.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SinceQuery {
+    /// An RFC 3339 time.
     since: Option<String>,
 }
 
@@ -86,13 +98,19 @@ impl SinceQuery {
 }
 
 /// `?since&until&bucket&webhook_id&event_type` of the metrics query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsParams {
+    /// RFC 3339; 24 hours before `until` by default. Widened to whole buckets.
     since: Option<String>,
+    /// RFC 3339; now by default.
     until: Option<String>,
+    /// `1m`, `1h` or `1d`; by default minutes up to 6 hours, hours up to 14 days, days beyond. At most 1,500 buckets.
     bucket: Option<String>,
+    /// Only this webhook's deliveries.
     webhook_id: Option<String>,
+    /// Only this event type's deliveries.
     event_type: Option<String>,
 }
 
@@ -115,6 +133,8 @@ impl MetricsParams {
 
 /// `GET /api/v1/webhooks/metrics`: delivery health over a period (the last 24 hours unless
 /// `since`/`until` say otherwise), totals and a series, from rollups.
+#[utoipa::path(get, path = "/api/v1/webhooks/metrics", tag = "metrics", security(("bearer" = ["webhooks:read"])), params(MetricsParams),
+    responses((status = 200, description = "Totals and a series, from rollups: the cost depends on the buckets, not the traffic", body = MetricsReport), Refusals, Rejections))]
 pub async fn metrics(
     _caller: Reader,
     State(hookline): State<Hookline>,
@@ -129,6 +149,8 @@ fn invalid_query(detail: impl Into<String>) -> ApiError {
 }
 
 /// `POST /api/v1/webhooks/deliveries/{id}/replay`: a new round of attempts for a closed delivery.
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{delivery_id}/replay", tag = "deliveries", security(("bearer" = ["webhooks:write"])), params(("delivery_id" = String, Path, description = "The delivery's id (`dlv_…`)")),
+    responses((status = 202, description = "A new round of attempts (the whole retry policy again) for a closed delivery", body = Delivery), Refusals, Rejections))]
 pub async fn replay(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -140,6 +162,8 @@ pub async fn replay(
 }
 
 /// `POST /api/v1/webhooks/deliveries/{id}/acknowledge`: a dead delivery reviewed.
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{delivery_id}/acknowledge", tag = "deliveries", security(("bearer" = ["webhooks:write"])), params(("delivery_id" = String, Path, description = "The delivery's id (`dlv_…`)")),
+    responses((status = 200, description = "A dead delivery marked reviewed: its type's retention applies from now (409 for any other)", body = Delivery), Refusals, Rejections))]
 pub async fn acknowledge(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<Delivery>, ApiError> {
     let delivery = hookline.acknowledge_delivery(&id).await?;
     hookline.audit(&caller.actor, AuditAction::DeliveryAcknowledge, &id).await?;
@@ -156,11 +180,13 @@ fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| invalid_query(format!("{name} must be an RFC 3339 date-time")))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/deliveries/{delivery_id}", tag = "deliveries", security(("bearer" = ["webhooks:read"])), params(("delivery_id" = String, Path, description = "The delivery's id (`dlv_…`)")),
+    responses((status = 200, description = "The delivery with every attempt and the payload that was sent", body = DeliveryDetail), Refusals, Rejections))]
 pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
     Ok(Json(hookline.delivery(&id).await?))
 }
 
-async fn page(hookline: &Hookline, filter: DeliveryFilter) -> Result<Json<Value>, ApiError> {
+async fn page(hookline: &Hookline, filter: DeliveryFilter) -> Result<Json<Listing<Delivery>>, ApiError> {
     let page = hookline.list_deliveries(&filter).await?;
-    Ok(Json(json!({ "data": page.items, "next_cursor": page.next_cursor })))
+    Ok(Json(Listing { data: page.items, next_cursor: page.next_cursor }))
 }

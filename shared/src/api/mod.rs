@@ -11,13 +11,19 @@ mod error;
 mod events;
 mod extract;
 mod health;
+pub mod openapi;
 pub mod rate_limit;
 mod replays;
 mod webhooks;
 
+use std::sync::OnceLock;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{AppState, RateLimits};
 pub use error::ApiError;
@@ -35,35 +41,58 @@ impl Default for ApiConfig {
 }
 
 pub fn router(state: AppState, config: ApiConfig) -> Router {
-    Router::new()
-        .route("/", get(dashboard::index))
-        .route("/ui/{file}", get(dashboard::asset))
-        .route("/health", get(health::health))
-        .route("/api/v1/webhooks", post(webhooks::create).get(webhooks::list))
-        .route("/api/v1/webhooks/events", get(catalog::list))
-        .route("/api/v1/webhooks/events/{event_type}", get(catalog::one))
-        .route("/api/v1/webhooks/deliveries", get(deliveries::list))
-        .route("/api/v1/webhooks/metrics", get(deliveries::metrics))
-        .route("/api/v1/webhooks/deliveries/{delivery_id}", get(deliveries::one))
-        .route("/api/v1/webhooks/{id}", get(webhooks::one).put(webhooks::replace).delete(webhooks::delete))
-        .route("/api/v1/webhooks/deliveries/{delivery_id}/replay", post(deliveries::replay))
-        .route("/api/v1/webhooks/deliveries/{delivery_id}/acknowledge", post(deliveries::acknowledge))
-        .route("/api/v1/webhooks/deliveries/replay", post(replays::start))
-        .route("/api/v1/webhooks/replays/{id}", get(replays::one))
-        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
-        .route("/api/v1/webhooks/{id}/replay", post(webhooks::replay_dead))
-        .route("/api/v1/webhooks/{id}/enable", post(webhooks::enable))
-        .route("/api/v1/webhooks/{id}/secret", get(webhooks::secret))
-        .route("/api/v1/webhooks/{id}/secret/rotate", post(webhooks::rotate_secret))
-        .route("/api/v1/webhooks/{id}/deliveries", get(deliveries::list_for_webhook))
-        .route("/api/v1/api-keys", post(api_keys::create).get(api_keys::list))
-        .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))
-        .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/events", post(events::publish))
-        .route("/api/v1/events/{id}", delete(audit::erase_event))
-        .route("/api/v1/events/batch", post(events::publish_batch))
+    let (routes, _) = documented().split_for_parts();
+    routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_request_bytes))
         .with_state(state)
+}
+
+/// The OpenAPI document of every route `router` serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(documented().split_for_parts().1)
+}
+
+/// Every route, each registered from its handler's `#[utoipa::path]` (its path and method come
+/// from there), so the document and the router cannot disagree. Handlers sharing a path share
+/// a `routes!`.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(dashboard::index))
+        .routes(routes!(dashboard::asset))
+        .routes(routes!(serve_openapi))
+        .routes(routes!(health::health))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(catalog::list))
+        .routes(routes!(catalog::one))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::metrics))
+        .routes(routes!(deliveries::one))
+        .routes(routes!(webhooks::one, webhooks::replace, webhooks::delete))
+        .routes(routes!(deliveries::replay))
+        .routes(routes!(deliveries::acknowledge))
+        .routes(routes!(replays::start))
+        .routes(routes!(replays::one))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::replay_dead))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::secret))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(deliveries::list_for_webhook))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(events::publish))
+        .routes(routes!(audit::erase_event))
+        .routes(routes!(events::publish_batch))
+}
+
+/// `GET /api/v1/openapi.json`: this document, built and serialised once per process.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json")))]
+async fn serve_openapi() -> impl IntoResponse {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let json = DOCUMENT.get_or_init(|| openapi().to_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
 }

@@ -9,13 +9,14 @@ use serde::Serialize;
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::extract::OptionalJsonBody;
+use super::openapi::{Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::ids::ReplayId;
 use crate::domain::replay::{Replay, ReplayFilter, ReplayRequest};
 use crate::service::Hookline;
 
 /// A replay as the API shows it: its selection and progress (not where its paging stands).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReplayView {
     id: ReplayId,
     filter: ReplayFilter,
@@ -43,6 +44,9 @@ impl From<Replay> for ReplayView {
 }
 
 /// Starts a bulk replay: 202 with its id and how far it got at once; the rest goes on in the background.
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/replay", tag = "deliveries", operation_id = "replay_start", security(("bearer" = ["webhooks:write"])),
+    request_body(content = Option<ReplayRequest>, description = "Which deliveries: `webhook_id`, `status` (default [\"dead\"]), `event_type`, `since`, `until`"),
+    responses((status = 202, description = "Started: its id and how far it got at once; the rest goes on in the background", body = ReplayView), Refusals, Rejections))]
 pub async fn start(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -53,6 +57,8 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, Json(replay.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/replays/{id}", tag = "deliveries", operation_id = "replay_status", security(("bearer" = ["webhooks:read"])), params(("id" = String, Path, description = "The replay's id (`rpl_…`)")),
+    responses((status = 200, description = "A bulk replay's progress", body = ReplayView), Refusals, Rejections))]
 pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<ReplayView>, ApiError> {
     Ok(Json(hookline.replay_status(&id).await?.into()))
 }

@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::deliveries::SinceQuery;
 use super::extract::{JsonBody, OptionalJsonBody, QueryParams, page_limit};
+use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::filter::EventPattern;
 use crate::domain::health::{Health, WebhookState};
@@ -24,7 +25,7 @@ use crate::ports::WebhookFilter;
 use crate::service::{Hookline, RotateRequest, SecretView, TestOutcome};
 
 /// A webhook as the API shows it: the secret masked unless `secret_shown` says otherwise.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WebhookView {
     id: WebhookId,
     name: String,
@@ -78,15 +79,22 @@ impl WebhookView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 50).
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only webhooks that are (not) active.
     is_active: Option<bool>,
+    /// Only webhooks subscribed to this event type.
     event_type: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = ["webhooks:write"])), request_body = WebhookRequest,
+    responses((status = 201, description = "Created; the only answer that shows the secret in full", body = WebhookView), Refusals, Rejections))]
 pub async fn create(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -97,22 +105,28 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WebhookView::revealed(webhook))))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = ["webhooks:read"])), params(ListQuery),
+    responses((status = 200, description = "Webhooks, oldest first, secrets masked", body = Listing<WebhookView>), Refusals, Rejections))]
 pub async fn list(
     _caller: Reader,
     State(hookline): State<Hookline>,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listing<WebhookView>>, ApiError> {
     let filter =
         WebhookFilter { is_active: query.is_active, event_type: query.event_type, limit: page_limit(query.limit)?, cursor: query.cursor };
     let page = hookline.list_webhooks(&filter).await?;
     let data: Vec<WebhookView> = page.items.into_iter().map(WebhookView::masked).collect();
-    Ok(Json(json!({ "data": data, "next_cursor": page.next_cursor })))
+    Ok(Json(Listing { data, next_cursor: page.next_cursor }))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = ["webhooks:read"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    responses((status = 200, description = "The webhook, secret masked", body = WebhookView), Refusals, Rejections))]
 pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
     Ok(Json(WebhookView::masked(hookline.webhook(&id).await?)))
 }
 
+#[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")), request_body = WebhookRequest,
+    responses((status = 200, description = "Replaced; `is_active: false` pauses it (enabling is POST …/enable)", body = WebhookView), Refusals, Rejections))]
 pub async fn replace(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -124,6 +138,8 @@ pub async fn replace(
     Ok(Json(WebhookView::masked(replaced)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    responses((status = 204, description = "Deleted; its unfinished deliveries are cancelled"), Refusals, Rejections))]
 pub async fn delete(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     hookline.delete_webhook(&id).await?;
     hookline.audit(&caller.actor, AuditAction::WebhookDelete, &id).await?;
@@ -131,18 +147,22 @@ pub async fn delete(caller: Writer, State(hookline): State<Hookline>, Path(id): 
 }
 
 /// `POST /api/v1/webhooks/{id}/replay?since=`: replays the webhook's dead deliveries.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "deliveries", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)"), SinceQuery),
+    responses((status = 202, description = "Every dead delivery (created since `since`) gets a new round of attempts", body = Replayed), Refusals, Rejections))]
 pub async fn replay_dead(
     caller: Writer,
     State(hookline): State<Hookline>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<SinceQuery>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let replayed = hookline.replay_dead_of(&id, query.parse()?).await?;
     hookline.audit(&caller.actor, AuditAction::WebhookReplay, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed }))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
 }
 
 /// `GET /api/v1/webhooks/{id}/secret`: the current secret in full (write role).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    responses((status = 200, description = "The signing secret in full, and until when retired ones still sign", body = SecretView), Refusals, Rejections))]
 pub async fn secret(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<SecretView>, ApiError> {
     let secret = hookline.webhook_secret(&id).await?;
     hookline.audit(&caller.actor, AuditAction::SecretRead, &id).await?;
@@ -150,6 +170,9 @@ pub async fn secret(caller: Writer, State(hookline): State<Hookline>, Path(id): 
 }
 
 /// `POST /api/v1/webhooks/{id}/secret/rotate`: a new secret; the old one signs on for the grace period.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/secret/rotate", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    request_body(content = Option<RotateRequest>, description = "Optional: a secret of your own, and how long the old one keeps signing"),
+    responses((status = 200, description = "The new secret; requests carry both signatures during the grace period", body = SecretView), Refusals, Rejections))]
 pub async fn rotate_secret(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -161,8 +184,14 @@ pub async fn rotate_secret(
     Ok(Json(rotated))
 }
 
+/// How many dead deliveries were sent again.
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    replayed: usize,
+}
+
 /// The body of `POST /api/v1/webhooks/{id}/enable`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableRequest {
     /// Send what the webhook held while it was not active (oldest first, at the recovery
@@ -182,6 +211,9 @@ impl Default for EnableRequest {
 }
 
 /// `POST /api/v1/webhooks/{id}/enable`: makes a paused, failing or disabled webhook active.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/enable", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    request_body(content = Option<EnableRequest>, description = "Optional: `release_held` (default true) sends what was held, else cancels it"),
+    responses((status = 200, description = "Active again", body = WebhookView), Refusals, Rejections))]
 pub async fn enable(
     caller: Writer,
     State(hookline): State<Hookline>,
@@ -193,6 +225,8 @@ pub async fn enable(
     Ok(Json(WebhookView::masked(webhook)))
 }
 
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    responses((status = 200, description = "A signed `webhook.test` sent now, and how it went", body = TestOutcome), Refusals, Rejections))]
 pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {
     Ok(Json(hookline.test_webhook(&id).await?))
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::filter::{EventPattern, any_matches};
 use super::hex;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// `key_…`, also the public part of the key text.
     pub id: String,

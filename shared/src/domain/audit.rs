@@ -11,7 +11,7 @@ pub struct Actor {
 }
 
 /// The changes the audit trail records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum AuditAction {
     #[serde(rename = "webhook.create")]
     WebhookCreate,
@@ -81,7 +81,7 @@ impl AuditAction {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor: String,

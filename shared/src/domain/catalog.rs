@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Invalid, schema};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventTypeInfo {
     pub event_type: String,
     pub category: String,

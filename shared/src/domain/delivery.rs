@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::ids::{DeliveryId, EventId, WebhookId};
 use super::outcome::ErrorKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its first attempt.
@@ -52,7 +52,7 @@ impl DeliveryStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub event_id: EventId,
@@ -102,7 +102,7 @@ impl Delivery {
 }
 
 /// One HTTP attempt and what came of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based.
     pub number: u32,

@@ -63,7 +63,7 @@ impl std::fmt::Display for EventType {
 }
 
 /// What a publisher sends: everything but `event_type` and `data` is optional.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
     pub id: Option<String>,

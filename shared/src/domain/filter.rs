@@ -15,6 +15,18 @@ pub enum EventPattern {
     All,
 }
 
+/// In the API a pattern is its text.
+impl utoipa::PartialSchema for EventPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("an event type (`invoice.paid`), a prefix wildcard (`customer.*`) or `*`"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventPattern {}
+
 impl EventPattern {
     /// Parses a pattern; it must name or cover at least one catalog type, so typos are caught at registration.
     pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {

@@ -11,7 +11,7 @@ use super::delivery::DeliveryStatus;
 use super::ids::{ReplayId, WebhookId};
 
 /// The body of `POST /api/v1/webhooks/deliveries/replay`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     pub webhook_id: Option<String>,
@@ -23,7 +23,7 @@ pub struct ReplayRequest {
 }
 
 /// Which deliveries a replay sends again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplayFilter {
     pub webhook_id: Option<WebhookId>,
     pub statuses: Vec<DeliveryStatus>,

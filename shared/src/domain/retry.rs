@@ -12,7 +12,7 @@ pub const MAX_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A receiver's `Retry-After` may stretch a wait up to this, never beyond.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Schedule {
     /// `base × factor^(n-1)`, capped at `max_delay`.
@@ -21,7 +21,7 @@ pub enum Schedule {
     Explicit { delays_secs: Vec<f64> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub max_attempts: u32,

@@ -88,7 +88,7 @@ impl Webhook {
 }
 
 /// The body of `POST /webhooks` and `PUT /webhooks/{id}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     pub name: String,
@@ -110,7 +110,7 @@ fn yes() -> bool {
 
 /// A per-webhook retry policy: a named preset, an explicit schedule, or exponential parameters.
 /// Fields left out keep the preset's (or the default policy's) values.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicyRequest {
     pub preset: Option<String>,

@@ -18,7 +18,7 @@ use crate::domain::webhook::Webhook;
 use crate::ports::{DeliveryTask, Recorded, StoreError};
 
 /// The answer to one publish.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublishOutcome {
     pub id: EventId,
     pub event_type: &'static str,

@@ -11,7 +11,7 @@ use crate::domain::filter::parse_patterns;
 /// `last_used_at` is refreshed at most this often, so publishing does not write on every event.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyRequest {
     pub name: String,
@@ -20,7 +20,7 @@ pub struct ApiKeyRequest {
 }
 
 /// The creation response: the only time the key text is shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,

@@ -14,7 +14,7 @@ use crate::domain::webhook_url::{WebhookUrl, refused_ip};
 use crate::ports::{AttemptRecord, Page, WebhookFilter};
 
 /// What `POST /webhooks/{id}/test` reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestOutcome {
     pub success: bool,
     pub delivery_id: DeliveryId,

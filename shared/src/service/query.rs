@@ -13,7 +13,7 @@ use crate::domain::metrics::{MetricsQuery, MetricsReport, Rollup};
 use crate::ports::{DeliveryFilter, Page, WebhookFilter};
 
 /// One delivery with every attempt and the payload that was sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: Delivery,

@@ -11,7 +11,7 @@ use crate::domain::webhook::{MAX_GRACE, Webhook};
 /// How long the old secret keeps signing after a rotation, unless the request says otherwise.
 const DEFAULT_GRACE: chrono::Duration = chrono::Duration::hours(24);
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// The new secret; generated when absent.
@@ -22,7 +22,7 @@ pub struct RotateRequest {
 
 /// A webhook's secrets as the secret routes show them: the current one in full, and when
 /// each retired one stops signing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     pub secret: String,
     pub retired_until: Vec<DateTime<Utc>>,

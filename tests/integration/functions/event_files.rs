@@ -134,6 +134,7 @@ async fn walk_every_sample(folder: &str) {
 
     // Every management route.
     walk.api("api-health", 200).await;
+    assert!(walk.api("api-openapi", 200).await["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
     let page = walk.api("api-dashboard", 200).await;
     assert!(page.as_str().is_some_and(|html| html.contains("src=\"ui/app.js\"")), "the dashboard's page: {page}");
     let module = walk.api("api-dashboard-asset", 200).await;

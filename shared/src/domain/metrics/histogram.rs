@@ -62,7 +62,7 @@ fn is_zero(value: &u64) -> bool {
 }
 
 /// A histogram's summary: `None` figures while it is empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Latency {
     pub count: u64,
     pub avg_ms: Option<f64>,

@@ -13,7 +13,7 @@ use crate::domain::ids::WebhookId;
 pub const TOO_MANY_BUCKETS: i64 = 1_500;
 
 /// How wide each point of the series is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Bucket {
     #[serde(rename = "1m")]
     Minute,
@@ -178,7 +178,7 @@ fn event_types(by_type: HashMap<&str, (u64, u64)>) -> Vec<EventTypeCount> {
 }
 
 /// Delivery health over a period: the seed's metrics, from rollups.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MetricsReport {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
@@ -193,7 +193,7 @@ pub struct MetricsReport {
 }
 
 /// The figures of a period or of one bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub attempts: u64,
     pub failed_attempts: u64,
@@ -225,21 +225,21 @@ impl Summary {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Point {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookFailures {
     pub webhook_id: WebhookId,
     pub failed_attempts: u64,
     pub dead_deliveries: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventTypeCount {
     pub event_type: String,
     pub deliveries: u64,
