@@ -252,10 +252,12 @@ fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
 /// One line per attempt, with the trace and span ids a receiver's logs also have: failures at
 /// `info`, successes at `debug`.
 fn log_attempt(attempt: &Attempt, delivery_id: &DeliveryId, span: &TraceContext) {
-    let (trace_id, span_id, number, status) = (span.trace_id(), span.span_id(), attempt.number, attempt.status_code);
+    let (number, status) = (attempt.number, attempt.status_code);
+    // The ids are formatted inside the macros, so only when the line is written.
     match attempt.error_kind {
-        Some(kind) => tracing::info!(%trace_id, %span_id, %delivery_id, number, status, error_kind = kind.as_str(), "attempt failed"),
-        None => tracing::debug!(%trace_id, %span_id, %delivery_id, number, status, "attempt delivered"),
+        Some(kind) => tracing::info!(trace_id = %span.trace_id(), span_id = %span.span_id(), %delivery_id, number, status,
+            error_kind = kind.as_str(), "attempt failed"),
+        None => tracing::debug!(trace_id = %span.trace_id(), span_id = %span.span_id(), %delivery_id, number, status, "attempt delivered"),
     }
 }
 

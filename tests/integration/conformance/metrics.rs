@@ -148,10 +148,14 @@ async fn aws_a_metrics_query_costs_the_same_at_any_traffic() {
     let reader = DynamoDbMetricsStore::new(Dynamo::new(counted.dynamodb, &table), Arc::default());
     let hour =
         MetricsQuery::new(Some(base() - Duration::minutes(30)), Some(base() + Duration::minutes(30)), Some(Bucket::Minute), now()).unwrap();
+    let started = std::time::Instant::now();
     let rollups = reader.rollups(&hour.selection()).await.unwrap();
     let report = hour.report(&rollups);
-    let requests: u64 = counter.0.snapshot().values().sum();
-    eprintln!("metrics query over {total} deliveries ({flushes} batch flushes): {requests} requests, {} rollup items read", rollups.len());
+    let (requests, took): (u64, _) = (counter.0.snapshot().values().sum(), started.elapsed());
+    eprintln!(
+        "metrics query over {total} deliveries ({flushes} batch flushes): {requests} requests, {} rollup items read, {took:?}",
+        rollups.len()
+    );
     assert_eq!(report.totals.attempts, total);
     assert_eq!(report.totals.succeeded, total);
     assert!(requests <= 8, "one query per shard and day: {requests}");

@@ -144,8 +144,8 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T
     result
 }
 
-/// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, commits once,
-/// then tells each caller the outcome.
+/// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, adds the metrics
+/// rollups they counted, commits once, then tells each caller the outcome.
 fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Job>) {
     while let Ok(first) = inbox.recv() {
         let mut group = vec![first];
@@ -165,7 +165,10 @@ fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Job>) {
             continue;
         }
         let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        // What the jobs counted for the metrics goes into the same transaction.
+        let committed = super::metrics::write_pending(conn)
+            .map_err(|e| e.to_string())
+            .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

@@ -11,7 +11,6 @@ use super::status;
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::domain::metrics::Rollup;
 use crate::domain::outcome::ErrorKind;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
@@ -99,9 +98,8 @@ impl DeliveryStore for SqliteDeliveryStore {
                 if inserted == 0 {
                     return Ok(());
                 }
-                let mut rollup = Rollup::default();
-                rollup.observe(&record.sample);
-                metrics::add(conn, &rollup)
+                metrics::count(&record.sample);
+                Ok(())
             })
             .await
     }

@@ -1,8 +1,11 @@
 //! Metrics rollups over SQLite: a row per level, period start, webhook and event type, its
-//! counts as JSON. `record_attempt` adds its sample in the transaction that records the
-//! attempt (on the one writer thread, so read-merge-write cannot race), so nothing is ever
-//! buffered and the rollups always agree with the attempt log.
+//! counts as JSON. `record_attempt` counts its sample on the writer thread (`count`), and the
+//! writer adds every sample of a group transaction to the rows just before it commits
+//! (`write_pending`): the rollups are written in the transaction that records the attempts, so
+//! they always agree with the attempt log, and once per rollup per group commit rather than once
+//! per attempt (one writer thread, so read-merge-write cannot race).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, corrupt};
 use crate::domain::ids::WebhookId;
-use crate::domain::metrics::{Counts, Level, Rollup, RollupKey, RollupSelection};
+use crate::domain::metrics::{Counts, Level, Rollup, RollupKey, RollupSelection, Sample};
 use crate::ports::{MetricsStore, StoreError};
 
 pub struct SqliteMetricsStore {
@@ -24,8 +27,25 @@ impl SqliteMetricsStore {
     }
 }
 
+thread_local! {
+    /// Samples of the group transaction under way on the writer thread.
+    static PENDING: RefCell<Rollup> = RefCell::default();
+}
+
+/// Counts `sample` in the group transaction under way; call it last in a job that succeeded.
+pub(super) fn count(sample: &Sample) {
+    PENDING.with(|pending| pending.borrow_mut().observe(sample));
+}
+
+/// Adds what the group transaction counted to the rows; the writer calls it before `COMMIT`
+/// (and the counts go, written or not).
+pub(super) fn write_pending(conn: &Connection) -> Result<(), StoreError> {
+    let rollup = PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
+    if rollup.is_empty() { Ok(()) } else { add(conn, &rollup) }
+}
+
 /// Adds `rollup` to the stored rows, inside the caller's transaction.
-pub(super) fn add(conn: &Connection, rollup: &Rollup) -> Result<(), StoreError> {
+fn add(conn: &Connection, rollup: &Rollup) -> Result<(), StoreError> {
     let mut read =
         conn.prepare_cached("SELECT counts FROM rollups WHERE level = ?1 AND start = ?2 AND webhook_id = ?3 AND event_type = ?4")?;
     let mut write =
