@@ -6,6 +6,7 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use axum::Router;
+use hookline_core::api::dashboard::Unslashed;
 use http::Request;
 use http::uri::{PathAndQuery, Uri};
 use lambda_http::request::{LambdaRequest, RequestContext};
@@ -42,10 +43,18 @@ pub async fn serve(router: Router, request: ApiGatewayV2httpRequest) -> ApiGatew
 /// out), while the router's routes are the seed's, without a stage.
 pub fn without_stage<B>(mut request: Request<B>) -> Request<B> {
     let Some(stage) = named_stage(&request) else { return request };
-    let Some(path) = strip_stage(request.uri().path(), &stage) else { return request };
+    // `/prod` alone reaches us as `/prod/prod` (`lambda_http` adds the stage to a path that
+    // does not start with `/prod/`): it is the dashboard's page, asked for without the slash.
+    let path = if asked_for_bare_stage(&request, &stage) {
+        request.extensions_mut().insert(Unslashed(format!("{stage}/")));
+        "/".to_owned()
+    } else {
+        let Some(path) = strip_stage(request.uri().path(), &stage) else { return request };
+        path.to_owned()
+    };
     let path_and_query = match request.uri().query() {
         Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
+        None => path,
     };
     let mut parts = request.uri().clone().into_parts();
     if let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) {
@@ -64,6 +73,16 @@ fn named_stage<B>(request: &Request<B>) -> Option<String> {
         _ => None,
     }?;
     (stage != "$default" && !stage.is_empty()).then_some(stage)
+}
+
+/// True when the client asked for `/<stage>` itself (API Gateway's own domain, no slash after
+/// the stage), not for a custom domain's path that `lambda_http` put the stage in front of.
+fn asked_for_bare_stage<B>(request: &Request<B>, stage: &str) -> bool {
+    let asked = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.path.clone(),
+        _ => None,
+    };
+    asked.is_some_and(|path| path.strip_prefix('/') == Some(stage))
 }
 
 /// `path` without a leading `/<stage>` segment, if it has one.

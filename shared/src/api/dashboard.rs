@@ -4,6 +4,7 @@
 //! themselves hold no data, so they need no credentials. Every response forbids inline script,
 //! framing and any origin but this one.
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,11 +32,24 @@ const ASSETS: &[(&str, &str, &str)] = &[
 
 const INDEX: &str = include_str!("../../dashboard/index.html");
 
+/// Set by a host that serves the API under a prefix (a named stage) when the page was asked
+/// for as the bare prefix (`/prod`, no slash): relative URLs would resolve above the prefix, so
+/// the page redirects to this relative location (`prod/`) first.
+#[derive(Debug, Clone)]
+pub struct Unslashed(pub String);
+
 /// `GET /`: the dashboard's page.
 #[utoipa::path(get, path = "/", tag = "dashboard",
-    responses((status = 200, description = "The dashboard's page; it signs in with a pasted token", content_type = "text/html")))]
-pub async fn index() -> Response {
-    page("text/html; charset=utf-8", INDEX)
+    responses((status = 200, description = "The dashboard's page; it signs in with a pasted token", content_type = "text/html"),
+        (status = 308, description = "Asked for as a bare stage (`/prod`): to `prod/`, so the page's relative URLs stay under it")))]
+pub async fn index(unslashed: Option<Extension<Unslashed>>) -> Response {
+    match unslashed {
+        Some(Extension(Unslashed(location))) => match HeaderValue::from_str(&location) {
+            Ok(location) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response(),
+            Err(_) => page("text/html; charset=utf-8", INDEX),
+        },
+        None => page("text/html; charset=utf-8", INDEX),
+    }
 }
 
 /// `GET /ui/{file}`: one of its scripts or styles.

@@ -192,3 +192,19 @@ async fn a_failed_ingest_invocation_names_its_error_type() {
     assert_eq!(diagnostic.error_type, "Hookline.NotPublished");
     assert!(diagnostic.error_message.contains("not JSON"), "{}", diagnostic.error_message);
 }
+
+/// The dashboard asked for as the bare stage (`/prod`) redirects to `prod/`, so its relative
+/// URLs (scripts, the API) stay under the stage; `/prod/` is the page itself.
+#[tokio::test]
+async fn the_dashboard_on_a_bare_named_stage_redirects_under_it() {
+    let functions = spawn_functions(3, "1").await;
+    let mut event = hookline_tests::functions::sample_event("prod-stage/api-dashboard", &[]);
+    let (status, page) = functions.api(event.clone()).await;
+    assert!(status == 200 && page.as_str().is_some_and(|html| html.contains("ui/app.js")), "{status}: {page}");
+    event["rawPath"] = serde_json::json!("/prod");
+    event["requestContext"]["http"]["path"] = serde_json::json!("/prod");
+    let request: aws_lambda_events::apigw::ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
+    let response = hookline_lambda::http::serve(functions.api_function.router(), request).await;
+    assert_eq!(response.status_code, 308);
+    assert_eq!(response.headers["location"], "prod/");
+}
