@@ -22,4 +22,5 @@ mod prometheus;
 mod replay;
 mod secrets_at_rest;
 mod server_process;
+mod sqlite_wal;
 mod tidy;

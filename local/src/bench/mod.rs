@@ -4,6 +4,7 @@
 
 mod receiver;
 mod server_process;
+mod soak;
 mod workloads;
 
 use clap::Args;
@@ -21,10 +22,26 @@ pub struct BenchArgs {
     /// Only these workloads (throughput, fanout, latency); all when absent.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Run the soak instead, for this many seconds (an hour is what the README reports).
+    #[arg(long)]
+    pub soak_secs: Option<u64>,
+    /// Measure this `hookline` binary's server instead of this one's (another build, side by side).
+    #[arg(long)]
+    pub server: Option<std::path::PathBuf>,
+    /// The soak's steady rate, in events per second (published in batches of 100).
+    #[arg(long, default_value_t = 500)]
+    pub soak_rate: usize,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(server) = &args.server {
+        server_process::measure_binary(server.clone());
+    }
     let receiver = receiver::BenchReceiver::start().await?;
+    if let Some(seconds) = args.soak_secs {
+        let report_every = std::time::Duration::from_secs(seconds.clamp(10, 600) / 10);
+        return soak::Soak { seconds, events_per_second: args.soak_rate, report_every }.run(&receiver).await;
+    }
     for workload in Workload::all(args.scale) {
         if !args.only.is_empty() && !args.only.iter().any(|name| name == workload.name()) {
             continue;

@@ -12,6 +12,13 @@ use hookline_core::domain::access::Role;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The binary whose server is measured, when not this one (`bench --server`).
+static SERVER_BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+pub fn measure_binary(path: PathBuf) {
+    let _ = SERVER_BINARY.set(path);
+}
+
 pub struct ServerProcess {
     child: Child,
     pub address: String,
@@ -24,7 +31,11 @@ impl ServerProcess {
     pub async fn start(label: &str) -> anyhow::Result<Self> {
         let data = std::env::temp_dir().join(format!("hookline-bench-{}-{label}.db", std::process::id()));
         remove_database(&data);
-        let mut child = Command::new(std::env::current_exe()?)
+        let binary = match SERVER_BINARY.get() {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?,
+        };
+        let mut child = Command::new(binary)
             .args(["serve", "--listen", "127.0.0.1:0", "--allow-http", "--allow-net", "127.0.0.0/8"])
             .arg("--data")
             .arg(&data)
@@ -63,6 +74,20 @@ impl ServerProcess {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
         kib.unwrap_or(0.0) / 1024.0
+    }
+
+    /// Resident memory now, in MiB (VmRSS).
+    pub fn rss_mib(&self) -> f64 {
+        let Some(pid) = self.child.id() else { return 0.0 };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        kib.unwrap_or(0.0) / 1024.0
+    }
+
+    /// The sizes of the data file and of its WAL, in MiB.
+    pub fn file_sizes_mib(&self) -> (f64, f64) {
+        let size = |suffix: &str| std::fs::metadata(format!("{}{suffix}", self.data.display())).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+        (size(""), size("-wal"))
     }
 
     pub async fn stop(mut self) {

@@ -112,7 +112,7 @@ impl Workload {
     }
 }
 
-fn event(run: usize, n: usize) -> Value {
+pub(super) fn event(run: usize, n: usize) -> Value {
     json!({
         "id": format!("bench-{run}-{n}"),
         "event_type": "customer.created",
@@ -123,12 +123,18 @@ fn event(run: usize, n: usize) -> Value {
 
 /// The one header that authenticates a request.
 #[derive(Clone)]
-struct Credentials {
-    header: &'static str,
-    value: String,
+pub(super) struct Credentials {
+    pub header: &'static str,
+    pub value: String,
 }
 
-async fn post(client: &reqwest::Client, address: &str, path: &str, body: &Value, credentials: &Credentials) -> anyhow::Result<Value> {
+pub(super) async fn post(
+    client: &reqwest::Client,
+    address: &str,
+    path: &str,
+    body: &Value,
+    credentials: &Credentials,
+) -> anyhow::Result<Value> {
     let request = client.post(format!("{address}{path}")).header(credentials.header, &credentials.value);
     let response = request.header("content-type", "application/json").body(body.to_string()).send().await?;
     if !response.status().is_success() {
