@@ -28,6 +28,10 @@ pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// group commits, whichever comes first.
 const WAL_CHECK_EVERY: Duration = Duration::from_millis(250);
 const WAL_CHECK_EVERY_GROUPS: u32 = 64;
+/// How long a restart of the WAL may wait for readers (the writer waits with it).
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+/// The writer's usual wait for a lock (the `busy_timeout` it opens with).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
@@ -219,7 +223,11 @@ impl WalBound {
         if size <= self.limit {
             return;
         }
-        match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0)) {
+        // Waiting for readers holds up every write: a short wait, and another try shortly.
+        let _ = conn.busy_timeout(RESTART_WAIT);
+        let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0));
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        match restarted {
             Ok(0) => tracing::debug!(size, "WAL restarted"),
             Ok(_) => tracing::warn!(size, "the WAL could not be restarted (readers held on); trying again shortly"),
             Err(error) => tracing::warn!(%error, size, "WAL restart failed; trying again shortly"),
