@@ -24,26 +24,25 @@ export function signOut() {
   window.sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** The roles the token claims (`webhooks:read`, `…:write`, `…:admin`); the API checks them again. */
-export function roles() {
+/** The token's claims, decoded for display only (the API verifies the token). */
+function claims() {
   const parts = (token() || '').split('.');
-  if (parts.length !== 3) return [];
+  if (parts.length !== 3) return {};
   try {
-    const json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'));
-    const claims = JSON.parse(json);
-    return Array.isArray(claims.roles) ? claims.roles : [];
+    return JSON.parse(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')));
   } catch (_) {
-    return [];
+    return {};
   }
 }
 
+/** The roles the token claims (`webhooks:read`, `…:write`, `…:admin`); the API checks them again. */
+export function roles() {
+  const claimed = claims().roles;
+  return Array.isArray(claimed) ? claimed : [];
+}
+
 export function subject() {
-  const parts = (token() || '').split('.');
-  try {
-    return JSON.parse(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'))).sub || '';
-  } catch (_) {
-    return '';
-  }
+  return claims().sub || '';
 }
 
 export const can = {

@@ -70,17 +70,19 @@ impl ServerProcess {
 
     /// Peak resident memory in MiB (VmHWM).
     pub fn peak_rss_mib(&self) -> f64 {
-        let Some(pid) = self.child.id() else { return 0.0 };
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
-        kib.unwrap_or(0.0) / 1024.0
+        self.memory_mib("VmHWM:")
     }
 
     /// Resident memory now, in MiB (VmRSS).
     pub fn rss_mib(&self) -> f64 {
+        self.memory_mib("VmRSS:")
+    }
+
+    /// One `/proc/<pid>/status` memory field (kB there), in MiB; 0 when it cannot be read.
+    fn memory_mib(&self, field: &str) -> f64 {
         let Some(pid) = self.child.id() else { return 0.0 };
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        let kib = status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
         kib.unwrap_or(0.0) / 1024.0
     }
 

@@ -24,12 +24,18 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    const ALL: [Self; 3] = [Self::Minute, Self::Hour, Self::Day];
+
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "1m" => Some(Self::Minute),
-            "1h" => Some(Self::Hour),
-            "1d" => Some(Self::Day),
-            _ => None,
+        Self::ALL.into_iter().find(|bucket| bucket.label() == raw)
+    }
+
+    /// How the query names it (`1m`, `1h`, `1d`), as it is serialised.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Minute => "1m",
+            Self::Hour => "1h",
+            Self::Day => "1d",
         }
     }
 
@@ -144,16 +150,6 @@ impl MetricsQuery {
     fn every_point(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         let width = self.bucket.width();
         std::iter::successors(Some(self.since), move |at| Some(*at + width)).take_while(|at| *at < self.until)
-    }
-}
-
-impl Bucket {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Minute => "1m",
-            Self::Hour => "1h",
-            Self::Day => "1d",
-        }
     }
 }
 
