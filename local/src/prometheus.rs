@@ -53,6 +53,7 @@ pub async fn render(hookline: &Hookline) -> anyhow::Result<String> {
     let snapshot = Snapshot {
         counters: hookline.tally.snapshot(),
         queue: hookline.stores.queue.depth().await?.unwrap_or_default(),
+        backlog_limit: hookline.settings.max_backlog.unwrap_or(0),
         webhooks: hookline.webhook_states().await?.into_iter().collect(),
     };
     let mut registry = Registry::default();
@@ -67,6 +68,8 @@ pub async fn render(hookline: &Hookline) -> anyhow::Result<String> {
 struct Snapshot {
     counters: Counters,
     queue: QueueDepth,
+    /// Publishing is refused at this depth (0: never).
+    backlog_limit: u64,
     webhooks: Vec<(&'static str, u64)>,
 }
 
@@ -90,6 +93,10 @@ impl Collector for Snapshot {
             None,
             self.queue.tasks as f64,
         )?;
+        let help = "Publishing is refused (503) while the queue holds this many tasks; 0 when there is no limit.";
+        gauge(&mut encoder, "hookline_queue_limit", help, None, self.backlog_limit as f64)?;
+        let refused = std::iter::once(([("reason", "overloaded")], c.refused_overloaded));
+        counter_family(&mut encoder, "hookline_publish_refused", "Publish requests refused with 503, by reason.", refused)?;
         let age = self.queue.oldest_due_age.as_secs_f64();
         gauge(
             &mut encoder,

@@ -133,8 +133,7 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
     };
     let db = Arc::new(Db::open(path)?);
     check_secret_key(&*db, &cipher).await?;
-    let queue = SqliteDeliveryQueue::new(db.clone(), config.visibility_timeout);
-    let recovered = queue.recover().await?;
+    let (queue, recovered) = SqliteDeliveryQueue::open(&db, config.visibility_timeout).await?;
     if recovered > 0 {
         tracing::info!(recovered, "deliveries interrupted by the previous run will be attempted again");
     }
@@ -143,7 +142,7 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
         events: Arc::new(SqliteEventStore::new(db.clone())),
-        deliveries: Arc::new(SqliteDeliveryStore::new(db.clone())),
+        deliveries: Arc::new(SqliteDeliveryStore::new(db.clone(), queue.index())),
         metrics: Arc::new(SqliteMetricsStore::new(db.clone())),
         retention: Arc::new(SqliteRetention::new(db.clone())),
         queue: Arc::new(queue),

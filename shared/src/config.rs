@@ -14,6 +14,10 @@ use crate::domain::retry::RetryPolicy;
 use crate::domain::webhook_url::UrlRules;
 use crate::service::Settings;
 
+/// The local queue's default bound: about 300 bytes of memory a task, so 200,000 tasks are
+/// about 60 MiB, and a minute of work at the rates `hookline bench` measures.
+pub const DEFAULT_MAX_BACKLOG: u64 = 200_000;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Accept `http://` webhook URLs (local development only).
@@ -33,6 +37,9 @@ pub struct Config {
     pub per_webhook_concurrency: usize,
     /// How long a claimed task stays invisible before another worker may take it.
     pub visibility_timeout: Duration,
+    /// The most delivery tasks the local queue holds (due, waiting for a retry, or in flight)
+    /// before publishing is refused with 503 and `Retry-After`; 0 for no limit.
+    pub max_backlog: u64,
     pub auth: AuthConfig,
     /// The key sealing signing secrets at rest (base64 of 32 bytes); takes precedence over the file.
     pub secret_key: Option<Redacted>,
@@ -137,6 +144,7 @@ impl Default for Config {
             workers: 64,
             per_webhook_concurrency: 16,
             visibility_timeout: Duration::from_secs(60),
+            max_backlog: DEFAULT_MAX_BACKLOG,
             auth: AuthConfig::default(),
             retention: RetentionPolicy::default(),
             purge_interval: Duration::from_secs(3600),
@@ -184,6 +192,7 @@ impl Config {
             max_event_bytes: self.max_event_bytes,
             health: self.health.clone(),
             maintenance_budget: self.maintenance_budget,
+            max_backlog: (self.max_backlog > 0).then_some(self.max_backlog),
         }
     }
 

@@ -77,6 +77,10 @@ pub struct Tuning {
     /// Seconds a claimed delivery stays invisible before it is attempted again.
     #[arg(long, env = "HOOKLINE_VISIBILITY_TIMEOUT", default_value_t = 60.0)]
     pub visibility_timeout: f64,
+    /// Local mode: the most delivery tasks queued (due, waiting for a retry, or in flight)
+    /// before publishing answers 503 with `Retry-After`; 0 for no limit.
+    #[arg(long, env = "HOOKLINE_MAX_BACKLOG", default_value_t = crate::config::DEFAULT_MAX_BACKLOG)]
+    pub max_backlog: u64,
     /// The default retry policy's preset: `default` (3 attempts) or `svix` (8 attempts over ~27.5 h).
     #[arg(long, env = "HOOKLINE_RETRY_PRESET")]
     pub retry_preset: Option<String>,
@@ -190,6 +194,7 @@ impl Tuning {
             workers: self.workers,
             per_webhook_concurrency: self.per_webhook_concurrency,
             visibility_timeout: seconds(self.visibility_timeout, "visibility-timeout")?,
+            max_backlog: self.max_backlog,
             auth: self.auth.to_config(),
             retention: self.retention_policy()?,
             purge_interval: Duration::from_secs(3600),

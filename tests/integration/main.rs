@@ -17,6 +17,7 @@ mod lifecycle;
 mod log_leaks;
 mod network_policy;
 mod openapi;
+mod overload;
 mod process;
 mod prometheus;
 mod replay;

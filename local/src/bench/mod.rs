@@ -19,7 +19,7 @@ pub struct BenchArgs {
     /// Scales every workload's event count (0.1 for a quick smoke run).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
-    /// Only these workloads (throughput, fanout, latency); all when absent.
+    /// Only these workloads (loopback, throughput, fanout, latency); all when absent.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Run the soak instead, for this many seconds (an hour is what the README reports).
@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// The soak's steady rate, in events per second (published in batches of 100).
     #[arg(long, default_value_t = 500)]
     pub soak_rate: usize,
+    /// Also print each workload's medians as one JSON line (prefixed `json `).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -42,6 +45,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let report_every = std::time::Duration::from_secs(seconds.clamp(10, 600) / 10);
         return soak::Soak { seconds, events_per_second: args.soak_rate, report_every }.run(&receiver).await;
     }
+    let mut loopback_rate = None;
     for workload in Workload::all(args.scale) {
         if !args.only.is_empty() && !args.only.iter().any(|name| name == workload.name()) {
             continue;
@@ -52,7 +56,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("  {} run {}: {}", workload.name(), run + 1, measurement.summary());
             runs.push(measurement);
         }
-        println!("{} (median of {}): {}", workload.describe(), runs.len(), Measurement::median(&runs).summary());
+        let median = Measurement::median(&runs);
+        println!("{} (median of {}): {}", workload.describe(), runs.len(), median.summary());
+        match (workload.name(), loopback_rate) {
+            ("loopback", _) => loopback_rate = Some(median.deliveries_per_sec),
+            ("throughput" | "fanout", Some(raw)) => {
+                println!("  = {:.1} % of the loopback path's rate ({raw:.0}/s)", 100.0 * median.deliveries_per_sec / raw);
+            }
+            _ => {}
+        }
+        if args.json {
+            println!("json {}", median.json(workload.name()));
+        }
     }
     Ok(())
 }

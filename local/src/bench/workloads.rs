@@ -18,6 +18,9 @@ pub enum Workload {
     Fanout { events: usize, webhooks: usize },
     /// A steady publish rate; accepted-to-received latency.
     Latency { per_second: usize, seconds: usize },
+    /// No Hookline: the publishers post the same events straight to the receiver, so the
+    /// loopback path's own capacity on this host, in this run, is the yardstick of the others.
+    Loopback { events: usize, publishers: usize },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -33,9 +36,10 @@ pub struct Measurement {
 }
 
 impl Workload {
-    pub fn all(scale: f64) -> [Self; 3] {
+    pub fn all(scale: f64) -> [Self; 4] {
         let scaled = |n: usize| ((n as f64 * scale).round() as usize).max(1);
         [
+            Self::Loopback { events: scaled(20_000), publishers: 32 },
             Self::Throughput { events: scaled(20_000), publishers: 32 },
             Self::Fanout { events: scaled(1_000), webhooks: 50 },
             Self::Latency { per_second: 100, seconds: scaled(30) },
@@ -47,6 +51,7 @@ impl Workload {
             Self::Throughput { .. } => "throughput",
             Self::Fanout { .. } => "fanout",
             Self::Latency { .. } => "latency",
+            Self::Loopback { .. } => "loopback",
         }
     }
 
@@ -55,11 +60,17 @@ impl Workload {
             Self::Throughput { events, publishers } => format!("throughput: {events} events to 1 webhook, {publishers} publishers"),
             Self::Fanout { events, webhooks } => format!("fan-out: {events} events to {webhooks} webhooks"),
             Self::Latency { per_second, seconds } => format!("latency: {per_second} events/s for {seconds} s"),
+            Self::Loopback { events, publishers } => {
+                format!("loopback (no Hookline): {events} posts to the receiver, {publishers} publishers")
+            }
         }
     }
 
     pub async fn run(&self, receiver: &BenchReceiver, run: usize) -> anyhow::Result<Measurement> {
         receiver.reset();
+        if let Self::Loopback { events, publishers } = self {
+            return loopback(receiver, run, *events, *publishers).await;
+        }
         let server = ServerProcess::start(&format!("{}-{run}", self.name())).await?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
         let webhooks = match self {
@@ -83,6 +94,7 @@ impl Workload {
             Self::Latency { per_second, seconds } => {
                 publish_steadily(&client, &server.address, &publisher, run, *per_second, *seconds).await?
             }
+            Self::Loopback { .. } => unreachable!("measured without a server above"),
         };
         let expected = publish_starts.len() * webhooks;
         wait_for_deliveries(receiver, expected).await?;
@@ -110,6 +122,24 @@ impl Workload {
         server.stop().await;
         Ok(measurement)
     }
+}
+
+/// The publishers posting straight to the receiver: what this host's loopback HTTP path
+/// carries with the same client, bodies and concurrency, and no server in between.
+async fn loopback(receiver: &BenchReceiver, run: usize, events: usize, publishers: usize) -> anyhow::Result<Measurement> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let address = receiver.url.trim_end_matches("/hook").to_owned();
+    let anyone = Credentials { header: "x-api-key", value: "none".into() };
+    let started = Instant::now();
+    let (accepted_in, starts) = publish_concurrently(&client, &address, &anyone, run, events, publishers).await?;
+    wait_for_deliveries(receiver, starts.len()).await?;
+    let total = receiver.last_arrival().unwrap_or_else(Instant::now).duration_since(started);
+    Ok(Measurement {
+        accepted_per_sec: starts.len() as f64 / accepted_in.as_secs_f64(),
+        deliveries_per_sec: starts.len() as f64 / total.as_secs_f64(),
+        first_publish_to_last_delivery: total,
+        ..Measurement::default()
+    })
 }
 
 pub(super) fn event(run: usize, n: usize) -> Value {
@@ -243,6 +273,21 @@ impl Measurement {
             cpu_seconds_per_1000: of(|m| m.cpu_seconds_per_1000),
             peak_rss_mib: of(|m| m.peak_rss_mib),
         }
+    }
+
+    /// The figures as one JSON object, for `scripts/bench-compare.sh`.
+    pub fn json(&self, workload: &str) -> Value {
+        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+        json!({
+            "workload": workload,
+            "accepted_per_sec": self.accepted_per_sec,
+            "deliveries_per_sec": self.deliveries_per_sec,
+            "p50_ms": ms(self.p50),
+            "p95_ms": ms(self.p95),
+            "p99_ms": ms(self.p99),
+            "cpu_seconds_per_1000": self.cpu_seconds_per_1000,
+            "peak_rss_mib": self.peak_rss_mib,
+        })
     }
 
     pub fn summary(&self) -> String {

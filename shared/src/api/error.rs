@@ -12,6 +12,10 @@ use serde_json::json;
 use crate::ports::StoreError;
 use crate::service::ServiceError;
 
+/// How long an overloaded server asks publishers to wait: long enough for the workers to drain
+/// thousands of tasks, short enough that nobody waits long once it has.
+const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -40,6 +44,11 @@ impl ApiError {
     pub fn rate_limited(wait: Duration) -> Self {
         let detail = format!("too many requests; retry in {:.1} s", wait.as_secs_f64());
         Self { retry_after: Some(wait), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail) }
+    }
+
+    /// 503 with `Retry-After`: the delivery backlog is at its limit.
+    pub fn overloaded(detail: String) -> Self {
+        Self { retry_after: Some(OVERLOADED_RETRY_AFTER), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", detail) }
     }
 
     /// 401 on a management route: a bearer token is needed. Never says why the credentials
@@ -85,6 +94,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated => Self::unauthenticated_publisher(),
             ServiceError::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Overloaded { .. } => Self::overloaded(error.to_string()),
             ServiceError::PayloadTooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string()),
             ServiceError::Store(StoreError::InvalidCursor) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_cursor", "the cursor is not valid for this listing")

@@ -32,13 +32,16 @@ pub struct BatchRequest {
     params(("traceparent" = Option<String>, Header, description = "W3C Trace Context: every attempt is a child span of it")),
     responses((status = 202, description = "Stored and fanned out: durable before this answer", body = PublishOutcome),
         (status = 200, description = "This `id` was published before with the same content: a duplicate, nothing sent again", body = PublishOutcome),
-        (status = 413, description = "The event is over the size limit", body = ErrorBody), Refusals, Rejections))]
+        (status = 413, description = "The event is over the size limit", body = ErrorBody),
+        (status = 503, description = "Overloaded: the delivery backlog is at its limit (`--max-backlog`); publish again after `Retry-After`", body = ErrorBody),
+        Refusals, Rejections))]
 pub async fn publish(
     Publisher(key): Publisher,
     State(hookline): State<Hookline>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    hookline.admit().await?;
     let outcome = hookline.publish(request, PublishAs { source: "api", key: Some(&key), trace: traceparent(&headers) }).await?;
     let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(outcome)))
@@ -47,7 +50,9 @@ pub async fn publish(
 /// Up to 100 events, each accepted or refused on its own.
 #[utoipa::path(post, path = "/api/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = BatchRequest,
     params(("traceparent" = Option<String>, Header, description = "W3C Trace Context, for every event of the batch")),
-    responses((status = 200, description = "Each event accepted or refused on its own", body = BatchAnswer), Refusals, Rejections))]
+    responses((status = 200, description = "Each event accepted or refused on its own", body = BatchAnswer),
+        (status = 503, description = "Overloaded: the delivery backlog is at its limit; the whole batch is refused, publish it again after `Retry-After`", body = ErrorBody),
+        Refusals, Rejections))]
 pub async fn publish_batch(
     Publisher(key): Publisher,
     State(hookline): State<Hookline>,
@@ -57,6 +62,7 @@ pub async fn publish_batch(
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", format!("must hold 1 to {MAX_BATCH} events")));
     }
+    hookline.admit().await?;
     let results = hookline.publish_batch(batch.events, PublishAs { source: "api", key: Some(&key), trace: traceparent(&headers) }).await;
     let accepted = results.iter().filter(|result| result.is_ok()).count();
     let data: Vec<BatchItem> = results.into_iter().map(batch_item).collect();

@@ -41,6 +41,20 @@ pub struct PublishAs<'a> {
 impl Hookline {
     /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
     /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
+    /// Whether publishers may publish now: refused (`Overloaded`) while the delivery queue holds
+    /// `max_backlog` tasks, so ingest cannot run ahead of delivery without bound. Only the
+    /// publishing routes ask; Hookline's own `hookline.*` events and replays are never refused.
+    pub async fn admit(&self) -> Result<(), ServiceError> {
+        let Some(limit) = self.settings.max_backlog else { return Ok(()) };
+        match self.stores.queue.depth().await? {
+            Some(depth) if depth.tasks >= limit => {
+                self.tally.refused_overloaded();
+                Err(ServiceError::Overloaded { backlog: depth.tasks, limit })
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn publish(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<PublishOutcome, ServiceError> {
         let mut results = self.publish_all(vec![(request, by)]).await;
         results.pop().unwrap_or_else(|| Err(lost()))
@@ -171,16 +185,13 @@ impl Hookline {
         }
         let tasks: Vec<DeliveryTask> =
             fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
-        // All are idempotent and all must be done before an event counts as fanned out;
-        // issued together, they usually share one commit.
-        let (created_new, created, enqueued) = tokio::join!(
-            self.stores.deliveries.create_new(&fresh),
-            self.stores.deliveries.create(&again),
-            self.stores.queue.enqueue(&tasks)
-        );
+        // All are idempotent and all must be done before an event counts as fanned out. A task
+        // goes out only once its delivery is stored: a consumer that found no delivery would
+        // set the task aside as unknown.
+        let (created_new, created) = tokio::join!(self.stores.deliveries.create_new(&fresh), self.stores.deliveries.create(&again));
         created_new?;
         created?;
-        enqueued?;
+        self.stores.queue.enqueue(&tasks).await?;
         let held = fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Held).count() as u64;
         self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);
         self.tally.created(DeliveryStatus::Held, held);

@@ -48,6 +48,9 @@ pub struct Settings {
     pub health: HealthPolicy,
     /// How long one `maintain` pass may go on with replays and the dead-letter sweep.
     pub maintenance_budget: std::time::Duration,
+    /// Publishing is refused while the delivery queue holds this many tasks (where the queue
+    /// can tell its depth: the local one).
+    pub max_backlog: Option<u64>,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             max_event_bytes: 256 * 1024,
             health: HealthPolicy::default(),
             maintenance_budget: std::time::Duration::from_secs(40),
+            max_backlog: None,
         }
     }
 }
@@ -116,6 +120,9 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("payload of {actual} bytes is over the limit of {limit} bytes")]
     PayloadTooLarge { actual: usize, limit: usize },
+    /// The delivery backlog is at its limit: publishing is refused until it drains.
+    #[error("the delivery backlog holds {backlog} tasks, at its limit of {limit}; publish again later")]
+    Overloaded { backlog: u64, limit: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

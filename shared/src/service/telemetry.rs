@@ -31,6 +31,8 @@ pub struct Counters {
     /// The first `RAW_VALUES` attempt durations and delivery latencies, in milliseconds.
     pub attempt_ms: Vec<u64>,
     pub latency_ms: Vec<u64>,
+    /// Publish requests refused because the delivery backlog was at its limit.
+    pub refused_overloaded: u64,
 }
 
 impl Counters {
@@ -52,6 +54,10 @@ impl Tally {
         if count > 0 {
             self.with(|counters| *counters.deliveries.entry(status.as_str()).or_default() += count);
         }
+    }
+
+    pub fn refused_overloaded(&self) {
+        self.with(|counters| counters.refused_overloaded += 1);
     }
 
     pub fn attempted(&self, sample: &Sample) {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::metrics;
+use super::queue::{SharedIndex, lock};
 use super::status;
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
@@ -19,11 +20,13 @@ const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attemp
 
 pub struct SqliteDeliveryStore {
     db: Arc<Db>,
+    /// The queue's tasks, which forget the deliveries this store cancels.
+    queue: SharedIndex,
 }
 
 impl SqliteDeliveryStore {
-    pub fn new(db: Arc<Db>) -> Self {
-        Self { db }
+    pub fn new(db: Arc<Db>, queue: SharedIndex) -> Self {
+        Self { db, queue }
     }
 }
 
@@ -144,18 +147,19 @@ impl DeliveryStore for SqliteDeliveryStore {
     }
 
     async fn forget_event(&self, event: &EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (event, at) = (event.to_string(), to_text(at));
+        let (id, event, at) = (event.clone(), event.to_string(), to_text(at));
         self.db
             .write(move |conn| {
                 conn.execute(&cancel_where("event_id = ?1"), params![event, "event was erased", at])?;
-                conn.execute("DELETE FROM queue WHERE event_id = ?1", [&event])?;
                 conn.execute(
                     "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)",
                     [&event],
                 )?;
                 Ok(())
             })
-            .await
+            .await?;
+        lock(&self.queue).forget_event(&id);
+        Ok(())
     }
 
     async fn reopen(&self, selection: &Reopen, at: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
@@ -165,14 +169,16 @@ impl DeliveryStore for SqliteDeliveryStore {
     }
 
     async fn cancel_open_for(&self, webhook: &WebhookId, reason: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        let (webhook, reason, at) = (webhook.to_string(), reason.to_owned(), to_text(at));
-        self.db
+        let (id, webhook, reason, at) = (webhook.clone(), webhook.to_string(), reason.to_owned(), to_text(at));
+        let cancelled = self
+            .db
             .write(move |conn| {
                 let cancelled = conn.execute(&cancel_where("webhook_id = ?1"), params![webhook, reason, at])?;
-                conn.execute("DELETE FROM queue WHERE webhook_id = ?1", [webhook])?;
                 Ok(cancelled as u64)
             })
-            .await
+            .await?;
+        lock(&self.queue).forget_webhook(&id);
+        Ok(cancelled)
     }
 }
 

@@ -11,6 +11,7 @@ mod deliveries;
 mod events;
 mod metrics;
 mod queue;
+mod queue_index;
 mod replays;
 mod retention;
 mod schema;

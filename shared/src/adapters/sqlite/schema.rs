@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     next_attempt_at TEXT,
     PRIMARY KEY (delivery_id, number)
 ) WITHOUT ROWID;
+-- The delivery queue of earlier versions, emptied at start-up: the queue now lives in memory,
+-- rebuilt from the open deliveries (SqliteDeliveryQueue::open).
 CREATE TABLE IF NOT EXISTS queue (
     delivery_id TEXT PRIMARY KEY,
     webhook_id TEXT NOT NULL,

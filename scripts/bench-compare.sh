@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Side by side: builds <commit> and the working tree (profile `profiling`), then runs the
+# working tree's benchmark alternately against each build's server, <rounds> rounds of one
+# run each, and prints each figure's median for both and the ratio new/old. The load
+# generator and receiver are the same for both (this build's `hookline bench --server`), so
+# only the server differs; alternating spreads the host's drift over both.
+#
+#   scripts/bench-compare.sh <commit> [rounds=3] [bench arguments, e.g. --only throughput,fanout]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old_rev=$(git rev-parse --verify "${1:?usage: scripts/bench-compare.sh <commit> [rounds] [bench arguments]}^{commit}")
+rounds=${2:-3}
+shift $(( $# >= 2 ? 2 : 1 ))
+out=target/bench-compare
+mkdir -p "$out"
+
+worktree="$out/worktree-${old_rev:0:12}"
+if [ ! -x "$out/hookline-${old_rev:0:12}" ]; then
+    rm -rf "$worktree"
+    git worktree add --detach "$worktree" "$old_rev" >/dev/null
+    # The same target directory, so dependencies are built once for both.
+    target_dir="$PWD/target"
+    (cd "$worktree" && CARGO_TARGET_DIR="$target_dir" cargo build --profile profiling --locked -q -p hookline)
+    cp target/profiling/hookline "$out/hookline-${old_rev:0:12}"
+    git worktree remove --force "$worktree"
+fi
+cargo build --profile profiling --locked -q -p hookline
+cp target/profiling/hookline "$out/hookline-new"
+
+log="$out/$(date -u +%Y%m%dT%H%M%SZ).log"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -n); old ${old_rev:0:12}, new = working tree of $(git rev-parse --short HEAD)" | tee "$log"
+for round in $(seq 1 "$rounds"); do
+    for side in old new; do
+        server=$out/hookline-${old_rev:0:12}
+        [ "$side" = new ] && server=$out/hookline-new
+        echo "round $round: $side" >&2
+        "$out/hookline-new" bench --runs 1 --json --server "$server" "$@" | sed -n "s/^json /$side /p" | tee -a "$log"
+    done
+done
+python3 - "$log" <<'EOF'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    side, _, body = line.partition(" ")
+    if side in ("old", "new"):
+        row = json.loads(body)
+        runs.setdefault((row["workload"], side), []).append(row)
+fields = ["deliveries_per_sec", "accepted_per_sec", "p50_ms", "p99_ms", "cpu_seconds_per_1000", "peak_rss_mib"]
+print(f"{'workload':<11} {'figure':<21} {'old':>10} {'new':>10} {'new/old':>8}")
+for workload in dict.fromkeys(w for w, _ in runs):
+    for field in fields:
+        medians = []
+        for side in ("old", "new"):
+            values = [r[field] for r in runs.get((workload, side), []) if r.get(field) is not None]
+            medians.append(statistics.median(values) if values else None)
+        old, new = medians
+        if old is None or new is None or (old == 0 and new == 0):
+            continue
+        ratio = f"{new / old:.2f}" if old else "-"
+        print(f"{workload:<11} {field:<21} {old:>10.2f} {new:>10.2f} {ratio:>8}")
+EOF

@@ -1,0 +1,241 @@
+//! The local queue's tasks in memory, found by webhook and by when they are due. A claim is a
+//! lease held here: one that is never settled runs out, as SQS's visibility timeout does.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::ports::{ClaimLimits, DeliveryTask};
+
+/// When a waiting task becomes visible (epoch ms), then the order it was added in.
+type Due = (i64, u64);
+
+/// A claimed task, invisible until `until` (epoch ms) unless settled with `receipt`.
+struct Lease {
+    receipt: String,
+    until: i64,
+    task: DeliveryTask,
+}
+
+#[derive(Default)]
+pub struct QueueIndex {
+    /// Each webhook's waiting tasks in the order they are due: a claim takes a webhook's
+    /// oldest without looking at the tasks of webhooks at their cap.
+    by_webhook: HashMap<WebhookId, BTreeMap<Due, (DeliveryId, EventId)>>,
+    /// Each webhook with waiting tasks, by its oldest one.
+    heads: BTreeSet<(Due, WebhookId)>,
+    /// Where each waiting task is, so one can be found by its delivery.
+    waiting: HashMap<DeliveryId, (WebhookId, Due)>,
+    leases: HashMap<DeliveryId, Lease>,
+    added: u64,
+}
+
+impl QueueIndex {
+    /// Adds a task visible from `visible_at`, unless its delivery is already queued (waiting
+    /// or claimed); returns whether it was added.
+    pub fn add(&mut self, task: DeliveryTask, visible_at: i64) -> bool {
+        if self.waiting.contains_key(&task.delivery_id) || self.leases.contains_key(&task.delivery_id) {
+            return false;
+        }
+        self.added += 1;
+        let due = (visible_at, self.added);
+        self.waiting.insert(task.delivery_id.clone(), (task.webhook_id.clone(), due));
+        let tasks = self.by_webhook.entry(task.webhook_id.clone()).or_default();
+        let old_head = tasks.first_key_value().map(|(due, _)| *due);
+        tasks.insert(due, (task.delivery_id, task.event_id));
+        if old_head.is_none_or(|head| due < head) {
+            if let Some(head) = old_head {
+                self.heads.remove(&(head, task.webhook_id.clone()));
+            }
+            self.heads.insert((due, task.webhook_id));
+        }
+        true
+    }
+
+    /// Leases the visible tasks `limits` allows until `until`: the oldest webhooks first, each
+    /// webhook's tasks oldest first. Expired leases are visible again first.
+    pub fn claim(&mut self, now: i64, limits: &ClaimLimits<'_>, until: i64, receipt: &str) -> Vec<DeliveryTask> {
+        self.expire_leases(now);
+        let due_heads: Vec<WebhookId> = self.heads.iter().take_while(|(due, _)| due.0 <= now).map(|(_, w)| w.clone()).collect();
+        let mut claimed = Vec::new();
+        for webhook in due_heads {
+            let in_flight = limits.in_flight.get(&webhook).copied().unwrap_or(0);
+            let allowance = limits.per_webhook.saturating_sub(in_flight).min(limits.max - claimed.len());
+            for task in self.take_due(&webhook, now, allowance) {
+                self.leases.insert(task.delivery_id.clone(), Lease { receipt: receipt.to_owned(), until, task: task.clone() });
+                claimed.push(task);
+            }
+            if claimed.len() == limits.max {
+                break;
+            }
+        }
+        claimed
+    }
+
+    /// Ends the lease `receipt` holds on `delivery`, returning its task; `None` when it holds
+    /// none (it ran out, or the task was claimed again since).
+    pub fn release(&mut self, delivery: &DeliveryId, receipt: &str) -> Option<DeliveryTask> {
+        match self.leases.get(delivery) {
+            Some(lease) if lease.receipt == receipt => self.leases.remove(delivery).map(|lease| lease.task),
+            _ => None,
+        }
+    }
+
+    /// Forgets every waiting task of `webhook` (its deliveries were cancelled).
+    pub fn forget_webhook(&mut self, webhook: &WebhookId) {
+        let Some(tasks) = self.by_webhook.remove(webhook) else { return };
+        if let Some(head) = tasks.first_key_value().map(|(due, _)| *due) {
+            self.heads.remove(&(head, webhook.clone()));
+        }
+        for (delivery, _) in tasks.into_values() {
+            self.waiting.remove(&delivery);
+        }
+    }
+
+    /// Forgets every waiting task of `event` (its deliveries were cancelled).
+    pub fn forget_event(&mut self, event: &EventId) {
+        let of_event: Vec<DeliveryId> =
+            self.by_webhook.values().flat_map(|tasks| tasks.values().filter(|(_, e)| e == event).map(|(d, _)| d.clone())).collect();
+        for delivery in of_event {
+            self.remove_waiting(&delivery);
+        }
+    }
+
+    /// Every task held, waiting or claimed.
+    pub fn len(&self) -> usize {
+        self.waiting.len() + self.leases.len()
+    }
+
+    /// When the task waiting longest became visible, if it is visible by `now`.
+    pub fn oldest_due(&self, now: i64) -> Option<i64> {
+        self.heads.first().map(|(due, _)| due.0).filter(|at| *at <= now)
+    }
+
+    /// When the next task becomes visible: the earliest waiting one, or the earliest lease to
+    /// run out.
+    pub fn next_visible(&self) -> Option<i64> {
+        let waiting = self.heads.first().map(|(due, _)| due.0);
+        let lease = self.leases.values().map(|lease| lease.until).min();
+        waiting.into_iter().chain(lease).min()
+    }
+
+    fn expire_leases(&mut self, now: i64) {
+        let expired: Vec<DeliveryId> = self.leases.iter().filter(|(_, l)| l.until <= now).map(|(id, _)| id.clone()).collect();
+        for delivery in expired {
+            if let Some(lease) = self.leases.remove(&delivery) {
+                self.add(lease.task, lease.until);
+            }
+        }
+    }
+
+    /// Takes up to `max` of `webhook`'s tasks visible by `now`, oldest first.
+    fn take_due(&mut self, webhook: &WebhookId, now: i64, max: usize) -> Vec<DeliveryTask> {
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let Some(delivery) = self.head_of(webhook, now) else { break };
+            if let Some(task) = self.remove_waiting(&delivery) {
+                taken.push(task);
+            }
+        }
+        taken
+    }
+
+    fn head_of(&self, webhook: &WebhookId, now: i64) -> Option<DeliveryId> {
+        let (due, (delivery, _)) = self.by_webhook.get(webhook)?.first_key_value()?;
+        (due.0 <= now).then(|| delivery.clone())
+    }
+
+    fn remove_waiting(&mut self, delivery: &DeliveryId) -> Option<DeliveryTask> {
+        let (webhook, due) = self.waiting.remove(delivery)?;
+        let tasks = self.by_webhook.get_mut(&webhook)?;
+        let was_head = tasks.first_key_value().map(|(head, _)| *head) == Some(due);
+        let (delivery_id, event_id) = tasks.remove(&due)?;
+        if was_head {
+            self.heads.remove(&(due, webhook.clone()));
+            match tasks.first_key_value().map(|(head, _)| *head) {
+                Some(next) => {
+                    self.heads.insert((next, webhook.clone()));
+                }
+                None => {
+                    self.by_webhook.remove(&webhook);
+                }
+            }
+        }
+        Some(DeliveryTask { delivery_id, webhook_id: webhook, event_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(n: u32, webhook: &WebhookId) -> DeliveryTask {
+        let event = EventId::parse(&format!("evt_i{n}")).unwrap();
+        DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event }
+    }
+
+    fn limits(max: usize, per_webhook: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> {
+        ClaimLimits { max, per_webhook, in_flight }
+    }
+
+    #[test]
+    fn a_webhook_at_its_cap_does_not_hide_the_tasks_of_others_behind_it() {
+        let (busy, idle) = (WebhookId::generate(1), WebhookId::generate(2));
+        let mut index = QueueIndex::default();
+        for n in 0..1000 {
+            index.add(task(n, &busy), 10);
+        }
+        index.add(task(5000, &idle), 20);
+        let in_flight = HashMap::from([(busy, 4)]);
+        let claimed = index.claim(100, &limits(10, 4, &in_flight), 200, "r");
+        assert_eq!(claimed.iter().map(|t| &t.webhook_id).collect::<Vec<_>>(), [&idle]);
+        assert_eq!(index.len(), 1001);
+    }
+
+    #[test]
+    fn tasks_come_out_oldest_first_and_not_before_they_are_visible() {
+        let webhook = WebhookId::generate(1);
+        let mut index = QueueIndex::default();
+        index.add(task(1, &webhook), 30);
+        index.add(task(2, &webhook), 10);
+        index.add(task(3, &webhook), 50);
+        let none = HashMap::new();
+        let claimed = index.claim(40, &limits(10, 10, &none), 100, "r");
+        assert_eq!(claimed.iter().map(|t| t.event_id.as_str()).collect::<Vec<_>>(), ["evt_i2", "evt_i1"]);
+        assert_eq!(index.next_visible(), Some(50));
+        assert_eq!(index.oldest_due(40), None);
+        assert_eq!(index.oldest_due(60), Some(50));
+    }
+
+    #[test]
+    fn an_expired_lease_makes_its_task_visible_and_its_receipt_stale() {
+        let webhook = WebhookId::generate(1);
+        let mut index = QueueIndex::default();
+        index.add(task(1, &webhook), 0);
+        let none = HashMap::new();
+        let first = index.claim(0, &limits(10, 10, &none), 100, "a");
+        assert!(!index.add(first[0].clone(), 0), "a claimed delivery is not queued twice");
+        assert!(index.claim(99, &limits(10, 10, &none), 200, "b").is_empty());
+        let again = index.claim(100, &limits(10, 10, &none), 200, "c");
+        assert_eq!(again, first);
+        assert!(index.release(&first[0].delivery_id, "a").is_none(), "the expired receipt settles nothing");
+        assert_eq!(index.release(&first[0].delivery_id, "c"), Some(first[0].clone()));
+        assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn forgetting_a_webhook_or_an_event_removes_only_their_waiting_tasks() {
+        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
+        let mut index = QueueIndex::default();
+        for n in 0..3 {
+            index.add(task(n, &a), i64::from(n));
+            index.add(task(n, &b), i64::from(n));
+        }
+        index.forget_webhook(&a);
+        index.forget_event(&EventId::parse("evt_i0").unwrap());
+        assert_eq!(index.len(), 2);
+        let none = HashMap::new();
+        let claimed = index.claim(10, &limits(10, 10, &none), 100, "r");
+        assert_eq!(claimed.iter().map(|t| t.event_id.as_str()).collect::<Vec<_>>(), ["evt_i1", "evt_i2"]);
+        assert!(claimed.iter().all(|t| t.webhook_id == b));
+    }
+}
