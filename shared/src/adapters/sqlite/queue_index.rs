@@ -23,8 +23,8 @@ pub struct QueueIndex {
     by_webhook: HashMap<WebhookId, BTreeMap<Due, (DeliveryId, EventId)>>,
     /// Each webhook with waiting tasks, by its oldest one.
     heads: BTreeSet<(Due, WebhookId)>,
-    /// Where each waiting task is, so one can be found by its delivery.
-    waiting: HashMap<DeliveryId, (WebhookId, Due)>,
+    /// When each waiting task is due (its key in its webhook's map), by its delivery.
+    waiting: HashMap<DeliveryId, Due>,
     leases: HashMap<DeliveryId, Lease>,
     added: u64,
 }
@@ -38,7 +38,7 @@ impl QueueIndex {
         }
         self.added += 1;
         let due = (visible_at, self.added);
-        self.waiting.insert(task.delivery_id.clone(), (task.webhook_id.clone(), due));
+        self.waiting.insert(task.delivery_id.clone(), due);
         let tasks = self.by_webhook.entry(task.webhook_id.clone()).or_default();
         let old_head = tasks.first_key_value().map(|(due, _)| *due);
         tasks.insert(due, (task.delivery_id, task.event_id));
@@ -93,10 +93,13 @@ impl QueueIndex {
 
     /// Forgets every waiting task of `event` (its deliveries were cancelled).
     pub fn forget_event(&mut self, event: &EventId) {
-        let of_event: Vec<DeliveryId> =
-            self.by_webhook.values().flat_map(|tasks| tasks.values().filter(|(_, e)| e == event).map(|(d, _)| d.clone())).collect();
-        for delivery in of_event {
-            self.remove_waiting(&delivery);
+        let of_event: Vec<(WebhookId, DeliveryId)> = self
+            .by_webhook
+            .iter()
+            .flat_map(|(webhook, tasks)| tasks.values().filter(|(_, e)| e == event).map(|(d, _)| (webhook.clone(), d.clone())))
+            .collect();
+        for (webhook, delivery) in of_event {
+            self.remove_waiting(&webhook, &delivery);
         }
     }
 
@@ -132,7 +135,7 @@ impl QueueIndex {
         let mut taken = Vec::new();
         while taken.len() < max {
             let Some(delivery) = self.head_of(webhook, now) else { break };
-            if let Some(task) = self.remove_waiting(&delivery) {
+            if let Some(task) = self.remove_waiting(webhook, &delivery) {
                 taken.push(task);
             }
         }
@@ -144,9 +147,9 @@ impl QueueIndex {
         (due.0 <= now).then(|| delivery.clone())
     }
 
-    fn remove_waiting(&mut self, delivery: &DeliveryId) -> Option<DeliveryTask> {
-        let (webhook, due) = self.waiting.remove(delivery)?;
-        let tasks = self.by_webhook.get_mut(&webhook)?;
+    fn remove_waiting(&mut self, webhook: &WebhookId, delivery: &DeliveryId) -> Option<DeliveryTask> {
+        let due = self.waiting.remove(delivery)?;
+        let tasks = self.by_webhook.get_mut(webhook)?;
         let was_head = tasks.first_key_value().map(|(head, _)| *head) == Some(due);
         let (delivery_id, event_id) = tasks.remove(&due)?;
         if was_head {
@@ -156,11 +159,11 @@ impl QueueIndex {
                     self.heads.insert((next, webhook.clone()));
                 }
                 None => {
-                    self.by_webhook.remove(&webhook);
+                    self.by_webhook.remove(webhook);
                 }
             }
         }
-        Some(DeliveryTask { delivery_id, webhook_id: webhook, event_id })
+        Some(DeliveryTask { delivery_id, webhook_id: webhook.clone(), event_id })
     }
 }
 
