@@ -1,5 +1,5 @@
 //! Replaying dead (or finished) deliveries, one at a time or a webhook's whole backlog, and
-//! start-up recovery of deliveries that lost their queue task.
+//! start-up recovery: the queue rebuilt from the open deliveries.
 
 use std::sync::Arc;
 
@@ -103,6 +103,35 @@ async fn an_open_delivery_is_delivered_on_schedule_after_a_restart() {
     let (first_at, second_at) = (log[0]["started_at"].as_str().unwrap(), log[1]["started_at"].as_str().unwrap());
     let gap = chrono::DateTime::parse_from_rfc3339(second_at).unwrap() - chrono::DateTime::parse_from_rfc3339(first_at).unwrap();
     assert!(gap >= chrono::Duration::milliseconds(2900), "the restored task kept the retry schedule ({gap})");
+}
+
+#[tokio::test]
+async fn an_open_delivery_with_an_unreadable_id_does_not_stop_the_others_after_a_restart() {
+    let data = temp_path("unreadable.db");
+    let receiver = TestReceiver::start().await;
+    receiver.always(503);
+    let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
+    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [1], "jitter": 0.0}});
+    let webhook = first.create_webhook(&receiver.url, &["auth.*"], slow).await;
+    first.publish("auth.login", json!({"user_id": "u"})).await;
+    receiver.wait_for(1).await;
+    first.stop().await;
+    // A row damaged by hand beside the good one.
+    let conn = rusqlite::Connection::open(&data).unwrap();
+    let copied = conn
+        .execute(
+            "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, created_at, updated_at) \
+             SELECT 'not a delivery id', event_id, 'damaged', event_type, status, attempts, created_at, updated_at FROM deliveries",
+            [],
+        )
+        .unwrap();
+    assert_eq!(copied, 1);
+    drop(conn);
+
+    receiver.always(200);
+    let second = spawn_app_with(data, |_| {}, Arc::new(SystemResolver)).await;
+    let delivery = second.settled_deliveries(webhook["id"].as_str().unwrap(), 1).await.remove(0);
+    assert_eq!(delivery["status"], "succeeded");
 }
 
 #[tokio::test]
