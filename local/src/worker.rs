@@ -70,8 +70,13 @@ impl WorkerPool {
             // Visible tasks that could not be claimed belong to webhooks at their cap (or no slot
             // is free): an enqueue changes nothing, a finished delivery or a short wait does.
             let saturated = next_visible == Some(Duration::ZERO);
+            // Unless they were enqueued after the claim looked: a claim that took something looks
+            // once more before the dispatcher waits as if the webhooks were at their cap.
+            if saturated && fruitless_looks == 0 && free > 0 {
+                continue;
+            }
             let idle = if saturated {
-                (SATURATED_IDLE * 2u32.pow(fruitless_looks.min(6))).min(MAX_IDLE)
+                (SATURATED_IDLE * 2u32.pow(fruitless_looks.saturating_sub(1).min(6))).min(MAX_IDLE)
             } else {
                 next_visible.unwrap_or(MAX_IDLE).min(MAX_IDLE)
             };
