@@ -78,17 +78,24 @@ async fn a_succeeded_delivery_can_be_resent_but_not_to_an_inactive_webhook() {
     assert_eq!(app.post("/api/v1/webhooks/deliveries/dlv_MISSING/replay", &json!({})).await.0, 404);
 }
 
-#[tokio::test]
-async fn an_open_delivery_is_delivered_on_schedule_after_a_restart() {
-    let data = temp_path("orphan.db");
+/// A server whose one delivery failed its first attempt (its retry due in `retry_secs`),
+/// stopped: the data file, the receiver (answering 503), and the webhook.
+async fn one_failed_attempt_then_stop(name: &str, retry_secs: u64) -> (std::path::PathBuf, TestReceiver, serde_json::Value) {
+    let data = temp_path(name);
     let receiver = TestReceiver::start().await;
     receiver.always(503);
     let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
-    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [3], "jitter": 0.0}});
+    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [retry_secs], "jitter": 0.0}});
     let webhook = first.create_webhook(&receiver.url, &["auth.*"], slow).await;
     first.publish("auth.login", json!({"user_id": "u"})).await;
     receiver.wait_for(1).await;
     first.stop().await;
+    (data, receiver, webhook)
+}
+
+#[tokio::test]
+async fn an_open_delivery_is_delivered_on_schedule_after_a_restart() {
+    let (data, receiver, webhook) = one_failed_attempt_then_stop("orphan.db", 3).await;
     // The tasks live in memory; the open delivery is their durable record.
     let conn = rusqlite::Connection::open(&data).unwrap();
     assert_eq!(conn.query_row("SELECT COUNT(*) FROM queue", [], |row| row.get::<_, i64>(0)).unwrap(), 0);
@@ -107,15 +114,7 @@ async fn an_open_delivery_is_delivered_on_schedule_after_a_restart() {
 
 #[tokio::test]
 async fn an_open_delivery_with_an_unreadable_id_does_not_stop_the_others_after_a_restart() {
-    let data = temp_path("unreadable.db");
-    let receiver = TestReceiver::start().await;
-    receiver.always(503);
-    let first = spawn_app_with(data.clone(), |_| {}, Arc::new(SystemResolver)).await;
-    let slow = json!({"retry_policy": {"max_attempts": 3, "schedule_secs": [1], "jitter": 0.0}});
-    let webhook = first.create_webhook(&receiver.url, &["auth.*"], slow).await;
-    first.publish("auth.login", json!({"user_id": "u"})).await;
-    receiver.wait_for(1).await;
-    first.stop().await;
+    let (data, receiver, webhook) = one_failed_attempt_then_stop("unreadable.db", 1).await;
     // A row damaged by hand beside the good one.
     let conn = rusqlite::Connection::open(&data).unwrap();
     let copied = conn
