@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hookline_tests::{TestReceiver, spawn_app};
+use hookline_tests::{TestReceiver, eventually, spawn_app};
 use serde_json::{Value, json};
 
 fn customer() -> Value {
@@ -134,7 +134,12 @@ async fn a_410_deactivates_the_webhook_with_a_reason() {
     let delivery = &app.settled_deliveries(id, 1).await[0];
     assert_eq!(delivery["status"], "dead");
     assert_eq!(delivery["attempts"], 1, "410 is not retried");
-    let (_, webhook) = app.get(&format!("/api/v1/webhooks/{id}")).await;
+    // The webhook is disabled right after the attempt that made the delivery dead is recorded.
+    let webhook = eventually("the webhook to be disabled", Duration::from_secs(5), || async {
+        let (_, webhook) = app.get(&format!("/api/v1/webhooks/{id}")).await;
+        (webhook["state"] == "disabled").then_some(webhook)
+    })
+    .await;
     assert_eq!(webhook["is_active"], false);
     assert!(webhook["disabled_reason"].as_str().unwrap().contains("410"));
     assert_eq!(webhook["state"], "disabled");
