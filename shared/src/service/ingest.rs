@@ -39,8 +39,6 @@ pub struct PublishAs<'a> {
 }
 
 impl Hookline {
-    /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
-    /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
     /// Whether publishers may publish now: refused (`Overloaded`) while the delivery queue holds
     /// `max_backlog` tasks, so ingest cannot run ahead of delivery without bound. Only the
     /// publishing routes ask; Hookline's own `hookline.*` events and replays are never refused.
@@ -55,6 +53,8 @@ impl Hookline {
         }
     }
 
+    /// Publishes one event. Safe to retry with the same `id`: a publish that stopped half
+    /// way (event stored, deliveries not yet queued) is completed, a finished one is a duplicate.
     pub async fn publish(&self, request: PublishRequest, by: PublishAs<'_>) -> Result<PublishOutcome, ServiceError> {
         let mut results = self.publish_all(vec![(request, by)]).await;
         results.pop().unwrap_or_else(|| Err(lost()))
