@@ -150,6 +150,48 @@ async fn history_filters_retention_and_health(backend: &Backend) {
     assert!(log.attempts(&login.id).await.unwrap().is_empty());
 }
 
+/// Every page of `filter`'s listing, `limit` at a time: the ids in the order given.
+async fn every_page(backend: &Backend, mut filter: DeliveryFilter) -> Vec<String> {
+    let mut ids = Vec::new();
+    loop {
+        let page = backend.stores.deliveries.list(&filter).await.unwrap();
+        assert!(page.items.len() <= filter.limit);
+        ids.extend(page.items.iter().map(|d| d.id.as_str().to_owned()));
+        match page.next_cursor {
+            Some(cursor) => filter.cursor = Some(cursor),
+            None => return ids,
+        }
+    }
+}
+
+/// Listings page newest first with nothing skipped or repeated, whatever partitions (days,
+/// shards) the deliveries are spread over.
+async fn listings_page_newest_first_across_days(backend: &Backend) {
+    let (busy, quiet) = (WebhookId::generate(7), WebhookId::generate(8));
+    let mut made = Vec::new();
+    for n in (0..45).rev() {
+        let webhook = if n % 3 == 0 { &quiet } else { &busy };
+        let mut old = delivery(&format!("evt_page{n}"), webhook, "customer.created");
+        old.created_at -= Duration::hours(2 * n);
+        old.updated_at = old.created_at;
+        made.push(old);
+    }
+    for one in &made {
+        backend.stores.deliveries.create(std::slice::from_ref(one)).await.unwrap();
+    }
+    let newest_first = |of: Option<&WebhookId>| -> Vec<String> {
+        made.iter().rev().filter(|d| of.is_none_or(|w| &d.webhook_id == w)).map(|d| d.id.as_str().to_owned()).collect()
+    };
+    let all = DeliveryFilter { limit: 7, ..DeliveryFilter::default() };
+    assert_eq!(every_page(backend, all.clone()).await, newest_first(None), "all deliveries, over four days");
+    let of_busy = DeliveryFilter { webhook_id: Some(busy.clone()), ..all.clone() };
+    assert_eq!(every_page(backend, of_busy).await, newest_first(Some(&busy)));
+    let since = DeliveryFilter { since: Some(now() - Duration::hours(31)), limit: 4, ..all.clone() };
+    assert_eq!(every_page(backend, since).await, newest_first(None)[..16].to_vec(), "since is a bound, inclusive");
+    let dead = DeliveryFilter { status: Some(DeliveryStatus::Dead), ..all };
+    assert!(every_page(backend, dead).await.is_empty());
+}
+
 /// A delivery of `event_type` created `days` ago, closed as `status`.
 async fn aged(backend: &Backend, event: &str, webhook: &WebhookId, event_type: &str, days: i64, status: DeliveryStatus) -> Delivery {
     let log = &backend.stores.deliveries;
@@ -212,6 +254,16 @@ async fn sqlite_history_filters_retention_and_health() {
 #[tokio::test]
 async fn aws_history_filters_retention_and_health() {
     history_filters_retention_and_health(&aws().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_listings_page_newest_first_across_days() {
+    listings_page_newest_first_across_days(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_listings_page_newest_first_across_days() {
+    listings_page_newest_first_across_days(&aws().await).await;
 }
 
 #[tokio::test]

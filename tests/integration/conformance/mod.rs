@@ -9,6 +9,7 @@ mod metrics;
 mod queue;
 mod records;
 mod subscriptions;
+mod unsharded;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,18 +62,23 @@ pub async fn sqlite() -> Backend {
 
 /// A fresh table and queue on the emulator, whose consumer claims and deletes its own messages.
 pub async fn aws() -> Backend {
+    aws_with_table().await.0
+}
+
+/// `aws()`, with the emulator's clients and the table's name for what the ports do not reach.
+pub async fn aws_with_table() -> (Backend, Emulator, String) {
     let emulator = Emulator::connect().await;
     let table = emulator.fresh_table().await;
     let queues = emulator.fresh_queues(VISIBILITY, 5).await;
     let aws = AwsBackend {
-        dynamodb: emulator.dynamodb,
-        sqs: emulator.sqs,
-        table,
+        dynamodb: emulator.dynamodb.clone(),
+        sqs: emulator.sqs.clone(),
+        table: table.clone(),
         queue_url: queues.queue_url,
         dlq_url: queues.dlq_url,
         acknowledgement: Acknowledgement::Delete,
     };
-    open(backend::Backend::Aws(aws), false).await
+    (open(backend::Backend::Aws(aws), false).await, emulator, table)
 }
 
 pub fn now() -> DateTime<Utc> {

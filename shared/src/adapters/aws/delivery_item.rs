@@ -1,21 +1,27 @@
 //! A delivery as stored in DynamoDB: `DLV#<id>` with its attempts in the same item (`log`, one
 //! JSON document per attempt), so recording an attempt is one `UpdateItem` and reading a delivery
 //! with its history one `GetItem`. Index keys: `GSI1` by day (all deliveries, newest first),
-//! `GSI2` by webhook, `GSI3` by event (keys only).
+//! `GSI2` by webhook, both sharded by delivery id (`shards`); `GSI3` by event (keys only).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::item::{Item, expiry, get_n, get_s, get_time, key, n, opt_n, opt_s, opt_time, put_opt, s, time};
+use super::shards::{SHARDS, sharded};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
 use crate::ports::StoreError;
 
-/// The day partition of `GSI1` a delivery created at `at` lives in.
+/// The day partition of `GSI1` a delivery created at `at` lives in, before sharding.
 pub fn day_partition(at: DateTime<Utc>) -> String {
     format!("DAY#{}", at.format("%Y-%m-%d"))
+}
+
+/// A webhook's partition of `GSI2`, before sharding.
+pub fn webhook_partition(webhook: &str) -> String {
+    format!("WHD#{webhook}")
 }
 
 /// Sort key shared by the delivery indexes: creation time, then id.
@@ -25,6 +31,16 @@ pub fn created_key(at: DateTime<Utc>, id: &DeliveryId) -> String {
 
 pub fn delivery_key(id: &DeliveryId) -> Item {
     key(format!("DLV#{id}"), "META")
+}
+
+/// The partition keys of a delivery's three index entries: the day's and its webhook's
+/// (sharded by delivery id), its event's.
+pub fn index_partitions(delivery: &Delivery) -> [(&'static str, String); 3] {
+    [
+        ("GSI1PK", sharded(&day_partition(delivery.created_at), delivery.id.as_str(), SHARDS)),
+        ("GSI2PK", sharded(&webhook_partition(delivery.webhook_id.as_str()), delivery.id.as_str(), SHARDS)),
+        ("GSI3PK", format!("EVD#{}", delivery.event_id)),
+    ]
 }
 
 pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
@@ -41,14 +57,14 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
         ("updated_at", time(delivery.updated_at)),
         ("log", AttributeValue::L(Vec::new())),
         ("expires_at", expiry(delivery.created_at, retention)),
-        ("GSI1PK", s(day_partition(delivery.created_at))),
         ("GSI1SK", s(&sort)),
-        ("GSI2PK", s(format!("WHD#{}", delivery.webhook_id))),
         ("GSI2SK", s(&sort)),
-        ("GSI3PK", s(format!("EVD#{}", delivery.event_id))),
         ("GSI3SK", s(delivery.id.as_str())),
     ] {
         item.insert(name.to_owned(), value);
+    }
+    for (name, value) in index_partitions(delivery) {
+        item.insert(name.to_owned(), s(value));
     }
     put_opt(&mut item, "next_attempt_at", delivery.next_attempt_at.map(time));
     put_opt(&mut item, "last_status_code", delivery.last_status_code.map(n));

@@ -1,20 +1,26 @@
 //! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put. Until its
-//! fan-out is marked done, an event also sits in the sparse `GSI1` partition `UNFANNED`.
+//! fan-out is marked done, an event also sits in the sparse `GSI1` partition `UNFANNED`,
+//! sharded by event id (`shards`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::Utc;
 
 use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, opt_s, put_opt, s, time};
 use super::reads::{get_item, query_all};
+use super::shards::{UNFANNED_SHARDS, every_shard, sharded};
 use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::retention::RetentionPolicy;
 use crate::domain::trace::TraceContext;
 use crate::ports::{EventStore, Recorded, StoreError};
+use futures_util::future::join_all;
+
+/// The `GSI1` partition of events not yet fanned out, before sharding.
+const UNFANNED: &str = "UNFANNED";
 
 pub struct DynamoDbEventStore {
     db: Dynamo,
@@ -28,22 +34,32 @@ impl DynamoDbEventStore {
     }
 
     fn item(&self, event: &Event) -> Item {
-        let mut item = key(format!("EVT#{}", event.id), "META");
-        item.insert("event_type".into(), s(event.event_type.as_str()));
-        item.insert("occurred_at".into(), time(event.occurred_at));
-        item.insert("body".into(), s(&event.body));
-        item.insert("fingerprint".into(), s(&event.fingerprint));
-        put_opt(&mut item, "trace", event.trace.map(|trace| s(trace.to_string())));
         // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
-        item.insert("expires_at".into(), expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())));
-        item.insert("GSI1PK".into(), s("UNFANNED"));
-        item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
-        item
+        event_item(event, expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())))
     }
 
     async fn load(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
         Ok(get_item(&self.db, key(format!("EVT#{id}"), "META")).await?.filter(|item| is_live(item, Utc::now())))
     }
+}
+
+/// The `GSI1` partition an event waits in until it is fanned out.
+pub(super) fn unfanned_partition(id: &EventId) -> String {
+    sharded(UNFANNED, id.as_str(), UNFANNED_SHARDS)
+}
+
+/// An event as stored, not yet fanned out.
+pub(super) fn event_item(event: &Event, expires_at: AttributeValue) -> Item {
+    let mut item = key(format!("EVT#{}", event.id), "META");
+    item.insert("event_type".into(), s(event.event_type.as_str()));
+    item.insert("occurred_at".into(), time(event.occurred_at));
+    item.insert("body".into(), s(&event.body));
+    item.insert("fingerprint".into(), s(&event.fingerprint));
+    put_opt(&mut item, "trace", event.trace.map(|trace| s(trace.to_string())));
+    item.insert("expires_at".into(), expires_at);
+    item.insert("GSI1PK".into(), s(unfanned_partition(&event.id)));
+    item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
+    item
 }
 
 fn existing(stored: &Item, event: &Event) -> Result<Recorded, StoreError> {
@@ -163,7 +179,12 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
-        let items = query_all(&self.db, Some("GSI1"), "GSI1PK", "UNFANNED").await?;
+        let shards = join_all(
+            every_shard(UNFANNED, UNFANNED_SHARDS)
+                .into_iter()
+                .map(|key| async move { query_all(&self.db, Some("GSI1"), "GSI1PK", &key).await }),
+        );
+        let items = shards.await.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect::<Vec<_>>();
         items.iter().filter(|item| is_live(item, Utc::now())).map(read_event).collect()
     }
 

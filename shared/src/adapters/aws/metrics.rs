@@ -1,16 +1,19 @@
 //! `MetricsStore` over DynamoDB. `record_attempt` only counts its sample in memory
 //! (`PendingRollups`); `flush`, called once per `deliver` batch and by every `maintain` pass,
-//! writes each rollup the batch touched with one `UpdateItem` of `ADD`s, so a batch of ten
+//! writes each rollup the batch touched with one `UpdateItem` of `ADD`s (into its webhook's next
+//! shard, see `rollup_item`), so a batch of ten
 //! deliveries to one webhook is one write per level, whatever its size. A process that dies
 //! before flushing loses those counts, never a delivery or an attempt.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 
 use super::item::{Item, n, s};
 use super::reads::query_pages;
-use super::rollup_item::{SHARDS, counters, from_item, identity, item_key, partition, periods, shard_of, sort_prefix};
+use super::rollup_item::{counters, from_item, identity, item_key, partition, periods, read_shards, sort_prefix};
 use super::{Dynamo, store_error};
 use crate::domain::metrics::{Counts, Rollup, RollupKey, RollupSelection, Sample};
 use crate::ports::{MetricsStore, StoreError};
@@ -40,15 +43,19 @@ impl PendingRollups {
 pub struct DynamoDbMetricsStore {
     db: Dynamo,
     pending: Arc<PendingRollups>,
+    /// Counts this store's writes, to take a webhook's shards in turn (`rollup_item`); starts
+    /// anywhere, so instances do not move in step.
+    turn: AtomicU32,
 }
 
 impl DynamoDbMetricsStore {
     pub fn new(db: Dynamo, pending: Arc<PendingRollups>) -> Self {
-        Self { db, pending }
+        Self { db, pending, turn: AtomicU32::new(rand::random::<u32>()) }
     }
 
     async fn add(&self, key: &RollupKey, counts: &Counts) -> Result<(), StoreError> {
-        let mut request = self.db.client.update_item().table_name(&*self.db.table).set_key(Some(item_key(key)));
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.db.client.update_item().table_name(&*self.db.table).set_key(Some(item_key(key, turn)));
         let mut sets = Vec::new();
         for (name, value) in identity(key) {
             sets.push(format!("#{name} = :{name}"));
@@ -90,14 +97,12 @@ impl DynamoDbMetricsStore {
 #[async_trait]
 impl MetricsStore for DynamoDbMetricsStore {
     async fn rollups(&self, selection: &RollupSelection) -> Result<Vec<(RollupKey, Counts)>, StoreError> {
-        let shards: Vec<u32> = match &selection.webhook_id {
-            Some(webhook) => vec![shard_of(webhook)],
-            None => (0..SHARDS).collect(),
-        };
         let mut rollups = Vec::new();
         for period in periods(selection.level, selection.from, selection.until) {
-            for shard in &shards {
-                for item in self.query_partition(partition(selection.level, period, *shard), selection).await? {
+            let shards = read_shards(selection.webhook_id.as_ref()).into_iter();
+            let shards = shards.map(|shard| self.query_partition(partition(selection.level, period, shard), selection));
+            for items in join_all(shards).await {
+                for item in items? {
                     let (key, counts) = from_item(selection.level, &item)?;
                     if selection.covers(&key) {
                         rollups.push((key, counts));

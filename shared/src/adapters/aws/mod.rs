@@ -12,8 +12,11 @@ mod delivery_item;
 mod events;
 mod health_item;
 mod held;
+#[cfg(test)]
+mod hot_keys;
 mod item;
 mod key_check;
+mod merge;
 mod metrics;
 mod queue;
 mod rate_gate;
@@ -21,8 +24,10 @@ mod reads;
 mod replays;
 mod retention;
 mod rollup_item;
+mod shards;
 mod subscriptions;
 mod table;
+mod units;
 mod walk;
 mod webhook_item;
 
@@ -42,6 +47,7 @@ pub use replays::DynamoDbReplayStore;
 pub use retention::DynamoDbRetention;
 pub use subscriptions::DynamoDbSubscriptionStore;
 pub use table::{Queues, create_queues, create_table};
+pub use units::{item_size, read_units, write_units};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 

@@ -3,21 +3,41 @@
 //!
 //! `PK = MET#<level>#<period>#<shard>`, `SK = <start, 10 digits>#<webhook>#<event type>`: a
 //! partition holds one UTC day of minute rollups or one month of hour rollups, spread over
-//! `SHARDS` partitions by webhook so one day's writes are not all on one key.
+//! `shards::SHARDS` partitions by webhook. One webhook's writes take `SPREAD` neighbouring
+//! shards in turn, so a very busy webhook's rollup is not one hot item: it may be stored up to
+//! `SPREAD` times, and a reader (which reads them all) adds them up. Rollups written before this
+//! were sharded over 0–3 by another hash (`legacy_shard`), which readers still cover.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Datelike, Utc};
 
 use super::item::{Item, get_n, get_s, n, s};
+use super::shards::{SHARDS, shard_of};
 use crate::domain::ids::WebhookId;
 use crate::domain::metrics::{Counts, Histogram, Level, RollupKey};
 use crate::ports::StoreError;
 
-/// How many partitions a period's rollups are spread over.
-pub const SHARDS: u32 = 4;
+/// How many shards one webhook's rollups are spread over.
+const SPREAD: u32 = 4;
 
-pub fn shard_of(webhook: &WebhookId) -> u32 {
-    webhook.as_str().bytes().fold(0u32, |hash, byte| hash.wrapping_mul(31).wrapping_add(u32::from(byte))) % SHARDS
+/// The shard of a webhook's `turn`-th rollup write.
+pub fn write_shard(webhook: &WebhookId, turn: u32) -> u32 {
+    (shard_of(webhook.as_str(), SHARDS) + turn % SPREAD) % SHARDS
+}
+
+/// The shards that may hold `webhook`'s rollups, or everyone's.
+pub fn read_shards(webhook: Option<&WebhookId>) -> Vec<u32> {
+    let Some(webhook) = webhook else { return (0..SHARDS).collect() };
+    let mut shards: Vec<u32> = (0..SPREAD).map(|turn| write_shard(webhook, turn)).collect();
+    if !shards.contains(&legacy_shard(webhook)) {
+        shards.push(legacy_shard(webhook));
+    }
+    shards
+}
+
+/// Where rollups were written before they were spread.
+fn legacy_shard(webhook: &WebhookId) -> u32 {
+    webhook.as_str().bytes().fold(0u32, |hash, byte| hash.wrapping_mul(31).wrapping_add(u32::from(byte))) % 4
 }
 
 /// The partition that holds rollups of `level` starting at `start` for `shard`.
@@ -62,8 +82,9 @@ pub fn sort_prefix(start: i64) -> String {
     format!("{start:010}")
 }
 
-pub fn item_key(key: &RollupKey) -> Item {
-    let pk = partition(key.level, key.start, shard_of(&key.webhook_id));
+/// Where `key`'s counts are added on its webhook's `turn`-th write.
+pub fn item_key(key: &RollupKey, turn: u32) -> Item {
+    let pk = partition(key.level, key.start, write_shard(&key.webhook_id, turn));
     let sk = format!("{}#{}#{}", sort_prefix(key.start.timestamp()), key.webhook_id, key.event_type);
     super::item::key(pk, &sk)
 }

@@ -1,52 +1,73 @@
-//! Listing deliveries newest first across one or more index partitions (a webhook's, or the
-//! day partitions of all deliveries), filtered, in pages with sealed cursors.
+//! Listing deliveries newest first: a webhook's (its `GSI2` shards), or all of them day by day
+//! (each day's `GSI1` shards), filtered, in pages with sealed cursors. A group of shards is read
+//! as one (`merge`); a cursor is the group and the sort key of the last delivery given.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::cursor::{Cursors, Position, position_of, start_key};
-use super::delivery_item::{day_partition, from_item};
-use super::item::{Item, is_live, s};
-use super::{Dynamo, page_size, store_error};
+use super::Dynamo;
+use super::cursor::{Cursors, Position};
+use super::delivery_item::{day_partition, from_item, webhook_partition};
+use super::item::{Item, is_live};
+use super::merge::{Merge, Range, sort_key};
+use super::shards::{SHARDS, every_shard};
 use crate::domain::delivery::Delivery;
 use crate::domain::event::format_timestamp;
 use crate::ports::{DeliveryFilter, Page, StoreError};
 
 /// Which index partitions hold the deliveries, in the order to walk them.
 pub struct Walk {
-    pub index: &'static str,
-    pub partitions: Vec<String>,
+    index: &'static str,
+    /// Walked one after another (newest day first): a base key and the partitions it is
+    /// sharded into.
+    groups: Vec<(String, Vec<String>)>,
     /// Only items whose sort key is at or after this (creation time).
-    pub since: Option<DateTime<Utc>>,
+    since: Option<String>,
+    scope: &'static str,
 }
 
 impl Walk {
     /// A webhook's deliveries.
     pub fn of_webhook(webhook: &str, since: Option<DateTime<Utc>>) -> Self {
-        Self { index: "GSI2", partitions: vec![format!("WHD#{webhook}")], since }
+        let base = webhook_partition(webhook);
+        let shards = every_shard(&base, SHARDS);
+        Self { index: "GSI2", groups: vec![(base, shards)], since: since.map(format_timestamp), scope: "deliveries:webhook" }
     }
 
     /// All deliveries, day by day from today back to `since` or to the start of retention.
     pub fn all(now: DateTime<Utc>, since: Option<DateTime<Utc>>, retention: Duration) -> Self {
-        Self { index: "GSI1", partitions: days_between(since.unwrap_or(now - retention), now), since }
+        let mut walk = Self::days(since.unwrap_or(now - retention), now);
+        walk.since = since.map(format_timestamp);
+        walk
     }
 
-    /// The index's key attributes, then the table's: what a position needs to resume.
-    fn keys(&self) -> [&'static str; 4] {
-        let [pk, sk] = self.index_keys();
-        ["PK", "SK", pk, sk]
+    /// Every delivery created on the days from `from`'s to `to`'s, newest first.
+    pub fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let groups = days_between(from, to)
+            .into_iter()
+            .map(|day| {
+                let shards = every_shard(&day, SHARDS);
+                (day, shards)
+            })
+            .collect();
+        Self { index: "GSI1", groups, since: None, scope: "deliveries:all" }
     }
 
-    fn index_keys(&self) -> [&'static str; 2] {
+    fn keys(&self) -> [&'static str; 2] {
         if self.index == "GSI1" { ["GSI1PK", "GSI1SK"] } else { ["GSI2PK", "GSI2SK"] }
     }
 
+    fn range<'a>(&'a self, below: Option<&'a str>) -> Range<'a> {
+        Range { index: self.index, keys: self.keys(), from: self.since.as_deref(), below }
+    }
+
+    /// The scope a cursor is sealed for: the listing, and for a webhook's, which webhook.
     fn scope(&self) -> String {
-        format!("deliveries:{}", self.partitions.first().map_or("", String::as_str))
+        format!("{}:{}", self.scope, self.groups.first().filter(|_| self.index == "GSI2").map_or("", |(base, _)| base.as_str()))
     }
 }
 
 /// Day partitions from `to`'s day back to `from`'s day, newest first.
-pub fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
     let mut days = Vec::new();
     let mut day = to;
     while day.date_naive() >= from.date_naive() && days.len() < 400 {
@@ -56,34 +77,6 @@ pub fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
     days
 }
 
-/// One query of one partition, newest first, from `start`.
-pub async fn query(
-    db: &Dynamo,
-    walk: &Walk,
-    partition: &str,
-    start: Option<Item>,
-    limit: i32,
-) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-    let [pk, sk] = walk.index_keys();
-    let mut request = db
-        .client
-        .query()
-        .table_name(&*db.table)
-        .index_name(walk.index)
-        .scan_index_forward(false)
-        .expression_attribute_values(":pk", s(partition))
-        .set_exclusive_start_key(start)
-        .limit(limit);
-    request = match walk.since {
-        Some(since) => request
-            .key_condition_expression(format!("{pk} = :pk AND {sk} >= :since"))
-            .expression_attribute_values(":since", s(format_timestamp(since))),
-        None => request.key_condition_expression(format!("{pk} = :pk")),
-    };
-    let output = request.send().await.map_err(store_error)?;
-    Ok((output.items().to_vec(), output.last_evaluated_key().cloned()))
-}
-
 /// Every live item of the walk, unpaged (health figures, bulk changes).
 pub async fn every_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
     let mut all = every_stored_item(db, walk).await?;
@@ -91,21 +84,26 @@ pub async fn every_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreErro
     Ok(all)
 }
 
-/// Every item of the walk, expired ones included (what a purge deletes before TTL does).
+/// Every item of the walk, expired ones included (what a purge deletes before TTL does), in no
+/// particular order.
 pub async fn every_stored_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
     let mut all = Vec::new();
-    for partition in &walk.partitions {
-        let mut start = None;
-        loop {
-            let (items, next) = query(db, walk, partition, start, 1000).await?;
-            all.extend(items);
-            start = next;
-            if start.is_none() {
-                break;
-            }
+    for (_, partitions) in &walk.groups {
+        let parts = futures_util::future::join_all(partitions.iter().map(|partition| whole_partition(db, walk, partition))).await;
+        for items in parts {
+            all.extend(items?);
         }
     }
     Ok(all)
+}
+
+async fn whole_partition(db: &Dynamo, walk: &Walk, partition: &str) -> Result<Vec<Item>, StoreError> {
+    let mut merge = Merge::new(db, walk.range(None), std::slice::from_ref(&partition.to_owned()), 500);
+    let mut items = Vec::new();
+    while let Some(item) = merge.next().await? {
+        items.push(item);
+    }
+    Ok(items)
 }
 
 fn wanted(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
@@ -115,19 +113,20 @@ fn wanted(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
 /// One page of the walk's deliveries that pass `filter`.
 pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
     let scope = walk.scope();
-    let keys = walk.keys();
-    let (mut part, mut start) = match cursors.open_opt(&scope, filter.cursor.as_deref())? {
-        Some(position) => {
-            let at = position.get("part").and_then(|p| walk.partitions.iter().position(|q| q == p)).ok_or(StoreError::InvalidCursor)?;
-            (at, Some(start_key(&position, &keys)))
-        }
+    let (first, mut below) = match cursors.open_opt(&scope, filter.cursor.as_deref())? {
+        Some(position) => resume_at(walk, &position)?,
         None => (0, None),
     };
+    let sort = walk.keys()[1];
     let (mut items, mut last): (Vec<Delivery>, Option<Position>) = (Vec::new(), None);
-    while let Some(partition) = walk.partitions.get(part) {
-        let (found, next) = query(db, walk, partition, start, page_size(filter.limit)).await?;
-        for item in found.iter().filter(|item| is_live(item, Utc::now())) {
-            let delivery = from_item(item)?;
+    for (base, partitions) in &walk.groups[first..] {
+        let below_here = below.take();
+        let mut merge = Merge::new(db, walk.range(below_here.as_deref()), partitions, filter.limit);
+        while let Some(item) = merge.next().await? {
+            if !is_live(&item, Utc::now()) {
+                continue;
+            }
+            let delivery = from_item(&item)?;
             if !wanted(&delivery, filter) {
                 continue;
             }
@@ -135,14 +134,17 @@ pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &Delivery
                 return Ok(Page { items, next_cursor: last.map(|p| cursors.seal(&scope, &p)) });
             }
             items.push(delivery);
-            let mut position = position_of(item, &keys);
-            position.insert("part".into(), partition.clone());
-            last = Some(position);
-        }
-        start = next;
-        if start.is_none() {
-            part += 1;
+            last = Some(Position::from([("group".to_owned(), base.clone()), ("below".to_owned(), sort_key(&item, sort).to_owned())]));
         }
     }
     Ok(Page { items, next_cursor: None })
+}
+
+/// The group a cursor stopped in and the sort key to continue below.
+fn resume_at(walk: &Walk, position: &Position) -> Result<(usize, Option<String>), StoreError> {
+    let group = position.get("group").and_then(|base| walk.groups.iter().position(|(b, _)| b == base));
+    match (group, position.get("below")) {
+        (Some(group), Some(below)) => Ok((group, Some(below.clone()))),
+        _ => Err(StoreError::InvalidCursor),
+    }
 }

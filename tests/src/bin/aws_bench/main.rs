@@ -1,12 +1,16 @@
 //! The AWS benchmark: the functions' handlers over DynamoDB and SQS on the emulator (moto),
 //! counting every request the SDK clients send, including the Lambda poller's receives and
 //! deletes, which the harness does in its place. Prints requests per delivered webhook for
-//! three ways of publishing, then each release binary's cold start.
+//! three ways of publishing, what they are billed (DynamoDB units from the requests' bodies,
+//! `bill`; dollars per million deliveries at three receiver latencies, `prices`), then each
+//! release binary's cold start.
 //!
 //! `scripts/aws-bench.sh` builds the release binaries, starts moto and runs this.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bill;
 mod cold_start;
+mod prices;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -43,6 +47,16 @@ pub struct Cost {
     pub deliveries: usize,
     pub seconds: f64,
     pub counts: BTreeMap<(String, String), u64>,
+    pub units: bill::Units,
+    pub units_by_operation: BTreeMap<String, bill::Units>,
+    pub invocations: Invocations,
+}
+
+/// Lambda invocations and API Gateway requests a workload made.
+pub struct Invocations {
+    pub ingest: u64,
+    pub deliver: u64,
+    pub http: u64,
 }
 
 impl Cost {
@@ -64,8 +78,46 @@ impl Cost {
         )
     }
 
+    /// Billed units per delivery and dollars per million deliveries at each receiver latency.
+    fn bill_row(&self) -> String {
+        let deliveries = self.deliveries.max(1) as f64;
+        let (writes, reads) = (self.units.write / deliveries, self.units.read / deliveries);
+        let sqs = self.per_delivery(|s, _| s == "SQS");
+        let Invocations { ingest, deliver, http } = self.invocations;
+        let fixed = writes * prices::DYNAMODB_WRITE_UNIT
+            + reads * prices::DYNAMODB_READ_UNIT
+            + sqs * prices::SQS_REQUEST
+            + (ingest + deliver) as f64 / deliveries * prices::LAMBDA_INVOCATION
+            + http as f64 / deliveries * prices::HTTP_API_REQUEST;
+        let dollars = |latency: f64| {
+            let seconds =
+                ingest as f64 * prices::INVOCATION_OVERHEAD_SECONDS + deliver as f64 * (latency + prices::INVOCATION_OVERHEAD_SECONDS);
+            1e6 * (fixed + seconds * prices::FUNCTION_GB * prices::LAMBDA_GB_SECOND / deliveries)
+        };
+        format!(
+            "| {} | {writes:.2} | {reads:.2} | {sqs:.2} | {:.2} | ${:.2} · ${:.2} · ${:.2} |",
+            self.name,
+            (ingest + deliver) as f64 / deliveries,
+            dollars(0.05),
+            dollars(0.5),
+            dollars(2.0)
+        )
+    }
+
     fn breakdown(&self) -> String {
-        let parts: Vec<String> = self.counts.iter().map(|((service, operation), n)| format!("{service} {operation} {n}")).collect();
+        let deliveries = self.deliveries.max(1) as f64;
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|((service, operation), n)| match self.units_by_operation.get(operation) {
+                Some(units) if service == "DynamoDB" => format!(
+                    "{service} {operation} {n} ({:.2} WRU, {:.2} RRU per delivery)",
+                    units.write / deliveries,
+                    units.read / deliveries
+                ),
+                _ => format!("{service} {operation} {n}"),
+            })
+            .collect();
         format!("  {}: {}", self.name, parts.join(", "))
     }
 }
@@ -84,6 +136,14 @@ async fn main() {
     println!("| --- | --- | --- | --- | --- | --- |");
     for cost in &costs {
         println!("{}", cost.row());
+    }
+    println!("\nbilled (DynamoDB units from each request's body and the items' sizes; see bill.rs):\n");
+    println!(
+        "| workload | WRU per delivery | RRU per delivery | SQS requests per delivery | Lambda invocations per delivery | $ per million deliveries at 50 ms · 500 ms · 2 s receivers |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for cost in &costs {
+        println!("{}", cost.bill_row());
     }
     println!("\nrequests by operation:");
     for cost in &costs {

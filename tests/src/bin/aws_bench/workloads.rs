@@ -10,7 +10,8 @@ use hookline_tests::emulator::Emulator;
 use hookline_tests::functions::{Functions, sample_event, spawn_functions_with};
 use serde_json::{Value, json};
 
-use crate::Cost;
+use crate::bill::{self, TableState};
+use crate::{Cost, Invocations};
 
 async fn setup(endpoint: &str) -> (Functions, CountRequests, TestReceiver) {
     let counter = CountRequests::default();
@@ -43,22 +44,45 @@ fn queue_batch(requests: &[Value]) -> Value {
     json!({ "Records": records })
 }
 
-/// Runs the delivery consumer until the receiver got `expected` requests.
-async fn drain(functions: &Functions, receiver: &TestReceiver, expected: usize) {
+/// Runs the delivery consumer until the receiver got `expected` requests; returns how many
+/// times it invoked `deliver` (polls that received something).
+async fn drain(functions: &Functions, receiver: &TestReceiver, expected: usize) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut invocations = 0;
     while receiver.received().len() < expected {
         assert!(Instant::now() < deadline, "deliveries did not finish");
         if functions.poll().await.received == 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        } else {
+            invocations += 1;
         }
     }
+    invocations
 }
 
-async fn publish_in_batches(functions: &Functions, requests: &[Value]) {
+/// Publishes through `ingest` in batches of ten; returns the invocations.
+async fn publish_in_batches(functions: &Functions, requests: &[Value]) -> u64 {
     for batch in requests.chunks(10) {
         let answer = functions.ingest(queue_batch(batch)).await;
         assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     }
+    requests.chunks(10).len() as u64
+}
+
+/// What the workload cost, read once it is over.
+async fn cost(
+    name: String,
+    functions: &Functions,
+    counter: &CountRequests,
+    deliveries: usize,
+    started: Instant,
+    invocations: Invocations,
+) -> Cost {
+    let seconds = started.elapsed().as_secs_f64();
+    let (counts, requests) = (counter.0.snapshot(), counter.0.dynamodb_requests());
+    let state = TableState::read(&functions.emulator.dynamodb, &functions.table).await;
+    let (units, units_by_operation) = bill::total(&state, &requests);
+    Cost { name, deliveries, seconds, counts, units, units_by_operation, invocations }
 }
 
 /// Events from the inbound queue in batches of ten, one webhook.
@@ -68,14 +92,10 @@ pub async fn queued_batches(endpoint: &str, events: usize) -> Cost {
     let requests: Vec<Value> = (0..events).map(|n| request("invoice.paid", &format!("evt_bench_q{n}"))).collect();
     counter.0.reset();
     let started = Instant::now();
-    publish_in_batches(&functions, &requests).await;
-    drain(&functions, &receiver, events).await;
-    Cost {
-        name: "inbound queue, batches of 10, 1 webhook".into(),
-        deliveries: events,
-        seconds: started.elapsed().as_secs_f64(),
-        counts: counter.0.snapshot(),
-    }
+    let ingest = publish_in_batches(&functions, &requests).await;
+    let deliver = drain(&functions, &receiver, events).await;
+    let name = "inbound queue, batches of 10, 1 webhook".into();
+    cost(name, &functions, &counter, events, started, Invocations { ingest, deliver, http: 0 }).await
 }
 
 /// Events from the inbound queue in batches of ten, each to `webhooks` webhooks.
@@ -87,14 +107,10 @@ pub async fn fan_out(endpoint: &str, events: usize, webhooks: usize) -> Cost {
     let requests: Vec<Value> = (0..events).map(|n| request("network.device.down", &format!("evt_bench_f{n}"))).collect();
     counter.0.reset();
     let started = Instant::now();
-    publish_in_batches(&functions, &requests).await;
-    drain(&functions, &receiver, events * webhooks).await;
-    Cost {
-        name: format!("inbound queue, batches of 10, {webhooks} webhooks"),
-        deliveries: events * webhooks,
-        seconds: started.elapsed().as_secs_f64(),
-        counts: counter.0.snapshot(),
-    }
+    let ingest = publish_in_batches(&functions, &requests).await;
+    let deliver = drain(&functions, &receiver, events * webhooks).await;
+    let name = format!("inbound queue, batches of 10, {webhooks} webhooks");
+    cost(name, &functions, &counter, events * webhooks, started, Invocations { ingest, deliver, http: 0 }).await
 }
 
 /// One `POST /api/v1/events` per event through API Gateway, one webhook.
@@ -113,11 +129,7 @@ pub async fn http_single(endpoint: &str, events: usize) -> Cost {
         let answer = functions.ingest(event).await;
         assert_eq!(answer["statusCode"], 202, "{answer}");
     }
-    drain(&functions, &receiver, events).await;
-    Cost {
-        name: "API Gateway, one event per request, 1 webhook".into(),
-        deliveries: events,
-        seconds: started.elapsed().as_secs_f64(),
-        counts: counter.0.snapshot(),
-    }
+    let deliver = drain(&functions, &receiver, events).await;
+    let (name, ingest) = ("API Gateway, one event per request, 1 webhook".into(), events as u64);
+    cost(name, &functions, &counter, events, started, Invocations { ingest, deliver, http: ingest }).await
 }

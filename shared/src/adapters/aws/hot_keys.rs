@@ -1,0 +1,184 @@
+//! No partition key takes more than DynamoDB's 1,000 write units a second at 10,000 deliveries a
+//! second: the keys of a million deliveries, built by the adapters' own item and key functions,
+//! with the write units of every index entry they write (sizes by `units`), counted per key and
+//! second.
+//!
+//! The writes counted are those every successful delivery makes: the event put and its removal
+//! from the unfanned index, the delivery put (three index entries), one attempt (rewriting both
+//! projected-ALL index entries), and the metrics rollups a `deliver` batch of ten adds. Writes to
+//! a table item's own key (`EVT#`, `DLV#`) are one item each and never hot. Not counted: a
+//! webhook's health item (written on failures, and once a minute on success) and held-delivery
+//! markers (written only while a webhook is failing): both are per webhook, see ARCHITECTURE.md.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+
+use super::delivery_item::{attempt_value, day_partition, index_partitions, to_item};
+use super::events::{event_item, unfanned_partition};
+use super::item::{Item, n};
+use super::rollup_item::{counters, identity, item_key};
+use super::units::{item_size, write_units};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::{EventId, WebhookId};
+use crate::domain::metrics::{Counts, Level, RollupKey};
+
+const LIMIT: u64 = 1_000;
+const RATE: u64 = 10_000;
+const DELIVERIES: u64 = 1_000_000;
+/// A `deliver` batch: the rollups it touched are written once per batch.
+const BATCH: u64 = 10;
+
+/// Write units per (partition key, second).
+#[derive(Default)]
+struct Load(HashMap<(String, u64), u64>);
+
+impl Load {
+    fn add(&mut self, key: String, second: u64, units: u64) {
+        *self.0.entry((key, second)).or_default() += units;
+    }
+
+    fn hottest(&self) -> Option<(&str, u64, u64)> {
+        self.0.iter().map(|((key, second), units)| (key.as_str(), *second, *units)).max_by_key(|(_, _, units)| *units)
+    }
+
+    /// What the keys starting with `base` (its shards) take together in `second`.
+    fn unsharded(&self, base: &str, second: u64) -> u64 {
+        self.0.iter().filter(|((key, at), _)| *at == second && key.starts_with(base)).map(|(_, units)| units).sum()
+    }
+}
+
+/// Write units of one entry of `item` (projected ALL, so the whole item).
+fn units_of(item: &Item) -> u64 {
+    write_units(item_size(item))
+}
+
+fn event(id: EventId, at: DateTime<Utc>) -> Event {
+    let body = format!(r#"{{"id":"{id}","type":"customer.created","data":{{"note":"{}"}}}}"#, "x".repeat(900));
+    Event {
+        id,
+        event_type: EventType::from_stored("customer.created").unwrap_or_else(EventType::test_ping),
+        occurred_at: at,
+        body,
+        fingerprint: "f".repeat(43),
+        trace: None,
+    }
+}
+
+/// The delivery item after one successful attempt with a short response.
+fn attempted(mut item: Item, at: DateTime<Utc>) -> Item {
+    let attempt = Attempt {
+        number: 1,
+        started_at: at,
+        duration_ms: 40,
+        status_code: Some(200),
+        response_excerpt: Some(r#"{"received":true}"#.into()),
+        error_kind: None,
+        error_detail: None,
+        next_attempt_at: None,
+    };
+    item.insert("status".into(), AttributeValue::S(DeliveryStatus::Succeeded.as_str().into()));
+    item.insert("attempts".into(), n(1));
+    item.insert("last_status_code".into(), n(200));
+    item.remove("next_attempt_at");
+    item.insert("log".into(), AttributeValue::L(vec![attempt_value(&attempt)]));
+    item
+}
+
+fn keys_only(item: &Item) -> Item {
+    ["PK", "SK", "GSI3PK", "GSI3SK"].iter().filter_map(|name| Some(((*name).to_owned(), item.get(*name)?.clone()))).collect()
+}
+
+/// What one delivery's writes cost in each index: every delivery has the same size (ids and
+/// timestamps are fixed width), so one is measured.
+struct DeliveryUnits {
+    event: u64,
+    created: u64,
+    attempted: u64,
+    event_index: u64,
+    rollup: u64,
+}
+
+impl DeliveryUnits {
+    fn measure(at: DateTime<Utc>) -> Self {
+        let event = event(EventId::generate(0), at);
+        let webhook = WebhookId::generate(0);
+        let created = to_item(&Delivery::new(event.id.clone(), webhook.clone(), "customer.created", at), Duration::days(30));
+        let after = attempted(created.clone(), at);
+        let mut counts = Counts::default();
+        for _ in 0..BATCH {
+            counts.attempts += 1;
+            counts.succeeded += 1;
+            counts.attempt_duration.observe(40);
+            counts.delivery_latency.observe(90);
+        }
+        let key = RollupKey { level: Level::Minute, start: at, webhook_id: webhook, event_type: "customer.created".into() };
+        let mut rollup = item_key(&key, 0);
+        rollup.extend(identity(&key).into_iter().map(|(name, value)| (name.to_owned(), value)));
+        rollup.extend(counters(&counts).into_iter().map(|(name, value)| (name, n(value))));
+        Self {
+            event: units_of(&event_item(&event, n(0))),
+            created: units_of(&created),
+            attempted: units_of(&after),
+            event_index: units_of(&keys_only(&created)),
+            rollup: units_of(&rollup),
+        }
+    }
+}
+
+/// The load of `DELIVERIES` at `RATE`, each event fanned out to `fan_out` webhooks.
+fn load(fan_out: u64) -> Load {
+    let start = DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default();
+    let units = DeliveryUnits::measure(start);
+    let webhooks: Vec<WebhookId> = (0..fan_out).map(WebhookId::generate).collect();
+    let (mut load, mut rollup_turn, mut in_batch) = (Load::default(), 0u32, 0u64);
+    for number in 0..DELIVERIES / fan_out {
+        let second = number * fan_out / RATE;
+        let at = start + Duration::milliseconds(i64::try_from(number * fan_out * 1_000 / RATE).unwrap_or(0));
+        let event = EventId::generate(u64::try_from(at.timestamp_millis()).unwrap_or(0));
+        load.add(unfanned_partition(&event), second, 2 * units.event); // put, then removed when fanned out
+        for webhook in &webhooks {
+            let [(_, day), (_, of_webhook), (_, of_event)] = index_partitions(&Delivery::new(event.clone(), webhook.clone(), "", at));
+            load.add(day, second, units.created + units.attempted);
+            load.add(of_webhook, second, units.created + units.attempted);
+            load.add(of_event, second, units.event_index);
+            in_batch += 1;
+            if in_batch == BATCH {
+                in_batch = 0;
+                for level in [Level::Minute, Level::Hour] {
+                    let key = RollupKey { level, start: at, webhook_id: webhook.clone(), event_type: "customer.created".into() };
+                    let partition = item_key(&key, rollup_turn).remove("PK").and_then(|pk| pk.as_s().ok().cloned());
+                    load.add(partition.unwrap_or_default(), second, units.rollup);
+                }
+                rollup_turn += 1;
+            }
+        }
+    }
+    load
+}
+
+fn assert_no_hot_key(fan_out: u64) {
+    let load = load(fan_out);
+    let (key, second, units) = load.hottest().unwrap_or_default();
+    assert!(units <= LIMIT, "fan-out {fan_out}: {key} takes {units} write units in second {second}");
+    // Without the shards, the day partition alone would take far more than a partition can.
+    let day = day_partition(DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default());
+    assert!(load.unsharded(&day, 1) > 10 * LIMIT, "the model counts the day partition's writes");
+    let per = DeliveryUnits::measure(DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default());
+    eprintln!(
+        "fan-out {fan_out}: hottest key {key}: {units} write units in second {second} (entry units: event {}, delivery {} then {}, event index {}, rollup {})",
+        per.event, per.created, per.attempted, per.event_index, per.rollup
+    );
+}
+
+#[test]
+fn no_key_takes_more_than_a_partition_at_ten_thousand_deliveries_a_second_to_one_webhook() {
+    assert_no_hot_key(1);
+}
+
+#[test]
+fn no_key_takes_more_than_a_partition_at_ten_thousand_deliveries_a_second_fanned_out_to_three() {
+    assert_no_hot_key(3);
+}
