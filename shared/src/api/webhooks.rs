@@ -43,6 +43,10 @@ pub struct WebhookView {
     disabled_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// What was accepted but is worth changing, such as a secret shorter than Standard
+    /// Webhooks asks for. Absent when there is nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl WebhookView {
@@ -59,6 +63,7 @@ impl WebhookView {
 
     fn with_secret(webhook: Webhook, secret: String) -> Self {
         Self {
+            warnings: webhook.secret.warning().into_iter().collect(),
             id: webhook.id,
             name: webhook.name,
             url: webhook.url.as_str().to_owned(),

@@ -93,6 +93,8 @@ impl Webhook {
 pub struct WebhookRequest {
     pub name: String,
     pub url: String,
+    /// `whsec_` + base64 of the key, or plain text whose UTF-8 bytes are the key (8 to 256
+    /// bytes); generated when absent.
     pub secret: Option<String>,
     pub events: Vec<String>,
     #[serde(default = "yes")]

@@ -26,12 +26,15 @@ pub struct RotateRequest {
 pub struct SecretView {
     pub secret: String,
     pub retired_until: Vec<DateTime<Utc>>,
+    /// Set when the secret is weaker than Standard Webhooks asks for (see `SigningSecret`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl SecretView {
     fn of(webhook: &Webhook, now: DateTime<Utc>) -> Self {
         let retired_until = webhook.retired_secrets.iter().map(|r| r.expires_at).filter(|at| *at > now).collect();
-        Self { secret: webhook.secret.expose().to_owned(), retired_until }
+        Self { secret: webhook.secret.expose().to_owned(), retired_until, warnings: webhook.secret.warning().into_iter().collect() }
     }
 }
 

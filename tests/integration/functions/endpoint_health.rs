@@ -44,7 +44,7 @@ async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() 
     assert_eq!((failing["state"].as_str(), failing["health"]["failure_streak"].as_u64()), (Some("failing"), Some(3)), "{failing}");
     // The two still in retry come back and are held instead of attempted.
     let attempts_so_far = receiver.received().len();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !deliveries_of(&functions, &webhook).await.iter().all(|d| d["status"] == "held") {
         assert!(Instant::now() < deadline, "the retries were not held");
         functions.poll().await;
@@ -81,7 +81,7 @@ async fn a_receiver_down_then_back_gets_every_held_delivery_through_the_queue() 
 
     let (status, _) = functions.call("POST", &format!("/api/v1/webhooks/{webhook}/replay"), None).await;
     assert_eq!(status, 202, "a replay (of nothing dead) is reported too");
-    drain_until(&functions, Duration::from_secs(10), || operator.received().len() >= 3 && pager.received().len() >= 3).await;
+    drain_until(&functions, Duration::from_secs(30), || operator.received().len() >= 3 && pager.received().len() >= 3).await;
     let told = operator.received();
     let types: Vec<&str> = told.iter().map(|r| r.header("x-hookline-event-type")).collect();
     let expected = ["hookline.webhook.failing", "hookline.webhook.recovered", "hookline.replay.finished"];

@@ -4,10 +4,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::Utc;
 
-use super::batch::{Transacted, all_distinct, transact};
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, opt_s, put_opt, s, time};
 use super::reads::{get_item, query_all};
 use super::shards::{UNFANNED_SHARDS, every_shard, sharded};
@@ -18,6 +17,9 @@ use crate::domain::retention::RetentionPolicy;
 use crate::domain::trace::TraceContext;
 use crate::ports::{EventStore, Recorded, StoreError};
 use futures_util::future::join_all;
+
+/// How many writes a batch of events sends at once.
+const CONCURRENT: usize = 25;
 
 /// The `GSI1` partition of events not yet fanned out, before sharding.
 const UNFANNED: &str = "UNFANNED";
@@ -111,51 +113,24 @@ impl EventStore for DynamoDbEventStore {
         }
     }
 
-    /// Several new events in one transaction per hundred; if any already exists, nothing of
-    /// that transaction was written and its events are recorded one by one instead.
+    /// Each event with its own conditional put, up to `CONCURRENT` at once: a transaction
+    /// would bill every put twice, and nothing needs the batch to be all or nothing (a retried
+    /// batch finds the events it recorded and treats them as duplicates).
     async fn record_all(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
         let mut recorded = Vec::with_capacity(events.len());
-        for chunk in events.chunks(100) {
-            if chunk.len() > 1 && all_distinct(chunk.iter().map(|e| e.id.as_str())) {
-                let now = n(Utc::now().timestamp());
-                let puts = chunk.iter().map(|event| {
-                    let put = Put::builder()
-                        .table_name(&*self.db.table)
-                        .set_item(Some(self.item(event)))
-                        .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
-                        .expression_attribute_values(":now", now.clone());
-                    Ok(TransactWriteItem::builder().put(put.build().map_err(store_error)?).build())
-                });
-                if let Transacted::Written = transact(&self.db, puts.collect::<Result<_, StoreError>>()?).await? {
-                    recorded.extend(chunk.iter().map(|_| Recorded::New));
-                    continue;
-                }
-            }
-            for event in chunk {
-                recorded.push(self.record(event).await?);
+        for chunk in events.chunks(CONCURRENT) {
+            for one in join_all(chunk.iter().map(|event| self.record(event))).await {
+                recorded.push(one?);
             }
         }
         Ok(recorded)
     }
 
+    /// One plain update per event, up to `CONCURRENT` at once (not a transaction, which would
+    /// bill each twice).
     async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
-        for chunk in ids.chunks(100) {
-            if chunk.len() > 1 && all_distinct(chunk.iter().map(EventId::as_str)) {
-                let updates = chunk.iter().map(|id| {
-                    let update = Update::builder()
-                        .table_name(&*self.db.table)
-                        .set_key(Some(key(format!("EVT#{id}"), "META")))
-                        .update_expression("REMOVE GSI1PK, GSI1SK")
-                        .condition_expression("attribute_exists(PK)");
-                    Ok(TransactWriteItem::builder().update(update.build().map_err(store_error)?).build())
-                });
-                if let Transacted::Written = transact(&self.db, updates.collect::<Result<_, StoreError>>()?).await? {
-                    continue;
-                }
-            }
-            for id in chunk {
-                self.mark_fanned_out(id).await?;
-            }
+        for chunk in ids.chunks(CONCURRENT) {
+            join_all(chunk.iter().map(|id| self.mark_fanned_out(id))).await.into_iter().collect::<Result<Vec<_>, _>>()?;
         }
         Ok(())
     }
