@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 pub use hookline_core::tuning::{AuthArgs, Tuning};
 use tracing_subscriber::EnvFilter;
 
-use crate::{bench, server, token};
+use crate::{bench, server, token, verify};
 
 #[derive(Parser)]
 #[command(name = "hookline", version, about = "Signed webhooks for ISP events, on one machine.")]
@@ -35,6 +35,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a management token signed with the local key of a data file.
     Token(token::TokenArgs),
+    /// Tell whether a captured request is a genuine delivery for a secret, and if not, why.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve(*args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Token(args) => token::run(&args),
+            Command::Verify(args) => verify::run(&args),
         }
     });
     match result {

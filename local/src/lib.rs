@@ -6,4 +6,5 @@ pub mod key_files;
 pub mod prometheus;
 pub mod server;
 pub mod token;
+pub mod verify;
 pub mod worker;

@@ -25,3 +25,4 @@ mod secrets_at_rest;
 mod server_process;
 mod sqlite_wal;
 mod tidy;
+mod vectors;

@@ -19,7 +19,7 @@ pub struct ServerProcess {
     output: Arc<Mutex<String>>,
 }
 
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hookline-under-test"))
 }
 

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod secret;
 pub mod signing;
 pub mod trace;
+pub mod verification;
 
 pub mod webhook;
 pub mod webhook_url;
