@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 pub use hookline_core::tuning::{AuthArgs, Tuning};
 use tracing_subscriber::EnvFilter;
 
-use crate::{bench, server, token, verify};
+use crate::{bench, check_receiver, server, token, verify};
 
 #[derive(Parser)]
 #[command(name = "hookline", version, about = "Signed webhooks for ISP events, on one machine.")]
@@ -37,6 +37,8 @@ enum Command {
     Token(token::TokenArgs),
     /// Tell whether a captured request is a genuine delivery for a secret, and if not, why.
     Verify(verify::VerifyArgs),
+    /// Check that a receiver refuses forged, altered, stale and unsigned requests.
+    CheckReceiver(check_receiver::CheckReceiverArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
             Command::Bench(args) => bench::run(args).await,
             Command::Token(args) => token::run(&args),
             Command::Verify(args) => verify::run(&args),
+            Command::CheckReceiver(args) => check_receiver::run(&args).await,
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! `hookline`: the whole service as one local process over SQLite.
 
 pub mod bench;
+pub mod check_receiver;
 pub mod cli;
 pub mod key_files;
 pub mod prometheus;

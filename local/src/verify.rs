@@ -59,7 +59,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         }
     };
     let request = Captured { id: id.as_deref(), timestamp: timestamp.as_deref(), signature: signature.as_deref(), body: &body };
-    let now = args.now.unwrap_or_else(unix_now);
+    let now = args.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
     match check(&secret, &request, now, args.tolerance_secs) {
         Ok(genuine) => {
             println!("genuine: signature entry {} matches; sent {} s before the check", genuine.entry, genuine.age_secs);
@@ -67,11 +67,6 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         }
         Err(refusal) => anyhow::bail!("not genuine: {refusal}"),
     }
-}
-
-fn unix_now() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// `name: value` lines, names lower-cased; other lines (an HTTP status line) are skipped.

@@ -5,6 +5,7 @@
 mod api_errors;
 mod audit;
 mod auth;
+mod check_receiver;
 mod conformance;
 mod dashboard;
 mod dead_letters;
