@@ -8,18 +8,25 @@ cd "$(dirname "$0")/.."
 source scripts/moto.sh
 
 ensure_venv
+# The Python client installs as its README says (its tests import it from the source tree).
+"$venv/bin/pip" install --quiet --disable-pip-version-check ./clients/python
 export HOOKLINE_TEST_PYTHON="$PWD/$venv/bin/python"
 # `cargo lambda` is a cargo subcommand installed in the venv.
 export PATH="$PWD/$venv/bin:$PATH"
 
-# The README's local AWS steps use curl; the dashboard test drives Debian's Chromium.
+# The README's local AWS steps use curl; the dashboard test drives Debian's Chromium; the
+# receiving guide's JavaScript receiver runs on Node.js.
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(nodejs npm)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The npm packages of the receiving guide's JavaScript receiver, as locked.
+npm ci --prefix tests/receiving --no-audit --no-fund --silent
 
 log=$(mktemp)
 moto_log=$(mktemp)

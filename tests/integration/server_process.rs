@@ -99,12 +99,13 @@ fn collect(
 
 /// `hookline token`, as a user would run it: the token alone on standard output.
 pub async fn admin_token(data: &Path) -> String {
-    let output = Command::new(binary())
-        .args(["token", "--role", "webhooks:admin", "--sub", "ops", "--ttl", "10m", "--data"])
-        .arg(data)
-        .output()
-        .await
-        .unwrap();
+    token(data, "webhooks:admin").await
+}
+
+/// `hookline token` for `role`, as an operator would run it.
+pub async fn token(data: &Path, role: &str) -> String {
+    let output =
+        Command::new(binary()).args(["token", "--role", role, "--sub", "ops", "--ttl", "10m", "--data"]).arg(data).output().await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }

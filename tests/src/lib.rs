@@ -5,6 +5,7 @@
 pub mod app;
 pub mod emulator;
 pub mod functions;
+pub mod guide_receiver;
 pub mod iam;
 pub mod receiver;
 pub mod tokens;

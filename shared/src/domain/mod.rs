@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit;
 pub mod catalog;
 pub mod delivery;
+pub mod envelope_schema;
 pub mod event;
 pub mod filter;
 pub mod health;
