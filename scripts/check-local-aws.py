@@ -209,7 +209,7 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
     walk.replace("dlv_sample", ping["id"])
     for name in ["api-health", "api-openapi", "api-list-event-types", "api-get-event-type", "api-list-webhooks", "api-get-webhook",
                  "api-update-webhook", "api-get-secret", "api-rotate-secret", "api-list-deliveries", "api-get-delivery",
-                 "api-metrics", "api-list-api-keys", "api-audit"]:
+                 "api-metrics", "api-list-api-keys", "api-audit", "api-test-filter"]:
         walk.http("api", name, 200)
     if "<script type=\"module\" src=\"ui/app.js\">" not in walk.http("api", "api-dashboard", 200)["text"]:
         sys.exit("api-dashboard: the dashboard's page should load ui/app.js")

@@ -102,6 +102,8 @@ API = {
     "api-update-webhook": ("PUT", "/api/v1/webhooks/{id}", "/api/v1/webhooks/wh_sample",
                            {**WEBHOOK, "events": ["customer.*", "invoice.*"], "is_active": True}, ""),
     "api-test-webhook": ("POST", "/api/v1/webhooks/{id}/test", "/api/v1/webhooks/wh_sample/test", None, ""),
+    "api-test-filter": ("POST", "/api/v1/webhooks/filter/test", "/api/v1/webhooks/filter/test",
+                        {"filter": "data.amount > 40.0", "event_types": ["invoice.*"], "limit": 20}, ""),
     "api-get-secret": ("GET", "/api/v1/webhooks/{id}/secret", "/api/v1/webhooks/wh_sample/secret", None, ""),
     "api-rotate-secret": ("POST", "/api/v1/webhooks/{id}/secret/rotate", "/api/v1/webhooks/wh_sample/secret/rotate",
                           {"grace_period_secs": 3600}, ""),

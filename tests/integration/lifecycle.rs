@@ -3,6 +3,9 @@
 //! wildcard; each receives exactly what it asked for, in full, signed. The scenario runs on
 //! both hosts, each built through the composition root: the local server over SQLite, and the
 //! Lambda functions over DynamoDB and SQS with the delivery queue drained like the poller.
+//! Two subscribers also carry a content filter: one picks a site's network events, the other
+//! urgent tickets, and the tickets it cannot tell (no `priority`) are counted in its health.
+//! One more transforms what it gets into the shape its billing system parses.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,18 +68,19 @@ enum Host {
 }
 
 impl Host {
-    /// Registers a webhook; returns its secret.
-    async fn subscribe(&self, url: &str, patterns: &[&str], name: &str) -> String {
-        let created = match self {
-            Self::Local(app) => app.create_webhook(url, patterns, json!({"name": name})).await,
-            Self::Aws(functions) => {
-                let request = json!({"name": name, "url": url, "events": patterns});
-                let (status, created) = functions.call("POST", "/api/v1/webhooks", Some(request)).await;
-                assert_eq!(status, 201, "{created}");
-                created
-            }
-        };
-        created["secret"].as_str().unwrap().to_owned()
+    /// Registers a webhook (with `filter` or `transform`, if any); returns its creation response.
+    async fn subscribe(&self, url: &str, patterns: &[&str], name: &str, (filter, transform): Shaping) -> Value {
+        let request = json!({"name": name, "url": url, "events": patterns, "filter": filter, "transform": transform});
+        let (status, created) = self.call("POST", "/api/v1/webhooks", Some(request)).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        match self {
+            Self::Local(app) => app.call(method, path, body.as_ref()).await,
+            Self::Aws(functions) => functions.call(method, path, body).await,
+        }
     }
 
     /// Publishes an event (over HTTP locally, from the inbound queue on AWS); returns its id.
@@ -124,21 +128,43 @@ fn the_lifecycle_publishes_every_catalog_type() {
     assert_eq!(catalog.len(), 25);
 }
 
+/// What a filtered subscriber gets of an event's data: delivered, not, or the filter fails.
+fn through_filter(name: &str, data: &Value) -> Result<bool, ()> {
+    match name {
+        "site-1" => Ok(data["site_id"] == "SITE-1"),
+        "urgent" => data.get("priority").map(|priority| priority == "urgent").ok_or(()),
+        _ => Ok(true),
+    }
+}
+
+/// A webhook's filter and transformation.
+type Shaping = (Option<&'static str>, Option<&'static str>);
+
+const SLIM_INVOICES: &str = r#"{"invoice": data.invoice_id, "kind": event_type, "amount": data.amount}"#;
+
+/// What `SLIM_INVOICES` makes of an invoice event: its keys sorted, as Hookline sends them.
+fn slim_invoice(event_type: &str, data: &Value) -> Value {
+    json!({"amount": data["amount"], "invoice": data["invoice_id"], "kind": event_type})
+}
+
 async fn lifecycle_reaches_each_subscriber(host: Host) {
-    let subscriptions: Vec<(&str, Vec<&str>)> = vec![
-        ("crm", vec!["customer.*"]),
-        ("billing", vec!["invoice.*", "payment.processed"]),
-        ("noc", vec!["network.*"]),
-        ("support", vec!["ticket.*"]),
-        ("security", vec!["auth.failed"]),
-        ("provisioning", vec!["service.*", "customer.service.*", "customer.services.overview"]),
-        ("audit", vec!["*"]),
+    let subscriptions: Vec<(&str, Vec<&str>, Shaping)> = vec![
+        ("crm", vec!["customer.*"], (None, None)),
+        ("billing", vec!["invoice.*", "payment.processed"], (None, None)),
+        ("noc", vec!["network.*"], (None, None)),
+        ("support", vec!["ticket.*"], (None, None)),
+        ("security", vec!["auth.failed"], (None, None)),
+        ("provisioning", vec!["service.*", "customer.service.*", "customer.services.overview"], (None, None)),
+        ("audit", vec!["*"], (None, None)),
+        ("site-1", vec!["network.*"], (Some(r#"has(data.site_id) && data.site_id == "SITE-1""#), None)),
+        ("urgent", vec!["ticket.*"], (Some(r#"data.priority == "urgent""#), None)),
+        ("slim-invoices", vec!["invoice.*"], (None, Some(SLIM_INVOICES))),
     ];
     let mut subscribers = Vec::new();
-    for (name, patterns) in &subscriptions {
+    for (name, patterns, shaping) in &subscriptions {
         let receiver = TestReceiver::start().await;
-        let secret = host.subscribe(&receiver.url, patterns, name).await;
-        subscribers.push((patterns.clone(), receiver, secret));
+        let created = host.subscribe(&receiver.url, patterns, name, *shaping).await;
+        subscribers.push((*name, patterns.clone(), receiver, created));
     }
 
     let mut published = Vec::new();
@@ -148,24 +174,36 @@ async fn lifecycle_reaches_each_subscriber(host: Host) {
     }
     host.deliver().await;
 
-    for (patterns, receiver, secret) in &subscribers {
+    for (name, patterns, receiver, created) in &subscribers {
+        let secret = created["secret"].as_str().unwrap();
         let patterns: Vec<EventPattern> = patterns.iter().map(|p| EventPattern::from_stored(p)).collect();
-        let expected: Vec<&(String, &str, Value)> = published.iter().filter(|(_, t, _)| any_matches(&patterns, t)).collect();
+        let subscribed: Vec<&(String, &str, Value)> = published.iter().filter(|(_, t, _)| any_matches(&patterns, t)).collect();
+        let expected: Vec<_> = subscribed.iter().copied().filter(|(_, _, data)| through_filter(name, data) == Ok(true)).collect();
+        let failed = subscribed.iter().filter(|(_, _, data)| through_filter(name, data).is_err()).count() as u64;
+        let (_, webhook) = host.call("GET", &format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap()), None).await;
+        assert_eq!(webhook["health"]["expression_errors"], failed, "{name}: the events its filter failed on are counted");
+        if failed > 0 {
+            assert!(webhook["health"]["last_expression_error"].as_str().unwrap().contains("priority"), "{webhook}");
+        }
         receiver.wait_for(expected.len()).await;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let received = receiver.received();
-        assert_eq!(received.len(), expected.len(), "{patterns:?} got a different number of events");
+        assert_eq!(received.len(), expected.len(), "{name} got a different number of events");
         let ids: BTreeSet<String> = received.iter().map(|r| r.header("webhook-id").to_owned()).collect();
         assert_eq!(ids, expected.iter().map(|(id, _, _)| id.clone()).collect::<BTreeSet<_>>());
         for request in &received {
-            assert!(request.verifies_with(secret), "signature for {patterns:?}");
+            assert!(request.verifies_with(secret), "signature for {name}");
             let body = request.json();
             let (_, event_type, data) = expected.iter().find(|(id, _, _)| id == request.header("webhook-id")).unwrap();
+            if *name == "slim-invoices" {
+                assert_eq!(request.body, slim_invoice(event_type, data).to_string(), "the transformed body, signed as sent");
+                continue;
+            }
             assert_eq!(body["event_type"], *event_type);
             assert_eq!(&body["data"], data, "the payload arrives in full");
         }
     }
     let types_received: BTreeSet<String> =
-        subscribers[6].1.received().iter().map(|r| r.json()["event_type"].as_str().unwrap().to_owned()).collect();
+        subscribers[6].2.received().iter().map(|r| r.json()["event_type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(types_received.len(), 25, "the audit subscriber checked every catalog type");
 }

@@ -25,5 +25,5 @@ async fn the_python_clients_suite_passes_against_a_running_server() {
         .unwrap();
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{said}\nserver:\n{}", server.output());
-    assert!(said.contains("Ran 12 tests") && said.trim_end().ends_with("OK"), "{said}");
+    assert!(said.contains("Ran 13 tests") && said.trim_end().ends_with("OK"), "{said}");
 }

@@ -171,11 +171,23 @@ class ClientTest(unittest.TestCase):
 
     def test_update_changes_what_it_names_and_keeps_the_rest(self):
         webhook = self.webhook("/keep", ["ticket.*"], description="NOC", retry_policy={"schedule_secs": [5, 60]},
-                               headers={"x-tenant": "isp-1"})
+                               headers={"x-tenant": "isp-1"}, signature="stripe", filter='data.priority == "urgent"',
+                               transform='{"ticket": data.ticket_id}')
         updated = self.hooks.update_webhook(webhook["id"], name="renamed")
         self.assertEqual(updated["name"], "renamed")
-        for field in ("description", "retry_policy", "headers", "events", "url"):
+        for field in ("description", "retry_policy", "headers", "events", "url", "signature", "filter", "transform"):
             self.assertEqual(updated[field], webhook[field], field)
+
+    def test_a_filter_is_tried_before_it_is_saved(self):
+        report = self.hooks.test_filter('data.priority == "urgent"', transform='{"ticket": data.ticket_id}',
+                                        event_types=["ticket.created"], limit=5)
+        self.assertIn(report["source"], ("recent", "catalog"))
+        self.assertGreaterEqual(report["evaluated"], max(1, report["matched"] + report["failed"]))
+        for example in report["examples"]:
+            self.assertEqual(example["sent"], {"ticket": example["event"]["data"]["ticket_id"]})
+        with self.assertRaises(ValidationError) as refused:
+            self.hooks.test_filter("data.priority ==")
+        self.assertEqual(refused.exception.field, "filter")
 
     def test_dead_deliveries_replay_one_by_one_and_in_bulk(self):
         webhook = self.webhook("/fail", ["ticket.created"], retry_policy={"schedule_secs": [0.1]})

@@ -18,6 +18,9 @@ pub enum Workload {
     Fanout { events: usize, webhooks: usize },
     /// A steady publish rate; accepted-to-received latency.
     Latency { per_second: usize, seconds: usize },
+    /// `Fanout` with a content filter on every webhook that every event passes, so the
+    /// deliveries are the same and the difference is the filters' cost.
+    FanoutFiltered { events: usize, webhooks: usize },
     /// No Hookline: the publishers post the same events straight to the receiver, so the
     /// loopback path's own capacity on this host, in this run, is the yardstick of the others.
     Loopback { events: usize, publishers: usize },
@@ -36,12 +39,13 @@ pub struct Measurement {
 }
 
 impl Workload {
-    pub fn all(scale: f64) -> [Self; 4] {
+    pub fn all(scale: f64) -> [Self; 5] {
         let scaled = |n: usize| ((n as f64 * scale).round() as usize).max(1);
         [
             Self::Loopback { events: scaled(20_000), publishers: 32 },
             Self::Throughput { events: scaled(20_000), publishers: 32 },
             Self::Fanout { events: scaled(1_000), webhooks: 50 },
+            Self::FanoutFiltered { events: scaled(1_000), webhooks: 50 },
             Self::Latency { per_second: 100, seconds: scaled(30) },
         ]
     }
@@ -50,6 +54,7 @@ impl Workload {
         match self {
             Self::Throughput { .. } => "throughput",
             Self::Fanout { .. } => "fanout",
+            Self::FanoutFiltered { .. } => "fanout-filtered",
             Self::Latency { .. } => "latency",
             Self::Loopback { .. } => "loopback",
         }
@@ -59,6 +64,9 @@ impl Workload {
         match self {
             Self::Throughput { events, publishers } => format!("throughput: {events} events to 1 webhook, {publishers} publishers"),
             Self::Fanout { events, webhooks } => format!("fan-out: {events} events to {webhooks} webhooks"),
+            Self::FanoutFiltered { events, webhooks } => {
+                format!("fan-out, filtered: {events} events to {webhooks} webhooks, each with a filter they all pass")
+            }
             Self::Latency { per_second, seconds } => format!("latency: {per_second} events/s for {seconds} s"),
             Self::Loopback { events, publishers } => {
                 format!("loopback (no Hookline): {events} posts to the receiver, {publishers} publishers")
@@ -74,12 +82,13 @@ impl Workload {
         let server = ServerProcess::start(&format!("{}-{run}", self.name())).await?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
         let webhooks = match self {
-            Self::Fanout { webhooks, .. } => *webhooks,
+            Self::Fanout { webhooks, .. } | Self::FanoutFiltered { webhooks, .. } => *webhooks,
             _ => 1,
         };
+        let filter = matches!(self, Self::FanoutFiltered { .. }).then_some(PASSING_FILTER);
         let admin = Credentials { header: "authorization", value: format!("Bearer {}", server.admin_token) };
         for n in 0..webhooks {
-            let body = json!({"name": format!("bench {n}"), "url": receiver.url, "events": ["customer.*"]});
+            let body = json!({"name": format!("bench {n}"), "url": receiver.url, "events": ["customer.*"], "filter": filter});
             post(&client, &server.address, "/api/v1/webhooks", &body, &admin).await?;
         }
         let key = post(&client, &server.address, "/api/v1/api-keys", &json!({"name": "bench"}), &admin).await?;
@@ -90,7 +99,9 @@ impl Workload {
             Self::Throughput { events, publishers } => {
                 publish_concurrently(&client, &server.address, &publisher, run, *events, *publishers).await?
             }
-            Self::Fanout { events, .. } => publish_concurrently(&client, &server.address, &publisher, run, *events, 32).await?,
+            Self::Fanout { events, .. } | Self::FanoutFiltered { events, .. } => {
+                publish_concurrently(&client, &server.address, &publisher, run, *events, 32).await?
+            }
             Self::Latency { per_second, seconds } => {
                 publish_steadily(&client, &server.address, &publisher, run, *per_second, *seconds).await?
             }
@@ -123,6 +134,10 @@ impl Workload {
         Ok(measurement)
     }
 }
+
+/// A filter every bench event passes, of the shape subscribers write: a field test and a
+/// comparison.
+const PASSING_FILTER: &str = r#"data.email.endsWith("@example.com") && data.id >= 0 && event_type == "customer.created""#;
 
 /// The publishers posting straight to the receiver: what this host's loopback HTTP path
 /// carries with the same client, bodies and concurrency, and no server in between.

@@ -10,5 +10,7 @@ pub mod jwt;
 pub mod key_check;
 pub mod rate_gate;
 pub mod resolver;
+#[cfg(any(feature = "aws", feature = "sqlite"))]
+pub mod shaping;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -75,6 +75,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(replays::start))
         .routes(routes!(replays::one))
         .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::test_filter))
         .routes(routes!(webhooks::replay_dead))
         .routes(routes!(webhooks::enable))
         .routes(routes!(webhooks::secret))

@@ -20,9 +20,10 @@ use crate::domain::filter::EventPattern;
 use crate::domain::health::{Health, WebhookState};
 use crate::domain::ids::WebhookId;
 use crate::domain::retry::RetryPolicy;
+use crate::domain::signature_profile::SignatureProfile;
 use crate::domain::webhook::{Webhook, WebhookRequest};
 use crate::ports::WebhookFilter;
-use crate::service::{Hookline, RotateRequest, SecretView, TestOutcome};
+use crate::service::{FilterTestReport, FilterTestRequest, Hookline, RotateRequest, SecretView, TestOutcome};
 
 /// A webhook as the API shows it: the secret masked unless `secret_shown` says otherwise.
 #[derive(Serialize, ToSchema)]
@@ -31,6 +32,10 @@ pub struct WebhookView {
     name: String,
     url: String,
     secret: String,
+    /// The secret as the text GitHub- and Stripe-style verifiers are given: only in the
+    /// creation response, and only for those signature profiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_text: Option<String>,
     events: Vec<EventPattern>,
     is_active: bool,
     state: WebhookState,
@@ -40,6 +45,9 @@ pub struct WebhookView {
     headers: BTreeMap<String, String>,
     retry_policy: Option<RetryPolicy>,
     rate_limit_per_sec: Option<f64>,
+    signature: SignatureProfile,
+    filter: Option<String>,
+    transform: Option<String>,
     disabled_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -52,18 +60,20 @@ pub struct WebhookView {
 impl WebhookView {
     fn masked(webhook: Webhook) -> Self {
         let secret = webhook.secret.masked();
-        Self::with_secret(webhook, secret)
+        Self::with_secret(webhook, secret, None)
     }
 
     /// Only the creation response shows the secret in full.
     fn revealed(webhook: Webhook) -> Self {
         let secret = webhook.secret.expose().to_owned();
-        Self::with_secret(webhook, secret)
+        let text = webhook.secret_text().map(str::to_owned);
+        Self::with_secret(webhook, secret, text)
     }
 
-    fn with_secret(webhook: Webhook, secret: String) -> Self {
+    fn with_secret(webhook: Webhook, secret: String, secret_text: Option<String>) -> Self {
         Self {
-            warnings: webhook.secret.warning().into_iter().collect(),
+            warnings: webhook.secret_warnings(),
+            secret_text,
             id: webhook.id,
             name: webhook.name,
             url: webhook.url.as_str().to_owned(),
@@ -77,6 +87,9 @@ impl WebhookView {
             headers: webhook.headers,
             retry_policy: webhook.retry_policy,
             rate_limit_per_sec: webhook.rate_limit_per_sec,
+            signature: webhook.signature,
+            filter: webhook.filter.map(|f| f.source().to_owned()),
+            transform: webhook.transform.map(|t| t.source().to_owned()),
             disabled_reason: webhook.disabled_reason,
             created_at: webhook.created_at,
             updated_at: webhook.updated_at,
@@ -228,6 +241,16 @@ pub async fn enable(
     let webhook = hookline.enable_webhook(&id, request.release_held).await?;
     hookline.audit(&caller.actor, AuditAction::WebhookEnable, &id).await?;
     Ok(Json(WebhookView::masked(webhook)))
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/filter/test", tag = "webhooks", security(("bearer" = ["webhooks:read"])), request_body = FilterTestRequest,
+    responses((status = 200, description = "How the filter fared on the newest delivered events (or the catalog's examples when there are none)", body = FilterTestReport), Refusals, Rejections))]
+pub async fn test_filter(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    JsonBody(request): JsonBody<FilterTestRequest>,
+) -> Result<Json<FilterTestReport>, ApiError> {
+    Ok(Json(hookline.test_filter(request).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),

@@ -72,6 +72,10 @@ pub struct Delivery {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The body sent instead of the event's when the webhook transforms it: made once, at
+    /// fan-out, so every attempt sends the same bytes. Shown as the delivery's `payload`.
+    #[serde(skip)]
+    pub body: Option<String>,
 }
 
 impl Delivery {
@@ -90,6 +94,7 @@ impl Delivery {
             acknowledged_at: None,
             created_at: now,
             updated_at: now,
+            body: None,
         }
     }
 }

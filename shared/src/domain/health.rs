@@ -55,6 +55,11 @@ pub struct Health {
     pub probe_interval_secs: u64,
     /// While held deliveries are being released: the time slot the next one gets.
     pub release_next_at: Option<DateTime<Utc>>,
+    /// Events its content filter or transformation failed on (not delivered), ever.
+    pub expression_errors: u64,
+    /// Why one last failed (`filter: …` or `transform: …`), and when.
+    pub last_expression_error: Option<String>,
+    pub last_expression_error_at: Option<DateTime<Utc>>,
 }
 
 /// How often a success is written when nothing else changed.
@@ -73,6 +78,9 @@ pub enum HealthChange {
     NoProbe,
     /// Held deliveries are released from the slot `next_at` on; `None` when none are left.
     Releasing { next_at: Option<DateTime<Utc>> },
+    /// The filter or transformation failed on `count` events (not delivered), the last time
+    /// for `error`.
+    ExpressionErrors { count: u64, error: String },
     /// Held deliveries are to be released from `from` on, unless a release is already under
     /// way (which then goes on from where it is).
     Release { from: DateTime<Utc> },
@@ -160,6 +168,11 @@ impl Health {
                 self.probe_interval_secs = 0;
             }
             HealthChange::Releasing { next_at } => self.release_next_at = *next_at,
+            HealthChange::ExpressionErrors { count, error } => {
+                self.expression_errors = self.expression_errors.saturating_add(*count);
+                self.last_expression_error = Some(error.clone());
+                self.last_expression_error_at = Some(now);
+            }
             HealthChange::Release { from } => {
                 self.release_next_at.get_or_insert(*from);
             }
@@ -213,6 +226,16 @@ mod tests {
         assert!(health.success_worth_recording(at(60)));
         health.apply(&HealthChange::Failure { error: "timeout".into() }, at(31));
         assert!(health.success_worth_recording(at(32)));
+    }
+
+    #[test]
+    fn filter_failures_add_up_and_keep_the_last_reason_without_touching_the_streak() {
+        let mut health = Health::default();
+        health.apply(&HealthChange::ExpressionErrors { count: 2, error: "No such key: site_id".into() }, at(1));
+        health.apply(&HealthChange::ExpressionErrors { count: 1, error: "No such key: reason".into() }, at(2));
+        assert_eq!(health.expression_errors, 3);
+        assert_eq!((health.last_expression_error.as_deref(), health.last_expression_error_at), (Some("No such key: reason"), Some(at(2))));
+        assert_eq!(health.failure_streak, 0, "a filter failure is not a delivery failure");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `Debug` and `masked()` show only its last characters.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 
 use super::Invalid;
@@ -38,6 +38,15 @@ impl SigningSecret {
         Self { text: format!("{PREFIX}{}", STANDARD.encode(&key)), key }
     }
 
+    /// A fresh secret whose key is text (43 characters of base64url over 32 random bytes), for
+    /// receivers whose verifiers take the secret as text (GitHub's and Stripe's).
+    pub fn generate_text() -> Self {
+        let mut random = [0u8; 32];
+        rand::rng().fill_bytes(&mut random);
+        let key = URL_SAFE_NO_PAD.encode(random).into_bytes();
+        Self { text: format!("{PREFIX}{}", STANDARD.encode(&key)), key }
+    }
+
     /// A `whsec_` secret, or a plain text one (see the module's comment).
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let key = match raw.strip_prefix(PREFIX) {
@@ -64,6 +73,11 @@ impl SigningSecret {
                 self.key.len()
             )
         })
+    }
+
+    /// The key as text, when it is text a receiver can type (no spaces or control characters).
+    pub fn as_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok().filter(|text| !text.chars().any(|c| c.is_control() || c.is_whitespace()))
     }
 
     pub fn key(&self) -> &[u8] {

@@ -6,11 +6,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::Invalid;
+use super::content_filter::ContentFilter;
 use super::filter::{EventPattern, any_matches, parse_patterns};
 use super::health::{Health, WebhookState};
 use super::ids::WebhookId;
 use super::retry::{RetryPolicy, Schedule};
 use super::secret::SigningSecret;
+use super::signature_profile::{SignatureProfile, SignatureRequest};
+use super::transform::Transform;
 use super::webhook_url::{UrlRules, WebhookUrl};
 
 #[derive(Debug, Clone)]
@@ -35,6 +38,12 @@ pub struct Webhook {
     pub retry_policy: Option<RetryPolicy>,
     /// At most this many attempts per second, across every consumer; over it a delivery waits.
     pub rate_limit_per_sec: Option<f64>,
+    /// How its requests are signed.
+    pub signature: SignatureProfile,
+    /// Which of its types' events it gets: those this matches (all when `None`).
+    pub filter: Option<ContentFilter>,
+    /// The body it is sent instead of the envelope (the envelope when `None`).
+    pub transform: Option<Transform>,
     /// Why Hookline stopped attempting this webhook (a 410, failures), while it is not active.
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -72,6 +81,24 @@ impl Webhook {
         self.updated_at = now;
     }
 
+    /// The secret as the text a GitHub- or Stripe-style verifier is given, for those profiles.
+    pub fn secret_text(&self) -> Option<&str> {
+        self.signature.takes_text_secrets().then(|| self.secret.as_text()).flatten()
+    }
+
+    /// What is wrong with the secret short of refusing it: too short a key, or, in a profile
+    /// whose receivers take the secret as text, a key that is not text.
+    pub fn secret_warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self.secret.warning().into_iter().collect();
+        if self.signature.takes_text_secrets() && self.secret.as_text().is_none() {
+            warnings.push(
+                "this signature profile's verifiers take the secret as text, and this secret's key is not text: rotate the secret (a generated one will be text)"
+                    .to_owned(),
+            );
+        }
+        warnings
+    }
+
     /// The seed's `is_active`: deliveries are being attempted.
     pub fn is_active(&self) -> bool {
         self.state == WebhookState::Active
@@ -104,6 +131,16 @@ pub struct WebhookRequest {
     pub headers: BTreeMap<String, String>,
     pub retry_policy: Option<RetryPolicyRequest>,
     pub rate_limit_per_sec: Option<f64>,
+    /// `standard-webhooks` (the default), `github`, `stripe`, or
+    /// `{"profile": "stripe", "header_prefix": "Acme"}`.
+    pub signature: Option<SignatureRequest>,
+    /// A CEL expression over the envelope (`id`, `event_type`, `timestamp`, `data`,
+    /// `metadata`): only events it is true for are delivered, such as
+    /// `data.site_id == "site-12" && data.severity in ["major", "critical"]`.
+    pub filter: Option<String>,
+    /// A CEL expression over the envelope whose value is sent instead of it, such as
+    /// `{"customer": data.id, "email": data.email, "kind": event_type}`.
+    pub transform: Option<String>,
 }
 
 fn yes() -> bool {
@@ -136,6 +173,9 @@ pub struct WebhookDraft {
     pub headers: BTreeMap<String, String>,
     pub retry_policy: Option<RetryPolicy>,
     pub rate_limit_per_sec: Option<f64>,
+    pub signature: SignatureProfile,
+    pub filter: Option<ContentFilter>,
+    pub transform: Option<Transform>,
 }
 
 /// The fastest per-webhook rate limit that means anything (one attempt per millisecond).
@@ -150,6 +190,11 @@ impl WebhookRequest {
         if self.description.as_ref().is_some_and(|d| d.chars().count() > 1000) {
             return Err(Invalid::new("description", "must be at most 1000 characters"));
         }
+        let signature = self.signature.map(SignatureRequest::parse).transpose()?.unwrap_or_default();
+        let headers = parse_headers(self.headers)?;
+        if let Some(taken) = signature.header_names().into_iter().find(|name| headers.contains_key(name)) {
+            return Err(Invalid::new(format!("headers.{taken}"), "is the signature profile's and cannot be overridden"));
+        }
         Ok(WebhookDraft {
             name,
             url: WebhookUrl::parse(&self.url, rules)?,
@@ -157,9 +202,12 @@ impl WebhookRequest {
             events: parse_patterns(&self.events)?,
             is_active: self.is_active,
             description: self.description,
-            headers: parse_headers(self.headers)?,
+            headers,
             retry_policy: self.retry_policy.map(RetryPolicyRequest::parse).transpose()?,
             rate_limit_per_sec: self.rate_limit_per_sec.map(parse_rate).transpose()?,
+            signature,
+            filter: self.filter.as_deref().map(ContentFilter::compile).transpose()?,
+            transform: self.transform.as_deref().map(Transform::compile).transpose()?,
         })
     }
 }
@@ -266,6 +314,9 @@ mod tests {
             headers: BTreeMap::new(),
             retry_policy: None,
             rate_limit_per_sec: None,
+            signature: SignatureProfile::default(),
+            filter: None,
+            transform: None,
             disabled_reason: None,
             created_at: now,
             updated_at: now,
@@ -293,6 +344,7 @@ mod tests {
         assert_eq!(field_of(json!({"retry_policy": {"max_attempts": 99}})), "retry_policy.max_attempts");
         assert_eq!(field_of(json!({"rate_limit_per_sec": 0})), "rate_limit_per_sec");
         assert_eq!(field_of(json!({"rate_limit_per_sec": 5000})), "rate_limit_per_sec");
+        assert_eq!(field_of(json!({"signature": "github", "headers": {"X-Hub-Signature-256": "x"}})), "headers.x-hub-signature-256");
     }
 
     #[test]

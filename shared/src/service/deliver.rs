@@ -16,7 +16,6 @@ use crate::domain::ids::DeliveryId;
 use crate::domain::outcome::{ErrorKind, Outcome, classify};
 use crate::domain::rate_limit::Reservation;
 use crate::domain::retry::RetryPolicy;
-use crate::domain::signing::sign;
 use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
 use crate::ports::{AttemptRecord, Claimed, DeliveryTask, Disposition, OutboundRequest, Settled};
@@ -108,7 +107,7 @@ impl Hookline {
             return Ok(Disposition::RetryIn(wait));
         }
         let number = delivery.attempts + 1;
-        let mut result = self.attempt(&webhook, &event, &delivery.id, number).await;
+        let mut result = self.attempt(&webhook, &event, &delivery, number).await;
         let receiver = self.note_attempt(&webhook, &result).await?;
         let policy = webhook.policy(&self.settings.retry_policy);
         // A replayed delivery gets the whole policy again, counted from the replay.
@@ -171,10 +170,10 @@ impl Hookline {
     }
 
     /// Signs and sends one attempt; never fails, every problem becomes part of the attempt.
-    pub(crate) async fn attempt(&self, webhook: &Webhook, event: &Event, delivery_id: &DeliveryId, number: u32) -> AttemptResult {
+    pub(crate) async fn attempt(&self, webhook: &Webhook, event: &Event, delivery: &Delivery, number: u32) -> AttemptResult {
         let started_at = self.clock.now();
         let span = event.trace.unwrap_or_else(TraceContext::root).child();
-        let request = signed_request(webhook, event, delivery_id, number, started_at, &span);
+        let request = signed_request(webhook, event, delivery, number, started_at, &span);
         let clock = Instant::now();
         let sent = self.sender.send(&request).await;
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -204,7 +203,7 @@ impl Hookline {
                 Outcome::Retry { retry_after: None }
             }
         };
-        log_attempt(&attempt, delivery_id, &span);
+        log_attempt(&attempt, &delivery.id, &span);
         AttemptResult { attempt, outcome }
     }
 
@@ -261,32 +260,32 @@ fn log_attempt(attempt: &Attempt, delivery_id: &DeliveryId, span: &TraceContext)
     }
 }
 
-/// The attempt's request: the event's body, signed, in a new span of the event's trace.
+/// The attempt's request: the delivery's body (the event's, or the webhook's transformation of
+/// it), signed, in a new span of the event's trace.
 fn signed_request(
     webhook: &Webhook,
     event: &Event,
-    delivery_id: &DeliveryId,
+    delivery: &Delivery,
     number: u32,
     now: DateTime<Utc>,
     span: &TraceContext,
 ) -> OutboundRequest {
     let timestamp = now.timestamp();
-    let signature: Vec<String> =
-        webhook.signing_secrets(now).into_iter().map(|secret| sign(secret, event.id.as_str(), timestamp, event.body.as_bytes())).collect();
-    let signature = signature.join(" ");
     let mut headers = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         ("user-agent".to_owned(), format!("Hookline/{VERSION}")),
         ("webhook-id".to_owned(), event.id.to_string()),
         ("webhook-timestamp".to_owned(), timestamp.to_string()),
-        ("webhook-signature".to_owned(), signature),
         ("x-hookline-event-type".to_owned(), event.event_type.as_str().to_owned()),
-        ("x-hookline-delivery-id".to_owned(), delivery_id.to_string()),
+        ("x-hookline-delivery-id".to_owned(), delivery.id.to_string()),
         ("x-hookline-attempt".to_owned(), number.to_string()),
         ("traceparent".to_owned(), span.to_string()),
     ];
+    let secrets = webhook.signing_secrets(now);
+    let body = delivery.body.as_ref().unwrap_or(&event.body);
+    headers.extend(webhook.signature.headers(&secrets, event.id.as_str(), timestamp, body.as_bytes()));
     headers.extend(webhook.headers.iter().map(|(name, value)| (name.clone(), value.clone())));
-    OutboundRequest { url: webhook.url.as_str().to_owned(), headers, body: event.body.clone() }
+    OutboundRequest { url: webhook.url.as_str().to_owned(), headers, body: body.clone() }
 }
 
 #[cfg(test)]

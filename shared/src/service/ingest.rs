@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::filtering::{ExpressionFailures, Recipient, recipients};
 use super::notify::about_webhook;
 use super::{Hookline, ServiceError};
 use crate::domain::api_key::ApiKey;
@@ -163,6 +164,7 @@ impl Hookline {
         }
         let (mut fresh, mut again) = (Vec::new(), Vec::new());
         let mut counts = Vec::with_capacity(events.len());
+        let mut failures = ExpressionFailures::default();
         for (event, new) in events {
             let about = about_webhook(event);
             let webhooks: Vec<&Webhook> = subscribers
@@ -171,9 +173,11 @@ impl Hookline {
                 .iter()
                 .filter(|w| about.as_deref() != Some(w.id.as_str()))
                 .collect();
-            let deliveries = webhooks.iter().map(|w| {
-                let delivery = Delivery::new(event.id.clone(), w.id.clone(), event.event_type.as_str(), now);
-                if w.is_active() { delivery } else { delivery.held() }
+            let recipients = recipients(event, webhooks, self.settings.max_event_bytes, &mut failures);
+            let count = recipients.len();
+            let deliveries = recipients.into_iter().map(|Recipient { webhook, body }| {
+                let delivery = Delivery { body, ..Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now) };
+                if webhook.is_active() { delivery } else { delivery.held() }
             });
             if *new {
                 self.tally.published(event.event_type.as_str());
@@ -181,7 +185,7 @@ impl Hookline {
             } else {
                 again.extend(deliveries);
             }
-            counts.push(webhooks.len());
+            counts.push(count);
         }
         let tasks: Vec<DeliveryTask> =
             fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
@@ -200,6 +204,7 @@ impl Hookline {
         self.recheck_held_for(&held_for.into_values().collect::<Vec<_>>()).await?;
         let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
         self.stores.events.mark_all_fanned_out(&ids).await?;
+        self.record_expression_failures(failures).await;
         Ok(counts)
     }
 }

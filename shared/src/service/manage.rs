@@ -27,7 +27,7 @@ impl Hookline {
         let draft = self.parse_draft(request).await?;
         let now = self.clock.now();
         let stamp = Stamp { id: WebhookId::generate(unix_millis(now)), retired_secrets: Vec::new(), created_at: now, updated_at: now };
-        let webhook = build(draft, stamp, SigningSecret::generate);
+        let webhook = build(draft, stamp, None);
         self.stores.subscriptions.insert(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, "webhook created");
         Ok(webhook)
@@ -56,7 +56,7 @@ impl Hookline {
             updated_at: now,
         };
         let enable = draft.is_active && !current.is_active();
-        let mut replaced = build(draft, stamp, || current.secret.clone());
+        let mut replaced = build(draft, stamp, Some(current.secret.clone()));
         // The state changes only by pausing here; enabling goes through `enable_webhook`.
         replaced.health = current.health.clone();
         if replaced.state == WebhookState::Active || replaced.state == current.state {
@@ -96,7 +96,7 @@ impl Hookline {
         self.stores.events.record(&event).await?;
         let delivery = Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now);
         self.stores.deliveries.create(std::slice::from_ref(&delivery)).await?;
-        let result = self.attempt(webhook, &event, &delivery.id, 1).await;
+        let result = self.attempt(webhook, &event, &delivery, 1).await;
         let success = result.outcome == crate::domain::outcome::Outcome::Delivered;
         let status = if success { DeliveryStatus::Succeeded } else { failed };
         let record = AttemptRecord::new(&delivery, result.attempt.clone(), status, result.error_summary());
@@ -132,13 +132,15 @@ struct Stamp {
     updated_at: DateTime<Utc>,
 }
 
-/// A webhook from a draft; `default_secret` supplies the secret when the draft has none.
-fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> SigningSecret) -> Webhook {
+/// A webhook from a draft; `kept_secret` is the secret when the draft has none, and without
+/// one a new secret is generated for the draft's signature profile.
+fn build(draft: WebhookDraft, stamp: Stamp, kept_secret: Option<SigningSecret>) -> Webhook {
+    let secret = draft.secret.or(kept_secret).unwrap_or_else(|| draft.signature.generate_secret());
     Webhook {
         id: stamp.id,
         name: draft.name,
         url: draft.url,
-        secret: draft.secret.unwrap_or_else(default_secret),
+        secret,
         retired_secrets: stamp.retired_secrets,
         events: draft.events,
         state: if draft.is_active { WebhookState::Active } else { WebhookState::Paused },
@@ -148,6 +150,9 @@ fn build(draft: WebhookDraft, stamp: Stamp, default_secret: impl FnOnce() -> Sig
         headers: draft.headers,
         retry_policy: draft.retry_policy,
         rate_limit_per_sec: draft.rate_limit_per_sec,
+        signature: draft.signature,
+        filter: draft.filter,
+        transform: draft.transform,
         disabled_reason: None,
         created_at: stamp.created_at,
         updated_at: stamp.updated_at,

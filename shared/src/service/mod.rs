@@ -5,6 +5,7 @@ mod audit;
 mod bulk_replay;
 mod deliver;
 mod erase;
+mod filtering;
 mod health;
 mod ingest;
 mod keys;
@@ -19,6 +20,7 @@ mod telemetry;
 use std::sync::Arc;
 
 pub use deliver::{AttemptResult, plan_next};
+pub use filtering::{FilterExample, FilterFailure, FilterTestReport, FilterTestRequest};
 pub use health::Maintenance;
 pub use ingest::{PublishAs, PublishOutcome};
 pub use keys::{ApiKeyRequest, CreatedApiKey};

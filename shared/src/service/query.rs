@@ -65,7 +65,10 @@ impl Hookline {
         let id = DeliveryId::parse(id).ok_or(ServiceError::NotFound("delivery"))?;
         let delivery = self.stores.deliveries.get(&id).await?.ok_or(ServiceError::NotFound("delivery"))?;
         let attempts_log = self.stores.deliveries.attempts(&id).await?;
-        let payload = self.stores.events.get(&delivery.event_id).await?.and_then(|event| serde_json::from_str(&event.body).ok());
+        let payload = match &delivery.body {
+            Some(body) => serde_json::from_str(body).ok(),
+            None => self.stores.events.get(&delivery.event_id).await?.and_then(|event| serde_json::from_str(&event.body).ok()),
+        };
         Ok(DeliveryDetail { delivery, attempts_log, payload })
     }
 }

@@ -25,6 +25,9 @@ pub struct RotateRequest {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     pub secret: String,
+    /// The secret as the text GitHub- and Stripe-style verifiers are given (those profiles only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_text: Option<String>,
     pub retired_until: Vec<DateTime<Utc>>,
     /// Set when the secret is weaker than Standard Webhooks asks for (see `SigningSecret`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -34,7 +37,12 @@ pub struct SecretView {
 impl SecretView {
     fn of(webhook: &Webhook, now: DateTime<Utc>) -> Self {
         let retired_until = webhook.retired_secrets.iter().map(|r| r.expires_at).filter(|at| *at > now).collect();
-        Self { secret: webhook.secret.expose().to_owned(), retired_until, warnings: webhook.secret.warning().into_iter().collect() }
+        Self {
+            secret: webhook.secret.expose().to_owned(),
+            secret_text: webhook.secret_text().map(str::to_owned),
+            retired_until,
+            warnings: webhook.secret_warnings(),
+        }
     }
 }
 
@@ -53,8 +61,9 @@ impl Hookline {
         if grace > MAX_GRACE {
             return Err(Invalid::new("grace_period_secs", "must be at most 604800 (7 days)").into());
         }
-        let new = request.secret.as_deref().map(SigningSecret::parse).transpose()?.unwrap_or_else(SigningSecret::generate);
+        let new = request.secret.as_deref().map(SigningSecret::parse).transpose()?;
         let mut webhook = self.webhook(id).await?;
+        let new = new.unwrap_or_else(|| webhook.signature.generate_secret());
         webhook.rotate(new, grace, self.clock.now());
         self.stores.subscriptions.replace(&webhook).await?;
         tracing::info!(webhook_id = %webhook.id, grace_secs = grace.num_seconds(), "signing secret rotated");

@@ -38,6 +38,15 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
     log.create_new(&fresh).await.unwrap();
     let filter_other = DeliveryFilter { limit: 100, webhook_id: Some(other), ..DeliveryFilter::default() };
     assert_eq!(log.list(&filter_other).await.unwrap().items.len(), 30, "new deliveries are written in batches");
+    let body = Some(r#"{"invoice":"INV-1"}"#.to_owned());
+    let transforming = WebhookId::generate(12);
+    let transformed = [Delivery { body: body.clone(), ..delivery("evt_t1", &transforming, "invoice.paid") }];
+    let again = [Delivery { body: body.clone(), ..delivery("evt_t2", &transforming, "invoice.paid") }];
+    log.create_new(&transformed).await.unwrap();
+    log.create(&again).await.unwrap();
+    for made in [&transformed[0], &again[0]] {
+        assert_eq!(log.get(&made.id).await.unwrap().unwrap().body, body, "a transformed body is kept with its delivery");
+    }
 
     let failed = AttemptRecord::new(&first, attempt(1, Some(503), true), DeliveryStatus::Retrying, Some("HTTP 503".into()));
     log.record_attempt(&first.id, &failed, now()).await.unwrap();

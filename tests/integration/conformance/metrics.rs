@@ -14,9 +14,11 @@ use hookline_tests::emulator::Emulator;
 
 use super::{Backend, aws, now, sqlite};
 
-/// The start of a minute ten minutes ago: every attempt below falls inside it.
+/// The start of a minute ten minutes before the first call: every attempt below falls inside
+/// it. Taken once, so a test that runs across a minute's end keeps one base.
 fn base() -> DateTime<Utc> {
-    now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(10)
+    static BASE: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(10))
 }
 
 fn attempt(number: u32, after_ms: i64, duration_ms: u64, status: u16) -> Attempt {

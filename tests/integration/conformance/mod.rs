@@ -88,7 +88,8 @@ pub fn now() -> DateTime<Utc> {
 pub fn webhook(events: &[&str], active: bool) -> Webhook {
     let request: WebhookRequest = serde_json::from_value(json!({
         "name": "conformance", "url": "https://example.com/hook", "events": events, "is_active": active,
-        "headers": {"x-tenant": "acme"}, "retry_policy": {"preset": "svix"}
+        "headers": {"x-tenant": "acme"}, "retry_policy": {"preset": "svix"},
+        "signature": {"profile": "stripe", "header_prefix": "Acme"}, "filter": "data.amount > 500.0", "transform": "{\"amount\": data.amount}"
     }))
     .unwrap();
     let draft = request.parse(&UrlRules::default()).unwrap();
@@ -107,6 +108,9 @@ pub fn webhook(events: &[&str], active: bool) -> Webhook {
         headers: draft.headers,
         retry_policy: draft.retry_policy,
         rate_limit_per_sec: Some(20.0),
+        signature: draft.signature,
+        filter: draft.filter,
+        transform: draft.transform,
         disabled_reason: None,
         created_at: at,
         updated_at: at,

@@ -21,6 +21,11 @@ async fn subscriptions_round_trip_and_match(backend: &Backend) {
     );
     assert_eq!((read.created_at, read.description.clone()), (customers.created_at, customers.description.clone()));
     assert_eq!(read.rate_limit_per_sec, Some(20.0));
+    assert_eq!(read.signature, customers.signature);
+    let indexed = store.matching("customer.created").await.unwrap().into_iter().find(|w| w.id == customers.id).unwrap();
+    assert_eq!(indexed.signature, customers.signature, "fan-out reads the profile too");
+    assert_eq!(indexed.filter.as_ref().map(|f| f.source()), Some("data.amount > 500.0"), "and the filter");
+    assert_eq!(indexed.transform.as_ref().map(|t| t.source()), Some(r#"{"amount": data.amount}"#), "and the transform");
     assert!(matches!(store.insert(&customers).await, Err(StoreError::Conflict(_))));
 
     let mut matching: Vec<_> = store.matching("customer.created").await.unwrap().into_iter().map(|w| w.id).collect();

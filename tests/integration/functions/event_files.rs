@@ -145,6 +145,8 @@ async fn walk_every_sample(folder: &str) {
     assert_eq!(walk.api("api-get-webhook", 200).await["events"][1], "invoice.paid");
     walk.api("api-update-webhook", 200).await;
     walk.api("api-test-webhook", 200).await;
+    let tried = walk.api("api-test-filter", 200).await;
+    assert_eq!((tried["source"].as_str(), tried["matched"].as_u64()), (Some("recent"), Some(2)), "the two invoice events: {tried}");
     walk.api("api-get-secret", 200).await;
     walk.api("api-rotate-secret", 200).await;
     // The three published events, and the test ping.

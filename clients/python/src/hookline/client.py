@@ -21,6 +21,7 @@ ROUTES = {
     "delete_webhook": ("DELETE", "/api/v1/webhooks/{id}"),
     "enable_webhook": ("POST", "/api/v1/webhooks/{id}/enable"),
     "test_webhook": ("POST", "/api/v1/webhooks/{id}/test"),
+    "test_filter": ("POST", "/api/v1/webhooks/filter/test"),
     "get_secret": ("GET", "/api/v1/webhooks/{id}/secret"),
     "rotate_secret": ("POST", "/api/v1/webhooks/{id}/secret/rotate"),
     "list_webhook_deliveries": ("GET", "/api/v1/webhooks/{id}/deliveries"),
@@ -36,7 +37,9 @@ ROUTES = {
 }
 
 # What `PUT /webhooks/{id}` takes, of what `GET` shows.
-_WEBHOOK_FIELDS = ("name", "url", "events", "is_active", "description", "headers", "retry_policy", "rate_limit_per_sec")
+_WEBHOOK_FIELDS = (
+    "name", "url", "events", "is_active", "description", "headers", "retry_policy", "rate_limit_per_sec", "signature", "filter", "transform",
+)
 
 
 class Hookline:
@@ -115,6 +118,16 @@ class Hookline:
     def test_webhook(self, id: str) -> Dict[str, Any]:
         """Sends a signed `webhook.test` event now; the attempt."""
         return self._call("test_webhook", {"id": id})
+
+    def test_filter(self, filter: Optional[str] = None, *, transform: Optional[str] = None,
+                    event_types: Optional[Sequence[str]] = None, limit: Optional[int] = None) -> Dict[str, Any]:
+        """How a content filter and a transformation fare on the newest delivered events, before they are saved."""
+        body: Dict[str, Any] = {name: value for name, value in (("filter", filter), ("transform", transform)) if value is not None}
+        if event_types is not None:
+            body["event_types"] = list(event_types)
+        if limit is not None:
+            body["limit"] = limit
+        return self._call("test_filter", body=body)
 
     def get_secret(self, id: str) -> Dict[str, Any]:
         return self._call("get_secret", {"id": id})

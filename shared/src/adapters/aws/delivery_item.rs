@@ -70,6 +70,7 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
     put_opt(&mut item, "last_status_code", delivery.last_status_code.map(n));
     put_opt(&mut item, "last_error", delivery.last_error.as_deref().map(s));
     put_opt(&mut item, "acknowledged_at", delivery.acknowledged_at.map(time));
+    put_opt(&mut item, "body", delivery.body.as_deref().map(s));
     item
 }
 
@@ -90,6 +91,7 @@ pub fn from_item(item: &Item) -> Result<Delivery, StoreError> {
         acknowledged_at: opt_time(item, "acknowledged_at")?,
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,
+        body: opt_s(item, "body"),
     })
 }
 

@@ -20,6 +20,9 @@ pub fn health_of(item: &Item) -> Result<Health, StoreError> {
         next_probe_at: opt_time(item, "h_probe_at")?,
         probe_interval_secs: opt_n(item, "h_probe_secs")?.unwrap_or(0),
         release_next_at: opt_time(item, "h_release_at")?,
+        expression_errors: opt_n(item, "h_expr_errors")?.unwrap_or(0),
+        last_expression_error: opt_s(item, "h_expr_error"),
+        last_expression_error_at: opt_time(item, "h_expr_error_at")?,
     })
 }
 
@@ -39,6 +42,10 @@ pub fn update_for(change: &HealthChange, at: DateTime<Utc>) -> (String, Vec<(&'s
         HealthChange::NoProbe => ("REMOVE h_probe_at, h_probe_secs".into(), Vec::new()),
         HealthChange::Releasing { next_at: Some(next) } => ("SET h_release_at = :next".into(), vec![(":next", time(*next))]),
         HealthChange::Releasing { next_at: None } => ("REMOVE h_release_at".into(), Vec::new()),
+        HealthChange::ExpressionErrors { count, error } => (
+            "ADD h_expr_errors :count SET h_expr_error = :error, h_expr_error_at = :at".into(),
+            vec![(":count", n(*count)), (":error", s(error)), (":at", time(at))],
+        ),
         HealthChange::Release { from } => ("SET h_release_at = if_not_exists(h_release_at, :from)".into(), vec![(":from", time(*from))]),
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::cipher::SecretCipher;
+use crate::adapters::shaping::StoredShaping;
 use crate::domain::filter::EventPattern;
 use crate::domain::health::{Health, WebhookState};
 use crate::domain::ids::WebhookId;
@@ -37,6 +38,8 @@ struct WebhookDoc {
     retry_policy: Option<RetryPolicy>,
     #[serde(default)]
     rate_limit_per_sec: Option<f64>,
+    #[serde(flatten)]
+    shaping: StoredShaping,
     disabled_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -71,6 +74,7 @@ pub fn to_doc(webhook: &Webhook, cipher: &SecretCipher) -> String {
         headers: webhook.headers.clone(),
         retry_policy: webhook.retry_policy.clone(),
         rate_limit_per_sec: webhook.rate_limit_per_sec,
+        shaping: StoredShaping::of(webhook),
         disabled_reason: webhook.disabled_reason.clone(),
         created_at: webhook.created_at,
         updated_at: webhook.updated_at,
@@ -93,6 +97,7 @@ pub fn from_doc(raw: &str, cipher: &SecretCipher) -> Result<Webhook, StoreError>
         (false, Some(_)) => WebhookState::Disabled,
         (false, None) => WebhookState::Paused,
     });
+    let shaping = doc.shaping.compile().map_err(corrupt)?;
     Ok(Webhook {
         id: WebhookId::parse(&doc.id).ok_or_else(|| corrupt("id"))?,
         name: doc.name,
@@ -107,6 +112,9 @@ pub fn from_doc(raw: &str, cipher: &SecretCipher) -> Result<Webhook, StoreError>
         headers: doc.headers,
         retry_policy: doc.retry_policy,
         rate_limit_per_sec: doc.rate_limit_per_sec,
+        signature: shaping.signature,
+        filter: shaping.filter,
+        transform: shaping.transform,
         disabled_reason: doc.disabled_reason,
         created_at: doc.created_at,
         updated_at: doc.updated_at,

@@ -16,7 +16,7 @@ use crate::domain::outcome::ErrorKind;
 use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
-     attempts_before_replay, acknowledged_at";
+     attempts_before_replay, acknowledged_at, body";
 
 pub struct SqliteDeliveryStore {
     db: Arc<Db>,
@@ -40,12 +40,12 @@ impl DeliveryStore for SqliteDeliveryStore {
         self.db
             .write(move |conn| {
                 let mut insert = conn.prepare_cached(
-                    "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, ?8) ON CONFLICT (id) DO NOTHING",
                 )?;
                 for d in &deliveries {
                     let next = d.next_attempt_at.map(to_text);
-                    insert.execute(params![d.id.as_str(), d.event_id.as_str(), d.webhook_id.as_str(), d.event_type, d.status.as_str(), next, to_text(d.created_at)])?;
+                    insert.execute(params![d.id.as_str(), d.event_id.as_str(), d.webhook_id.as_str(), d.event_type, d.status.as_str(), next, to_text(d.created_at), d.body])?;
                 }
                 Ok(())
             })
@@ -286,6 +286,7 @@ fn read_delivery(row: &Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
         updated_at: from_text(&row.get::<_, String>(11)?)?,
         attempts_before_replay: row.get(12)?,
         acknowledged_at: optional_time(row, 13)?,
+        body: row.get(14)?,
     };
     Ok((row.get(0)?, delivery))
 }

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     state TEXT,
     state_changed_at TEXT,
     health TEXT NOT NULL DEFAULT '{}',
-    rate_limit REAL
+    rate_limit REAL,
+    shaping TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_error TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    acknowledged_at TEXT
+    acknowledged_at TEXT,
+    body TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
@@ -119,7 +121,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("webhooks", "state_changed_at", "TEXT"),
     ("webhooks", "health", "TEXT NOT NULL DEFAULT '{}'"),
     ("webhooks", "rate_limit", "REAL"),
+    ("webhooks", "shaping", "TEXT"),
     ("deliveries", "acknowledged_at", "TEXT"),
+    ("deliveries", "body", "TEXT"),
     ("events", "trace", "TEXT"),
 ];
 

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::adapters::cipher::SecretCipher;
+use crate::adapters::shaping::StoredShaping;
 use crate::domain::filter::{EventPattern, any_matches};
 use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::WebhookId;
@@ -20,7 +21,7 @@ use crate::domain::webhook_url::WebhookUrl;
 use crate::ports::{Page, StateChange, StoreError, SubscriptionStore, WebhookFilter};
 
 const COLUMNS: &str = "seq, id, name, url, secret, events, is_active, description, headers, retry_policy, disabled_reason, created_at, updated_at, \
-     retired_secrets, state, state_changed_at, health, rate_limit";
+     retired_secrets, state, state_changed_at, health, rate_limit, shaping";
 
 pub struct SqliteSubscriptionStore {
     db: Arc<Db>,
@@ -175,7 +176,7 @@ impl SubscriptionStore for SqliteSubscriptionStore {
 
 /// A webhook flattened to column values, owned so it can move to the writer thread.
 struct WebhookRow {
-    values: [Option<String>; 15],
+    values: [Option<String>; 16],
     rate_limit: Option<f64>,
 }
 
@@ -202,6 +203,7 @@ impl WebhookRow {
                 Some(cipher.seal(&retired_to_json(&webhook.retired_secrets), id)),
                 Some(webhook.state.as_str().to_owned()),
                 Some(to_text(webhook.state_changed_at)),
+                Some(json(serde_json::to_string(&StoredShaping::of(webhook)))),
             ],
             rate_limit: webhook.rate_limit_per_sec,
         }
@@ -212,18 +214,36 @@ impl WebhookRow {
         if replace {
             let sql = "UPDATE webhooks SET name = ?2, url = ?3, secret = ?4, events = ?5, is_active = ?6, description = ?7, \
                        headers = ?8, retry_policy = ?9, disabled_reason = ?10, created_at = ?11, updated_at = ?12, \
-                       retired_secrets = ?13, state = ?14, state_changed_at = ?15, rate_limit = ?16 WHERE id = ?1";
+                       retired_secrets = ?13, state = ?14, state_changed_at = ?15, shaping = ?16, rate_limit = ?17 WHERE id = ?1";
             let changed = conn.execute(
                 sql,
-                params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], self.rate_limit],
+                params![
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3],
+                    v[4],
+                    v[5],
+                    v[6],
+                    v[7],
+                    v[8],
+                    v[9],
+                    v[10],
+                    v[11],
+                    v[12],
+                    v[13],
+                    v[14],
+                    v[15],
+                    self.rate_limit
+                ],
             )?;
             return if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) };
         }
         let sql = "INSERT INTO webhooks (id, name, url, secret, events, is_active, description, headers, retry_policy, \
-                   disabled_reason, created_at, updated_at, retired_secrets, state, state_changed_at, rate_limit) \
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+                   disabled_reason, created_at, updated_at, retired_secrets, state, state_changed_at, shaping, rate_limit) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
         let values =
-            params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], self.rate_limit];
+            params![v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], self.rate_limit];
         match conn.execute(sql, values) {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Err(StoreError::Conflict("a webhook with this id already exists".into()))
@@ -252,6 +272,12 @@ fn read_webhook(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<(i64, 
         None => WebhookState::Paused,
     };
     let updated_at = from_text(&text(12)?)?;
+    // Rows written before the column have none: shaped as before.
+    let stored: StoredShaping = match row.get::<_, Option<String>>(18)? {
+        Some(raw) => serde_json::from_str(&raw).map_err(|_| corrupt("shaping"))?,
+        None => StoredShaping::default(),
+    };
+    let shaping = stored.compile().map_err(corrupt)?;
     let webhook = Webhook {
         id: WebhookId::parse(&id).ok_or_else(|| corrupt("webhook id"))?,
         name: text(2)?,
@@ -262,6 +288,9 @@ fn read_webhook(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<(i64, 
         state_changed_at: row.get::<_, Option<String>>(15)?.map(|raw| from_text(&raw)).transpose()?.unwrap_or(updated_at),
         health: serde_json::from_str(&text(16)?).map_err(|_| corrupt("health"))?,
         rate_limit_per_sec: row.get(17)?,
+        signature: shaping.signature,
+        filter: shaping.filter,
+        transform: shaping.transform,
         description: row.get(7)?,
         headers,
         retry_policy,
