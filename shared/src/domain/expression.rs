@@ -14,10 +14,10 @@
 //! - a macro (`all`, `exists`, `exists_one`, `map`, `filter`) may not contain another, so an
 //!   evaluation costs at most the expression's size times the event's, never a power of it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cel::common::ast::{EntryExpr, Expr, operators};
-use cel::{Context, Program, Value};
+use cel::{Context, Env, Program, Value};
 
 use super::Invalid;
 
@@ -83,22 +83,30 @@ impl PartialEq for Expression {
 
 /// An event as expressions see it, converted once and evaluated by every webhook's.
 pub struct EnvelopeInput {
-    fields: Vec<(&'static str, Value)>,
+    /// The standard library and the envelope's roots as variables: made once per event, shared
+    /// by every expression evaluated on it.
+    context: Context<'static, 'static>,
 }
 
 impl EnvelopeInput {
     /// The envelope (the delivered body) as variables; a body that is not a JSON object gives
     /// every root as null.
     pub fn of(envelope: &serde_json::Value) -> Self {
-        let fields = ROOTS
-            .iter()
-            .filter_map(|root| {
-                let value = envelope.get(root).unwrap_or(&serde_json::Value::Null);
-                cel::to_value(value).ok().map(|converted| (*root, converted))
-            })
-            .collect();
-        Self { fields }
+        let mut context = Context::with_env(standard_env());
+        for root in ROOTS {
+            let value = envelope.get(root).unwrap_or(&serde_json::Value::Null);
+            if let Ok(converted) = cel::to_value(value) {
+                context.add_variable_from_value(*root, converted);
+            }
+        }
+        Self { context }
     }
+}
+
+/// CEL's standard environment, built once: building it registers every standard function.
+fn standard_env() -> Arc<Env> {
+    static STANDARD: OnceLock<Arc<Env>> = OnceLock::new();
+    STANDARD.get_or_init(|| Arc::new(Env::stdlib())).clone()
 }
 
 impl Expression {
@@ -132,11 +140,7 @@ impl Expression {
 
     /// The expression's value on an event: `Err` says why it failed on it.
     pub fn evaluate(&self, input: &EnvelopeInput) -> Result<Value, String> {
-        let mut context = Context::default();
-        for (name, value) in &input.fields {
-            context.add_variable_from_value(*name, value.clone());
-        }
-        self.program.execute(&context).map_err(|error| error.to_string())
+        self.program.execute(&input.context).map_err(|error| error.to_string())
     }
 }
 
