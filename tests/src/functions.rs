@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,6 +21,7 @@ use hookline_lambda::{Function, FunctionArgs, deliver, http, ingest, maintain, w
 use serde_json::{Value, json};
 
 use crate::emulator::Emulator;
+use crate::faults::FaultLayer;
 use crate::iam::RecordCalls;
 
 /// The local development key the sample events' token is signed with (README).
@@ -57,6 +58,23 @@ pub struct Functions {
     pub emulator: Emulator,
     pub queues: Queues,
     pub table: String,
+    args: Box<FunctionArgs>,
+    /// Physical resource names → the template's logical ids.
+    resources: HashMap<String, String>,
+}
+
+/// The delivery queue's settings: how long a received task stays invisible, and after how
+/// many receives the queue itself dead-letters it.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    pub visibility: Duration,
+    pub max_receives: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self { visibility: Duration::from_secs(30), max_receives: 10 }
+    }
 }
 
 /// The functions over a fresh table and queues: loopback deliveries allowed, retries after
@@ -67,39 +85,63 @@ pub async fn spawn_functions(max_attempts: u32, schedule: &str) -> Functions {
 
 /// `spawn_functions` with more settings, as the functions' flags (`--failing-after 3`, …).
 pub async fn spawn_functions_tuned(max_attempts: u32, schedule: &str, more: &[&str]) -> Functions {
-    spawn_functions_over(Emulator::connect().await, max_attempts, schedule, more).await
+    spawn_functions_over(Emulator::connect().await, max_attempts, schedule, more, QueueSettings::default()).await
 }
 
 /// `spawn_functions` over the given clients (the benchmark's count their requests).
 pub async fn spawn_functions_with(emulator: Emulator, max_attempts: u32, schedule: &str) -> Functions {
-    spawn_functions_over(emulator, max_attempts, schedule, &[]).await
+    spawn_functions_over(emulator, max_attempts, schedule, &[], QueueSettings::default()).await
 }
 
-async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedule: &str, more: &[&str]) -> Functions {
+/// `spawn_functions_tuned` over a delivery queue with the given settings.
+pub async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedule: &str, more: &[&str], queue: QueueSettings) -> Functions {
     let table = emulator.fresh_table().await;
-    let queues = emulator.fresh_queues(Duration::from_secs(30), 10).await;
+    let queues = emulator.fresh_queues(queue.visibility, queue.max_receives).await;
     let args = function_args(&table, &queues, max_attempts, schedule, more);
     let resources: HashMap<String, String> =
         [(table.clone(), "Table"), (queues.queue_url.clone(), "DeliveryQueue"), (queues.dlq_url.clone(), "DeliveryDeadLetterQueue")]
             .into_iter()
             .map(|(physical, logical)| (physical, logical.to_owned()))
             .collect();
-    let cold_start = |name: &'static str| {
-        let recorder = RecordCalls::new(name, resources.clone());
-        let dynamodb = emulator.dynamodb.config().to_builder().interceptor(recorder.clone()).build();
-        let sqs = emulator.sqs.config().to_builder().interceptor(recorder).build();
-        let clients = (aws_sdk_dynamodb::Client::from_conf(dynamodb), aws_sdk_sqs::Client::from_conf(sqs));
-        let args = FunctionArgs { function_name: Some(format!("hookline-test-{name}")), ..args.clone() };
-        async move {
-            let mut function = wire_with_clients(&args, clients, Arc::new(SystemResolver)).await.unwrap();
-            // Tests read the EMF documents the handlers write.
-            function.metrics_log = MetricsLog::kept();
-            Arc::new(function)
-        }
-    };
-    let (api_function, ingest_function) = (cold_start("api").await, cold_start("ingest").await);
-    let (deliver_function, maintain_function) = (cold_start("deliver").await, cold_start("maintain").await);
-    Functions { api_function, ingest_function, deliver_function, maintain_function, emulator, queues, table }
+    let start = |name| cold_start(&emulator, &args, &resources, name, None);
+    let (api_function, ingest_function) = (start("api").await, start("ingest").await);
+    let (deliver_function, maintain_function) = (start("deliver").await, start("maintain").await);
+    Functions {
+        api_function,
+        ingest_function,
+        deliver_function,
+        maintain_function,
+        emulator,
+        queues,
+        table,
+        args: Box::new(args),
+        resources,
+    }
+}
+
+/// One cold start of the function `name`: its own SDK clients, recorded for IAM, behind
+/// `faults` when given.
+async fn cold_start(
+    emulator: &Emulator,
+    args: &FunctionArgs,
+    resources: &HashMap<String, String>,
+    name: &'static str,
+    faults: Option<&FaultLayer>,
+) -> Arc<Function> {
+    let recorder = RecordCalls::new(name, resources.clone());
+    let (dynamodb_config, sqs_config) = (emulator.dynamodb.config(), emulator.sqs.config());
+    let mut dynamodb = dynamodb_config.to_builder().interceptor(recorder.clone());
+    let mut sqs = sqs_config.to_builder().interceptor(recorder);
+    if let Some(layer) = faults {
+        dynamodb.set_http_client(Some(layer.wrap(dynamodb_config.http_client())));
+        sqs.set_http_client(Some(layer.wrap(sqs_config.http_client())));
+    }
+    let clients = (aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), aws_sdk_sqs::Client::from_conf(sqs.build()));
+    let args = FunctionArgs { function_name: Some(format!("hookline-test-{name}")), ..args.clone() };
+    let mut function = wire_with_clients(&args, clients, Arc::new(SystemResolver)).await.unwrap();
+    // Tests read the EMF documents the handlers write.
+    function.metrics_log = MetricsLog::kept();
+    Arc::new(function)
 }
 
 fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str, more: &[&str]) -> FunctionArgs {
@@ -128,10 +170,10 @@ fn function_args(table: &str, queues: &Queues, max_attempts: u32, schedule: &str
         "100000",
         "--management-burst",
         "100000",
-        "--request-timeout",
-        "5",
     ];
-    FunctionArgs::try_parse_from(base.iter().chain(more)).unwrap()
+    // Five seconds for a receiver to answer, unless the test says otherwise.
+    let timeout: &[&str] = if more.contains(&"--request-timeout") { &[] } else { &["--request-timeout", "5"] };
+    FunctionArgs::try_parse_from(base.iter().chain(timeout).chain(more)).unwrap()
 }
 
 /// What one poll of the delivery queue did.
@@ -142,6 +184,11 @@ pub struct Poll {
 }
 
 impl Functions {
+    /// Another cold start of the function `name` (a second container), behind `faults` when given.
+    pub async fn cold_start(&self, name: &'static str, faults: Option<&FaultLayer>) -> Arc<Function> {
+        cold_start(&self.emulator, &self.args, &self.resources, name, faults).await
+    }
+
     /// An API Gateway request answered through the router: (status, JSON body).
     pub async fn api(&self, event: Value) -> (u16, Value) {
         let request: ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
@@ -188,27 +235,20 @@ impl Functions {
             .send()
             .await
             .unwrap();
-        let records: Vec<Value> = output
-            .messages()
-            .iter()
-            .map(|m| {
-                json!({
-                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                    "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect::<serde_json::Map<_, _>>()),
-                    "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:deliveries",
-                    "awsRegion": "us-east-1"
-                })
-            })
-            .collect();
-        if records.is_empty() {
+        if output.messages().is_empty() {
             return Poll::default();
         }
-        let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let event = sqs_event(output.messages());
         let response = deliver::handle(&self.deliver_function, event).await;
+        let failed = self.acknowledge(output.messages(), &response).await;
+        Poll { received: output.messages().len(), failed }
+    }
+
+    /// What the Lambda poller does with a batch's response: one `DeleteMessageBatch` for the
+    /// messages not reported as failures. Returns how many were reported.
+    pub async fn acknowledge(&self, messages: &[aws_sdk_sqs::types::Message], response: &SqsBatchResponse) -> usize {
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        // Like the Lambda poller: one DeleteMessageBatch for the records not reported as failures.
-        let finished: Vec<DeleteMessageBatchRequestEntry> = output
-            .messages()
+        let finished: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
             .filter(|m| !failed.contains(&m.message_id().unwrap_or_default()))
             .enumerate()
@@ -224,7 +264,7 @@ impl Functions {
             let sqs = &self.emulator.sqs;
             sqs.delete_message_batch().queue_url(&self.queues.queue_url).set_entries(Some(finished)).send().await.unwrap();
         }
-        Poll { received: output.messages().len(), failed: failed.len() }
+        failed.len()
     }
 
     /// Polls until a batch arrives (a retry's visibility delay is jittered), for at most `limit`.
@@ -265,4 +305,21 @@ impl Functions {
         let count = output.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages));
         count.and_then(|c| c.parse().ok()).unwrap_or(0)
     }
+}
+
+/// The SQS event the Lambda poller makes of received `messages`.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, Value> =
+                m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect()).unwrap_or_default();
+            json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "attributes": attributes,
+                "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:deliveries",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
 }

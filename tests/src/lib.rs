@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod emulator;
+pub mod fault_run;
+pub mod faults;
 pub mod functions;
 pub mod guide_receiver;
 pub mod iam;

@@ -52,6 +52,9 @@ struct Reply {
 struct Shared {
     requests: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Reply>>,
+    /// Every `n`th request (counted from 1) gets the reply, the first rule that matches.
+    every: Mutex<Vec<(usize, Reply)>>,
+    count: std::sync::atomic::AtomicUsize,
     default: Mutex<Reply>,
 }
 
@@ -68,6 +71,8 @@ impl TestReceiver {
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(VecDeque::new()),
+            every: Mutex::new(Vec::new()),
+            count: std::sync::atomic::AtomicUsize::new(0),
             default: Mutex::new(Reply { status: 200, delay: Duration::ZERO, retry_after: None }),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,6 +109,13 @@ impl TestReceiver {
         self
     }
 
+    /// From now on, answer every `n`th request with `status` after waiting `delay` (a request
+    /// the script answers is counted too).
+    pub fn every(&self, n: usize, status: u16, delay: Duration) -> &Self {
+        self.shared.every.lock().unwrap().push((n.max(1), Reply { status, delay, retry_after: None }));
+        self
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.requests.lock().unwrap().clone()
     }
@@ -124,8 +136,10 @@ impl TestReceiver {
 
 async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let reply = {
+        let number = shared.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let rule = shared.every.lock().unwrap().iter().find(|(n, _)| number % n == 0).map(|(_, reply)| *reply);
         let next = shared.script.lock().unwrap().pop_front();
-        next.unwrap_or_else(|| *shared.default.lock().unwrap())
+        next.or(rule).unwrap_or_else(|| *shared.default.lock().unwrap())
     };
     tokio::time::sleep(reply.delay).await;
     let received =

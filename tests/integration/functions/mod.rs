@@ -5,6 +5,7 @@ mod bulk_replay;
 mod end_to_end;
 mod endpoint_health;
 mod event_files;
+mod faults;
 
 use hookline_tests::functions::{Functions, sample_event};
 use serde_json::{Value, json};

@@ -33,6 +33,7 @@ mod webhook_item;
 
 use std::error::Error;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use api_keys::DynamoDbApiKeyStore;
 pub use audit::DynamoDbAuditLog;
@@ -110,23 +111,50 @@ pub(crate) fn page_size(limit: usize) -> i32 {
     i32::try_from(limit.clamp(1, 100)).unwrap_or(100)
 }
 
+/// How every AWS call is retried, in one place: the SDK's standard mode (exponential backoff
+/// with full jitter, and a retry quota that stops retrying when most calls fail), at most five
+/// attempts, waiting 100 ms doubling to at most 5 s: a throttled DynamoDB partition gets about
+/// 1.5 s to recover before the call fails. The Rust SDK's own default starts at 1 s, which
+/// would spend a Lambda invocation's time asleep.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// How long an AWS call may take: 2 s to connect, 5 s an attempt, 15 s in all with its retries,
+/// well inside the functions' timeouts (30 s `ingest`, 60 s `deliver`), so a call that hangs
+/// fails the step (its message comes back) instead of the invocation being cut off.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(15))
+        .build()
+}
+
 /// The SDK configuration from the environment (the Lambda role, `AWS_REGION`), pointed at
 /// `endpoint` when one is given (an emulator such as moto).
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry_config()).timeout_config(timeout_config());
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }
     loader.load().await
 }
 
-/// A configuration for an emulator on `endpoint`: fixed test credentials, region `us-east-1`.
+/// A configuration for an emulator on `endpoint`: fixed test credentials, region `us-east-1`,
+/// and the same retries and timeouts as on AWS.
 pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
     let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "emulator");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
         .load()
         .await
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The AWS fault run at a size of your choosing (the test command runs it with 200 events):
+# starts moto on a free loopback port, runs the fault-run test with EVENTS events (default
+# 3000) and prints its report, then stops moto. See the README's "Faults the emulator hides".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/moto.sh
+
+ensure_venv
+moto_log=/dev/null
+trap stop_moto EXIT
+start_moto
+HOOKLINE_FAULT_EVENTS="${1:-3000}" cargo test --release --locked -p hookline-tests --test integration \
+    functions::faults::nothing_accepted -- --nocapture

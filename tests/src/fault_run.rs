@@ -1,0 +1,428 @@
+//! The AWS fault run: events published through `ingest` and delivered by two `deliver`
+//! instances to receivers that succeed, fail and time out, while the fault layer (`faults`)
+//! throttles, fails and loses the answers of AWS calls and kills invocations between sending an
+//! attempt and recording it, and the emulated poller duplicates messages, re-sends them late and
+//! loses batch responses (an invocation killed after recording, before answering). Afterwards
+//! every accepted event must be delivered or dead on every webhook, with one delivery record
+//! each; receivers may see an event again, under the same `webhook-id`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use hookline_lambda::{Function, deliver, ingest};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::TestReceiver;
+use crate::emulator::Emulator;
+use crate::faults::{FaultCounts, FaultLayer, FaultPlan};
+use crate::functions::{Functions, QueueSettings, sample_event, spawn_functions_over, sqs_event};
+
+/// How hard the run is.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultRunSettings {
+    pub events: usize,
+    /// Faults in `ingest`'s AWS calls.
+    pub ingest: FaultPlan,
+    /// Faults in `deliver`'s AWS calls, kills included.
+    pub deliver: FaultPlan,
+    /// Share of received messages the poller also sends again, 0 to 2 s later.
+    pub duplicate: f64,
+    /// Share of invocations whose batch response is lost.
+    pub response_lost: f64,
+    /// How long the run may take before it is reported unfinished.
+    pub limit: Duration,
+}
+
+impl FaultRunSettings {
+    pub fn standard(events: usize) -> Self {
+        let calls = FaultPlan { throttled: 0.05, server_error: 0.03, answer_lost: 0.03, ..FaultPlan::default() };
+        Self {
+            events,
+            ingest: calls,
+            deliver: FaultPlan { kill_before_record: 0.03, ..calls },
+            duplicate: 0.05,
+            response_lost: 0.03,
+            limit: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The subscribers: what each answers.
+const RECEIVERS: [&str; 4] = ["steady", "flaky", "slow", "down"];
+
+/// What the poller and publishers did, beside the fault layer's counts.
+#[derive(Debug, Default)]
+struct Tally {
+    invocations: AtomicU64,
+    responses_lost: AtomicU64,
+    duplicated: AtomicU64,
+    ingest_failures: AtomicU64,
+}
+
+/// One webhook's outcome.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookOutcome {
+    pub succeeded: usize,
+    pub dead: usize,
+    /// Deliveries neither succeeded nor dead when the run ended.
+    pub open: usize,
+    /// Accepted events with no delivery record.
+    pub missing: usize,
+    /// Events with more than one delivery record.
+    pub recorded_twice: usize,
+    /// Requests that arrived, and how many of them repeated a `webhook-id` already answered 2xx.
+    pub requests: usize,
+    pub repeats: usize,
+    /// Dead deliveries with fewer attempts than the policy allows (the `down` receiver's).
+    pub dead_early: usize,
+}
+
+/// What a run did and found.
+#[derive(Debug, Default)]
+pub struct FaultReport {
+    pub accepted: usize,
+    pub elapsed: Duration,
+    pub unfinished: bool,
+    pub calls: u64,
+    pub throttled: u64,
+    pub server_errors: u64,
+    pub answers_lost: u64,
+    pub killed_before_record: u64,
+    pub responses_lost: u64,
+    pub duplicated: u64,
+    pub invocations: u64,
+    pub ingest_failures: u64,
+    pub webhooks: BTreeMap<&'static str, WebhookOutcome>,
+    /// Events the `steady` receiver never got, or whose delivery is not `succeeded` there.
+    pub lost: usize,
+}
+
+impl FaultReport {
+    /// What is wrong; empty when nothing accepted was lost or recorded twice.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.unfinished {
+            problems.push("the queue did not drain in time".to_owned());
+        }
+        if self.lost > 0 {
+            problems.push(format!("{} accepted events lost", self.lost));
+        }
+        for (name, outcome) in &self.webhooks {
+            for (count, what) in [
+                (outcome.open, "still open"),
+                (outcome.missing, "with no delivery record"),
+                (outcome.recorded_twice, "recorded twice"),
+                (outcome.dead_early, "dead before their last attempt"),
+            ] {
+                if count > 0 {
+                    problems.push(format!("{name}: {count} deliveries {what}"));
+                }
+            }
+        }
+        if name_count(&self.webhooks, "down", |o| o.succeeded) > 0 {
+            problems.push("the receiver that is down had deliveries succeed".to_owned());
+        }
+        problems
+    }
+}
+
+fn name_count(webhooks: &BTreeMap<&'static str, WebhookOutcome>, name: &str, field: impl Fn(&WebhookOutcome) -> usize) -> usize {
+    webhooks.get(name).map(field).unwrap_or(0)
+}
+
+impl fmt::Display for FaultReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "fault run: {} events accepted in {:.1} s{}",
+            self.accepted,
+            self.elapsed.as_secs_f64(),
+            if self.unfinished { " (unfinished)" } else { "" }
+        )?;
+        writeln!(
+            f,
+            "  injected: {} AWS calls, {} throttled, {} failed with 500, {} applied with the answer lost; {} invocations killed before recording an attempt sent, {} batch responses lost, {} messages delivered again late",
+            self.calls,
+            self.throttled,
+            self.server_errors,
+            self.answers_lost,
+            self.killed_before_record,
+            self.responses_lost,
+            self.duplicated
+        )?;
+        writeln!(f, "  {} deliver invocations, {} ingest invocations failed and retried", self.invocations, self.ingest_failures)?;
+        writeln!(f, "  webhook   succeeded  dead  open  missing  recorded twice  requests  repeated webhook-ids")?;
+        for (name, o) in &self.webhooks {
+            writeln!(
+                f,
+                "  {name:<8} {:>10} {:>5} {:>5} {:>8} {:>15} {:>9} {:>21}",
+                o.succeeded, o.dead, o.open, o.missing, o.recorded_twice, o.requests, o.repeats
+            )?;
+        }
+        write!(f, "  lost: {}", self.lost)
+    }
+}
+
+/// Runs it against the emulator the tests use.
+pub async fn run(settings: FaultRunSettings) -> FaultReport {
+    let queue = QueueSettings { visibility: Duration::from_secs(4), max_receives: 30 };
+    let tuning = ["--request-timeout", "1", "--failing-after", "1000000"];
+    let mut functions = spawn_functions_over(Emulator::connect().await, 3, "1", &tuning, queue).await;
+    let counts = Arc::new(FaultCounts::default());
+    functions.ingest_function = functions.cold_start("ingest", Some(&FaultLayer::new(settings.ingest, counts.clone()))).await;
+    // Two containers of `deliver`, each with its own clients (and kill signal).
+    let (first_layer, second_layer) =
+        (FaultLayer::new(settings.deliver, counts.clone()), FaultLayer::new(settings.deliver, counts.clone()));
+    let first_function = functions.cold_start("deliver", Some(&first_layer)).await;
+    let second_function = functions.cold_start("deliver", Some(&second_layer)).await;
+    let receivers = start_receivers().await;
+    let mut webhooks = Vec::new();
+    for (name, receiver) in RECEIVERS.iter().zip(&receivers) {
+        let body = json!({"name": name, "url": receiver.url, "events": ["customer.*", "invoice.*"]});
+        let (status, created) = functions.call("POST", "/api/v1/webhooks", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        webhooks.push((*name, created["id"].as_str().unwrap_or_default().to_owned(), receiver.clone()));
+    }
+
+    let started = Instant::now();
+    let (tally, publishing) = (Arc::new(Tally::default()), Arc::new(AtomicBool::new(true)));
+    let publisher = async {
+        let accepted = publish_all(&functions, settings.events, &tally).await;
+        publishing.store(false, Ordering::Relaxed);
+        accepted
+    };
+    let (accepted, first, second) = tokio::join!(
+        publisher,
+        consume(&functions, &first_function, &first_layer, &settings, &tally, &publishing, started),
+        consume(&functions, &second_function, &second_layer, &settings, &tally, &publishing, started),
+    );
+    let drained = [first, second];
+    let mut report = FaultReport {
+        accepted: accepted.len(),
+        elapsed: started.elapsed(),
+        unfinished: drained.iter().any(|done| !done),
+        calls: FaultCounts::get(&counts.calls),
+        throttled: FaultCounts::get(&counts.throttled),
+        server_errors: FaultCounts::get(&counts.server_errors),
+        answers_lost: FaultCounts::get(&counts.answers_lost),
+        killed_before_record: FaultCounts::get(&counts.kills),
+        responses_lost: tally.responses_lost.load(Ordering::Relaxed),
+        duplicated: tally.duplicated.load(Ordering::Relaxed),
+        invocations: tally.invocations.load(Ordering::Relaxed),
+        ingest_failures: tally.ingest_failures.load(Ordering::Relaxed),
+        ..FaultReport::default()
+    };
+    for (name, id, receiver) in &webhooks {
+        let records = all_deliveries(&functions, id).await;
+        report.webhooks.insert(name, outcome(&accepted, &records, receiver));
+    }
+    let steady = &webhooks[0];
+    let received: BTreeSet<String> =
+        steady.2.received().iter().filter(|r| r.status == 200).map(|r| r.header("webhook-id").to_owned()).collect();
+    let steady_records = all_deliveries(&functions, &steady.1).await;
+    let succeeded: BTreeSet<&str> =
+        steady_records.iter().filter(|d| d["status"] == "succeeded").filter_map(|d| d["event_id"].as_str()).collect();
+    report.lost = accepted.iter().filter(|id| !received.contains(*id) || !succeeded.contains(id.as_str())).count();
+    report
+}
+
+async fn start_receivers() -> Vec<TestReceiver> {
+    let (steady, flaky, slow, down) =
+        (TestReceiver::start().await, TestReceiver::start().await, TestReceiver::start().await, TestReceiver::start().await);
+    flaky.every(3, 503, Duration::ZERO);
+    // Longer than the 1 s the functions wait for an answer: a timeout.
+    slow.every(4, 200, Duration::from_millis(1_500));
+    down.always(500);
+    vec![steady, flaky, slow, down]
+}
+
+/// Publishes `count` events, half from EventBridge one at a time and half from an inbound SQS
+/// queue ten to a batch, each retried until accepted as its source would; returns their ids.
+async fn publish_all(functions: &Functions, count: usize, tally: &Tally) -> BTreeSet<String> {
+    let mut accepted = BTreeSet::new();
+    let run = crate::emulator::unique_name("fr");
+    let (eventbridge, queued) = (count / 2, count - count / 2);
+    for n in 0..eventbridge {
+        let id = format!("{run}-eb-{n}");
+        let mut event = sample_event("ingest-eventbridge", &[]);
+        event["id"] = json!(id);
+        event["detail-type"] = json!("customer.created");
+        event["detail"] = catalog_example("customer.created");
+        while ingest::handle(&functions.ingest_function, event.clone()).await.is_err() {
+            tally.ingest_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        accepted.insert(format!("evt_{id}"));
+    }
+    let ids: Vec<String> = (0..queued).map(|n| format!("evt_{run}-sqs-{n}")).collect();
+    for batch in ids.chunks(10) {
+        let mut pending: Vec<&String> = batch.iter().collect();
+        while !pending.is_empty() {
+            let records: Vec<Value> = pending.iter().map(|id| inbound_record(id)).collect();
+            let answer = ingest::handle(&functions.ingest_function, json!({ "Records": records })).await;
+            let failed: BTreeSet<String> = match &answer {
+                Ok(response) => response["batchItemFailures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                    .collect(),
+                Err(_) => pending.iter().map(|id| id.to_string()).collect(),
+            };
+            if !failed.is_empty() {
+                tally.ingest_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            pending.retain(|id| failed.contains(id.as_str()));
+        }
+        accepted.extend(batch.iter().cloned());
+    }
+    accepted
+}
+
+fn catalog_example(event_type: &str) -> Value {
+    hookline_core::domain::catalog::find(event_type).map(|t| t.example.clone()).unwrap_or(Value::Null)
+}
+
+/// An inbound queue record publishing `invoice.paid` with the event id `id` (also its message id).
+fn inbound_record(id: &str) -> Value {
+    let body = json!({"id": id, "event_type": "invoice.paid", "data": catalog_example("invoice.paid")});
+    json!({
+        "messageId": id, "receiptHandle": format!("receipt-{id}"), "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1773342238000"},
+        "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hookline-inbound",
+        "awsRegion": "us-east-1"
+    })
+}
+
+/// One emulated Lambda poller over one `deliver` instance, until publishing is over and the
+/// queue stays empty; false when `limit` passed first.
+async fn consume(
+    functions: &Functions,
+    function: &Function,
+    layer: &FaultLayer,
+    settings: &FaultRunSettings,
+    tally: &Tally,
+    publishing: &AtomicBool,
+    started: Instant,
+) -> bool {
+    let mut idle_since: Option<Instant> = None;
+    while started.elapsed() < settings.limit {
+        let messages = receive(functions).await;
+        if messages.is_empty() {
+            if publishing.load(Ordering::Relaxed) || queue_holds_any(functions).await {
+                idle_since = None;
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(2) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        idle_since = None;
+        duplicate_some(functions, &messages, settings.duplicate, tally).await;
+        invoke(functions, function, layer, &messages, settings.response_lost, tally).await;
+    }
+    false
+}
+
+async fn receive(functions: &Functions) -> Vec<Message> {
+    let sqs = &functions.emulator.sqs;
+    let output = sqs
+        .receive_message()
+        .queue_url(&functions.queues.queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await;
+    output.map(|o| o.messages.unwrap_or_default()).unwrap_or_default()
+}
+
+/// True while any task is visible, in flight or delayed.
+async fn queue_holds_any(functions: &Functions) -> bool {
+    let names = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ];
+    let request =
+        functions.emulator.sqs.get_queue_attributes().queue_url(&functions.queues.queue_url).set_attribute_names(Some(names.to_vec()));
+    let Ok(output) = request.send().await else { return true };
+    output.attributes().is_some_and(|a| a.values().any(|count| count != "0"))
+}
+
+/// SQS's at-least-once delivery: a share of the messages come again, up to 2 s later.
+async fn duplicate_some(functions: &Functions, messages: &[Message], share: f64, tally: &Tally) {
+    for message in messages {
+        let (again, delay) = {
+            let mut rng = rand::rng();
+            (rng.random_bool(share), rng.random_range(0..=2))
+        };
+        if again {
+            let send = functions
+                .emulator
+                .sqs
+                .send_message()
+                .queue_url(&functions.queues.queue_url)
+                .message_body(message.body().unwrap_or_default());
+            if send.delay_seconds(delay).send().await.is_ok() {
+                tally.duplicated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// One invocation: killed when the layer says so (nothing deleted, as when Lambda times out),
+/// its response lost for a share of them, otherwise the poller deletes what did not fail.
+async fn invoke(functions: &Functions, function: &Function, layer: &FaultLayer, messages: &[Message], response_lost: f64, tally: &Tally) {
+    tally.invocations.fetch_add(1, Ordering::Relaxed);
+    let event = sqs_event(messages);
+    let response = tokio::select! {
+        response = deliver::handle(function, event) => response,
+        // Counted by the layer, as `kills`.
+        () = layer.killed() => return,
+    };
+    if rand::rng().random_bool(response_lost) {
+        tally.responses_lost.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    functions.acknowledge(messages, &response).await;
+}
+
+/// Every delivery of a webhook, through the API function (which has no faults).
+async fn all_deliveries(functions: &Functions, webhook: &str) -> Vec<Value> {
+    let (mut all, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let query = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let (status, page) = functions.call("GET", &format!("/api/v1/webhooks/{webhook}/deliveries?limit=100{query}"), None).await;
+        assert_eq!(status, 200, "{page}");
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return all,
+        }
+    }
+}
+
+fn outcome(accepted: &BTreeSet<String>, records: &[Value], receiver: &TestReceiver) -> WebhookOutcome {
+    let mut per_event: BTreeMap<&str, usize> = BTreeMap::new();
+    for record in records {
+        *per_event.entry(record["event_id"].as_str().unwrap_or_default()).or_default() += 1;
+    }
+    let status = |wanted: &str| records.iter().filter(|d| d["status"] == wanted).count();
+    let requests = receiver.received();
+    let mut answered = BTreeSet::new();
+    let repeats = requests.iter().filter(|r| r.status == 200 && !answered.insert(r.header("webhook-id").to_owned())).count();
+    WebhookOutcome {
+        succeeded: status("succeeded"),
+        dead: status("dead"),
+        open: records.len() - status("succeeded") - status("dead"),
+        missing: accepted.iter().filter(|id| !per_event.contains_key(id.as_str())).count(),
+        recorded_twice: per_event.values().filter(|count| **count > 1).count(),
+        requests: requests.len(),
+        repeats,
+        dead_early: records.iter().filter(|d| d["status"] == "dead" && d["attempts"].as_u64() < Some(3)).count(),
+    }
+}
