@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod emulator;
+pub mod fault_report;
 pub mod fault_run;
 pub mod faults;
 pub mod functions;
