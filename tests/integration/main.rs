@@ -11,6 +11,7 @@ mod content_filters;
 mod dashboard;
 mod dead_letters;
 mod delivery;
+mod disk_full;
 mod endpoint_health;
 mod functions;
 mod history;

@@ -52,6 +52,9 @@ impl FaultRunSettings {
     }
 }
 
+/// How many times a listing the storage could not answer (503) is asked again.
+const STORAGE_RETRIES: usize = 5;
+
 /// The subscribers: what each answers.
 const RECEIVERS: [&str; 4] = ["steady", "flaky", "slow", "down"];
 
@@ -287,12 +290,23 @@ async fn invoke(functions: &Functions, function: &Function, layer: &FaultLayer, 
     functions.acknowledge(messages, &response).await;
 }
 
-/// Every delivery of a webhook, through the API function (which has no faults).
+/// Every delivery of a webhook, through the API function (which has no faults, but an
+/// emulator that a long run keeps busy can still answer too slowly: a 503 is asked again, as a
+/// client would).
 async fn all_deliveries(functions: &Functions, webhook: &str) -> Vec<Value> {
     let (mut all, mut cursor) = (Vec::new(), None::<String>);
     loop {
         let query = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let (status, page) = functions.call("GET", &format!("/api/v1/webhooks/{webhook}/deliveries?limit=100{query}"), None).await;
+        let path = format!("/api/v1/webhooks/{webhook}/deliveries?limit=100{query}");
+        let mut answer = functions.call("GET", &path, None).await;
+        for _ in 0..STORAGE_RETRIES {
+            if answer.0 != 503 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            answer = functions.call("GET", &path, None).await;
+        }
+        let (status, page) = answer;
         assert_eq!(status, 200, "{page}");
         all.extend(page["data"].as_array().cloned().unwrap_or_default());
         match page["next_cursor"].as_str() {

@@ -10,8 +10,8 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookline_core::domain::Invalid;
 use hookline_core::domain::event::PublishRequest;
 use hookline_core::domain::json::from_value;
@@ -89,47 +89,47 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, IngestEr
 }
 
 async fn ingest(function: &Function, event: Value) -> Result<Value, IngestError> {
-    let source = Source::of(&event).ok_or(IngestError::UnknownSource)?;
-    let answer = match source {
-        Source::Http => {
-            let request: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            serde_json::to_value(http::serve(function.router(), request).await).map_err(IngestError::Answer)?
-        }
-        Source::Sqs => {
-            let event: SqsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            serde_json::to_value(from_queue(function, event).await).map_err(IngestError::Answer)?
-        }
-        Source::Sns => {
-            let event: SnsEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            let items = event.records.into_iter().map(|r| Inbound {
-                request: parse_json(&r.sns.message),
-                message_id: Some(r.sns.message_id),
-                source: sns_source(&r.sns.topic_arn),
-            });
-            summary(publish_all(function, items.collect()).await)?
-        }
-        Source::EventBridge => {
-            let event: EventBridgeEvent = serde_json::from_value(event).map_err(|e| IngestError::Malformed(source, e))?;
-            let request = json!({
-                "event_type": event.detail_type,
-                "data": event.detail,
-                "timestamp": event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            });
-            let inbound = Inbound { request: Ok(request), message_id: event.id, source: format!("eventbridge:{}", event.source) };
-            summary(publish_all(function, vec![inbound]).await)?
-        }
+    let answer = match Invocation::parse(event)? {
+        Invocation::Http(request) => serde_json::to_value(http::serve(function.router(), *request).await).map_err(IngestError::Answer)?,
+        Invocation::Queue(event) => serde_json::to_value(from_queue(function, event).await).map_err(IngestError::Answer)?,
+        Invocation::Notifications(items) => summary(publish_all(function, items).await)?,
     };
     Ok(answer)
 }
 
+/// An invocation's event, read by its source's shape: everything `ingest` takes from the
+/// network before it publishes.
+pub enum Invocation {
+    /// An API Gateway request, for the core's router.
+    Http(Box<ApiGatewayV2httpRequest>),
+    /// Inbound queue messages, each a publish request; failures are reported per message.
+    Queue(SqsEvent),
+    /// SNS or EventBridge: the publish requests they carry (the invocation fails as a whole).
+    Notifications(Vec<Inbound>),
+}
+
+impl Invocation {
+    pub fn parse(event: Value) -> Result<Self, IngestError> {
+        let source = Source::of(&event).ok_or(IngestError::UnknownSource)?;
+        let malformed = |error| IngestError::Malformed(source, error);
+        Ok(match source {
+            Source::Http => Self::Http(Box::new(serde_json::from_value(event).map_err(malformed)?)),
+            Source::Sqs => Self::Queue(serde_json::from_value(event).map_err(malformed)?),
+            Source::Sns => {
+                let event: SnsEvent = serde_json::from_value(event).map_err(malformed)?;
+                Self::Notifications(event.records.into_iter().map(Inbound::from_sns).collect())
+            }
+            Source::EventBridge => {
+                let event: EventBridgeEvent = serde_json::from_value(event).map_err(malformed)?;
+                Self::Notifications(vec![Inbound::from_eventbridge(event)])
+            }
+        })
+    }
+}
+
 /// Each message is a publish request; the ones that fail are reported for the queue to retry.
 async fn from_queue(function: &Function, event: SqsEvent) -> SqsBatchResponse {
-    let items = event.records.iter().map(|r| Inbound {
-        request: parse_json(r.body.as_deref().unwrap_or_default()),
-        message_id: r.message_id.clone(),
-        source: "sqs".to_owned(),
-    });
-    let results = publish_all(function, items.collect()).await;
+    let results = publish_all(function, queued(&event)).await;
     let published = event.records.iter().zip(results).map(|(record, result)| match result {
         Ok(_) => true,
         Err(error) => {
@@ -140,8 +140,18 @@ async fn from_queue(function: &Function, event: SqsEvent) -> SqsBatchResponse {
     batch_response(&event.records, published.collect())
 }
 
+/// The publish requests of an inbound queue's messages, in order.
+pub fn queued(event: &SqsEvent) -> Vec<Inbound> {
+    let inbound = |record: &SqsMessage| Inbound {
+        request: parse_json(record.body.as_deref().unwrap_or_default()),
+        message_id: record.message_id.clone(),
+        source: "sqs".to_owned(),
+    };
+    event.records.iter().map(inbound).collect()
+}
+
 /// One publish request as a source hands it over.
-struct Inbound {
+pub struct Inbound {
     /// The request's JSON, or why the message is not JSON.
     request: Result<Value, String>,
     /// The source's id for the message: the event's id when the request has none, so a
@@ -152,8 +162,25 @@ struct Inbound {
 }
 
 impl Inbound {
+    fn from_sns(record: SnsRecord) -> Self {
+        Self {
+            request: parse_json(&record.sns.message),
+            message_id: Some(record.sns.message_id),
+            source: sns_source(&record.sns.topic_arn),
+        }
+    }
+
+    fn from_eventbridge(event: EventBridgeEvent) -> Self {
+        let request = json!({
+            "event_type": event.detail_type,
+            "data": event.detail,
+            "timestamp": event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        });
+        Self { request: Ok(request), message_id: event.id, source: format!("eventbridge:{}", event.source) }
+    }
+
     /// The publish request (or why there is none), and the source it came from.
-    fn parse(self) -> (Result<PublishRequest, ServiceError>, String) {
+    pub fn parse(self) -> (Result<PublishRequest, ServiceError>, String) {
         let message_id = self.message_id;
         let request = self.request.map_err(|reason| ServiceError::Invalid(Invalid::new("message", reason))).and_then(|value| {
             let mut request = from_value::<PublishRequest>(value)?;

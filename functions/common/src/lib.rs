@@ -1,7 +1,9 @@
 //! What Hookline's Lambda functions share: their settings from the environment (`config`),
 //! the adapters wired over DynamoDB and SQS once per cold start (`wiring`), and the handlers
-//! (`ingest`, `deliver`, `maintain`; the `api` function serves the core's router through `lambda_http`).
+//! (`ingest`, `deliver`, `maintain`; the `api` function serves the core's router through `http`).
 //! Each function's `main.rs` only calls one `run_*` here, so tests drive the same handlers.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 
 mod batch;
 pub mod config;
@@ -56,7 +58,12 @@ pub async fn cold_start() -> Result<Function, lambda_runtime::Error> {
 /// The `api` function: the management API behind API Gateway (HTTP API, payload v2).
 pub async fn run_api() -> Result<(), lambda_runtime::Error> {
     let function = cold_start().await?;
-    lambda_http::run(tower::ServiceExt::map_request(function.router(), http::without_stage)).await
+    let router = function.router();
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<ApiGatewayV2httpRequest>| {
+        let router = router.clone();
+        async move { Ok::<_, std::convert::Infallible>(http::serve(router, event.payload).await) }
+    }))
+    .await
 }
 
 /// The `ingest` function: HTTP publishing, EventBridge, SNS and an inbound SQS queue.

@@ -1,12 +1,12 @@
 //! `/api/v1/api-keys`: publisher keys, managed by admins.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::ApiError;
 use super::auth::Admin;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, PathParam};
 use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::api_key::ApiKey;
 use crate::domain::audit::AuditAction;
@@ -33,7 +33,7 @@ pub async fn list(_caller: Admin, State(hookline): State<Hookline>) -> Result<Js
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", security(("bearer" = ["webhooks:admin"])), params(("id" = String, Path, description = "The key's id (`key_…`)")),
     responses((status = 204, description = "Revoked: the key no longer publishes"), Refusals, Rejections))]
-pub async fn revoke(caller: Admin, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(caller: Admin, State(hookline): State<Hookline>, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
     hookline.revoke_api_key(&id).await?;
     hookline.audit(&caller.actor, AuditAction::ApiKeyRevoke, &id).await?;
     Ok(StatusCode::NO_CONTENT)

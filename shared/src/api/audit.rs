@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit` (admin) and `DELETE /api/v1/events/{id}` (admin, erasure).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::ApiError;
 use super::auth::Admin;
 use super::deliveries::SinceQuery;
-use super::extract::{QueryParams, page_limit};
+use super::extract::{PathParam, QueryParams, page_limit};
 use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::ports::AuditFilter;
@@ -57,7 +57,11 @@ pub async fn list(
 /// Erases an event's payload for a data-protection request; its delivery outcomes remain.
 #[utoipa::path(delete, path = "/api/v1/events/{id}", tag = "events", security(("bearer" = ["webhooks:admin"])), params(("id" = String, Path, description = "The event's id")),
     responses((status = 204, description = "The payload replaced by an erasure marker; open deliveries cancelled, outcomes kept"), Refusals, Rejections))]
-pub async fn erase_event(caller: Admin, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn erase_event(
+    caller: Admin,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<StatusCode, ApiError> {
     hookline.erase_event(&id).await?;
     hookline.audit(&caller.actor, AuditAction::EventErase, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,11 +1,11 @@
 //! `/api/v1/webhooks/events`: the event catalog.
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::ApiError;
 use super::auth::Reader;
+use super::extract::PathParam;
 use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::catalog::{self, EventTypeInfo};
 
@@ -19,7 +19,7 @@ pub async fn list(_caller: Reader) -> Json<Listing<&'static EventTypeInfo>> {
 
 #[utoipa::path(get, path = "/api/v1/webhooks/events/{event_type}", tag = "catalog", security(("bearer" = ["webhooks:read"])), params(("event_type" = String, Path, description = "e.g. `invoice.paid`")),
     responses((status = 200, description = "One event type", body = EventTypeInfo), Refusals, Rejections))]
-pub async fn one(_caller: Reader, Path(event_type): Path<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
+pub async fn one(_caller: Reader, PathParam(event_type): PathParam<String>) -> Result<Json<&'static EventTypeInfo>, ApiError> {
     catalog::find_subscribable(&event_type)
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("unknown event type '{event_type}'")))

@@ -5,11 +5,11 @@
 //! framing and any origin but this one.
 
 use axum::Extension;
-use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
+use super::extract::PathParam;
 
 /// Scripts, styles, data and fetches from this origin only; no inline script, no framing.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -55,7 +55,7 @@ pub async fn index(unslashed: Option<Extension<Unslashed>>) -> Response {
 /// `GET /ui/{file}`: one of its scripts or styles.
 #[utoipa::path(get, path = "/ui/{file}", tag = "dashboard", params(("file" = String, Path, description = "e.g. `app.js`")),
     responses((status = 200, description = "A script, style sheet or licence of the dashboard"), (status = 404, description = "No such file", body = super::openapi::ErrorBody)))]
-pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn asset(PathParam(name): PathParam<String>) -> Result<Response, ApiError> {
     let (_, content_type, body) = ASSETS
         .iter()
         .find(|(asset, _, _)| *asset == name)

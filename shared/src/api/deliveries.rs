@@ -1,7 +1,7 @@
 //! Delivery history: global, per webhook, and one delivery with its attempts.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::ApiError;
 use super::auth::{Reader, Writer};
-use super::extract::{QueryParams, page_limit};
+use super::extract::{PathParam, QueryParams, page_limit};
 use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
@@ -69,7 +69,7 @@ pub async fn list(
 pub async fn list_for_webhook(
     _caller: Reader,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<HistoryQuery>,
 ) -> Result<Json<Listing<Delivery>>, ApiError> {
     let webhook = hookline.webhook(&id).await?;
@@ -154,7 +154,7 @@ fn invalid_query(detail: impl Into<String>) -> ApiError {
 pub async fn replay(
     caller: Writer,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
     let delivery = hookline.replay_delivery(&id).await?;
     hookline.audit(&caller.actor, AuditAction::DeliveryReplay, &id).await?;
@@ -164,7 +164,11 @@ pub async fn replay(
 /// `POST /api/v1/webhooks/deliveries/{id}/acknowledge`: a dead delivery reviewed.
 #[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{delivery_id}/acknowledge", tag = "deliveries", security(("bearer" = ["webhooks:write"])), params(("delivery_id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses((status = 200, description = "A dead delivery marked reviewed: its type's retention applies from now (409 for any other)", body = Delivery), Refusals, Rejections))]
-pub async fn acknowledge(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<Delivery>, ApiError> {
+pub async fn acknowledge(
+    caller: Writer,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<Delivery>, ApiError> {
     let delivery = hookline.acknowledge_delivery(&id).await?;
     hookline.audit(&caller.actor, AuditAction::DeliveryAcknowledge, &id).await?;
     Ok(Json(delivery))
@@ -182,7 +186,11 @@ fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/webhooks/deliveries/{delivery_id}", tag = "deliveries", security(("bearer" = ["webhooks:read"])), params(("delivery_id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses((status = 200, description = "The delivery with every attempt and the payload that was sent", body = DeliveryDetail), Refusals, Rejections))]
-pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<DeliveryDetail>, ApiError> {
+pub async fn one(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
     Ok(Json(hookline.delivery(&id).await?))
 }
 

@@ -16,6 +16,10 @@ use crate::service::ServiceError;
 /// thousands of tasks, short enough that nobody waits long once it has.
 const OVERLOADED_RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// How long a publisher waits when the storage failed (a full disk, a throttled table): about
+/// what an operator or DynamoDB's capacity needs to catch up, and nothing was accepted.
+const STORAGE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -73,15 +77,16 @@ impl ApiError {
     }
 
     pub fn internal(cause: &dyn std::error::Error) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(next) = source {
-            chain.push_str(": ");
-            chain.push_str(&next.to_string());
-            source = next.source();
-        }
-        tracing::error!(error = %chain, "internal error");
+        tracing::error!(error = %chain(cause), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
+    }
+
+    /// 503 with `Retry-After`: the storage failed (the disk is full or read-only, the table is
+    /// throttled), so nothing was stored; the same request may be sent again.
+    pub fn storage_unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %chain(cause), "storage unavailable");
+        let detail = "the storage is unavailable; nothing was stored, send the request again later";
+        Self { retry_after: Some(STORAGE_RETRY_AFTER), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", detail) }
     }
 }
 
@@ -101,9 +106,21 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Store(StoreError::NotFound) => Self::new(StatusCode::NOT_FOUND, "not_found", "not found"),
             ServiceError::Store(StoreError::Conflict(detail)) => Self::new(StatusCode::CONFLICT, "conflict", detail),
-            other => Self::internal(&other),
+            ServiceError::Store(StoreError::Backend(_)) | ServiceError::Queue(_) => Self::storage_unavailable(&error),
         }
     }
+}
+
+/// An error with its sources, for the log.
+fn chain(cause: &dyn std::error::Error) -> String {
+    let mut chain = cause.to_string();
+    let mut source = cause.source();
+    while let Some(next) = source {
+        chain.push_str(": ");
+        chain.push_str(&next.to_string());
+        source = next.source();
+    }
+    chain
 }
 
 impl IntoResponse for ApiError {

@@ -33,7 +33,6 @@ pub struct BatchRequest {
     responses((status = 202, description = "Stored and fanned out: durable before this answer", body = PublishOutcome),
         (status = 200, description = "This `id` was published before with the same content: a duplicate, nothing sent again", body = PublishOutcome),
         (status = 413, description = "The event is over the size limit", body = ErrorBody),
-        (status = 503, description = "Overloaded: the delivery backlog is at its limit (`--max-backlog`); publish again after `Retry-After`", body = ErrorBody),
         Refusals, Rejections))]
 pub async fn publish(
     Publisher(key): Publisher,
@@ -51,7 +50,6 @@ pub async fn publish(
 #[utoipa::path(post, path = "/api/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = BatchRequest,
     params(("traceparent" = Option<String>, Header, description = "W3C Trace Context, for every event of the batch")),
     responses((status = 200, description = "Each event accepted or refused on its own", body = BatchAnswer),
-        (status = 503, description = "Overloaded: the delivery backlog is at its limit; the whole batch is refused, publish it again after `Retry-After`", body = ErrorBody),
         Refusals, Rejections))]
 pub async fn publish_batch(
     Publisher(key): Publisher,

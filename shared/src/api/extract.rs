@@ -2,7 +2,7 @@
 //! `{code, detail}` shape as everything else.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -75,5 +75,20 @@ pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
         None => Ok(20),
         Some(n @ 1..=100) => Ok(n),
         Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 100")),
+    }
+}
+
+/// A path parameter: 400 `invalid_path` when it does not decode (a percent-escape that is not
+/// UTF-8), instead of axum's plain-text answer.
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text()))?;
+        Ok(Self(value))
     }
 }

@@ -1,5 +1,6 @@
 //! The management HTTP API: one axum `Router`, served by `axum::serve` in the local binary
-//! and by `lambda_http` on AWS. Handlers are thin: extractors parse, one service call acts.
+//! and by the Lambda functions on AWS (through their API Gateway conversion). Handlers are
+//! thin: extractors parse, one service call acts.
 
 mod api_keys;
 mod audit;

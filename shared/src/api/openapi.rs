@@ -43,6 +43,11 @@ pub enum Refusals {
     /// Too many requests for this token or key; see `Retry-After`.
     #[response(status = 429)]
     TooMany(ErrorBody),
+    /// Nothing was done: the storage failed (`storage_unavailable`: a full disk, a throttled
+    /// table) or, when publishing, the delivery backlog is at its limit (`overloaded`, a batch
+    /// refused whole); send the same request again after `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// What a route that changes something may answer besides `Refusals`.

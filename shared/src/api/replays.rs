@@ -1,14 +1,14 @@
 //! `POST /api/v1/webhooks/deliveries/replay` (a bulk replay) and `GET /api/v1/webhooks/replays/{id}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ApiError;
 use super::auth::{Reader, Writer};
-use super::extract::OptionalJsonBody;
+use super::extract::{OptionalJsonBody, PathParam};
 use super::openapi::{Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::ids::ReplayId;
@@ -59,6 +59,10 @@ pub async fn start(
 
 #[utoipa::path(get, path = "/api/v1/webhooks/replays/{id}", tag = "deliveries", operation_id = "replay_status", security(("bearer" = ["webhooks:read"])), params(("id" = String, Path, description = "The replay's id (`rpl_…`)")),
     responses((status = 200, description = "A bulk replay's progress", body = ReplayView), Refusals, Rejections))]
-pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<ReplayView>, ApiError> {
+pub async fn one(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ReplayView>, ApiError> {
     Ok(Json(hookline.replay_status(&id).await?.into()))
 }

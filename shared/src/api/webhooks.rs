@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiError;
 use super::auth::{Reader, Writer};
 use super::deliveries::SinceQuery;
-use super::extract::{JsonBody, OptionalJsonBody, QueryParams, page_limit};
+use super::extract::{JsonBody, OptionalJsonBody, PathParam, QueryParams, page_limit};
 use super::openapi::{Listing, Refusals, Rejections};
 use crate::domain::audit::AuditAction;
 use crate::domain::filter::EventPattern;
@@ -139,7 +139,11 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = ["webhooks:read"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
     responses((status = 200, description = "The webhook, secret masked", body = WebhookView), Refusals, Rejections))]
-pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<WebhookView>, ApiError> {
+pub async fn one(
+    _caller: Reader,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<WebhookView>, ApiError> {
     Ok(Json(WebhookView::masked(hookline.webhook(&id).await?)))
 }
 
@@ -148,7 +152,7 @@ pub async fn one(_caller: Reader, State(hookline): State<Hookline>, Path(id): Pa
 pub async fn replace(
     caller: Writer,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<WebhookRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let replaced = hookline.replace_webhook(&id, request).await?;
@@ -158,7 +162,7 @@ pub async fn replace(
 
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
     responses((status = 204, description = "Deleted; its unfinished deliveries are cancelled"), Refusals, Rejections))]
-pub async fn delete(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(caller: Writer, State(hookline): State<Hookline>, PathParam(id): PathParam<String>) -> Result<StatusCode, ApiError> {
     hookline.delete_webhook(&id).await?;
     hookline.audit(&caller.actor, AuditAction::WebhookDelete, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -170,7 +174,7 @@ pub async fn delete(caller: Writer, State(hookline): State<Hookline>, Path(id): 
 pub async fn replay_dead(
     caller: Writer,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<SinceQuery>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
     let replayed = hookline.replay_dead_of(&id, query.parse()?).await?;
@@ -181,7 +185,11 @@ pub async fn replay_dead(
 /// `GET /api/v1/webhooks/{id}/secret`: the current secret in full (write role).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
     responses((status = 200, description = "The signing secret in full, and until when retired ones still sign", body = SecretView), Refusals, Rejections))]
-pub async fn secret(caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<SecretView>, ApiError> {
+pub async fn secret(
+    caller: Writer,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<SecretView>, ApiError> {
     let secret = hookline.webhook_secret(&id).await?;
     hookline.audit(&caller.actor, AuditAction::SecretRead, &id).await?;
     Ok(Json(secret))
@@ -194,7 +202,7 @@ pub async fn secret(caller: Writer, State(hookline): State<Hookline>, Path(id): 
 pub async fn rotate_secret(
     caller: Writer,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     OptionalJsonBody(request): OptionalJsonBody<RotateRequest>,
 ) -> Result<Json<SecretView>, ApiError> {
     let rotated = hookline.rotate_secret(&id, request).await?;
@@ -235,7 +243,7 @@ impl Default for EnableRequest {
 pub async fn enable(
     caller: Writer,
     State(hookline): State<Hookline>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     OptionalJsonBody(request): OptionalJsonBody<EnableRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let webhook = hookline.enable_webhook(&id, request.release_held).await?;
@@ -255,6 +263,10 @@ pub async fn test_filter(
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", security(("bearer" = ["webhooks:write"])), params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
     responses((status = 200, description = "A signed `webhook.test` sent now, and how it went", body = TestOutcome), Refusals, Rejections))]
-pub async fn test(_caller: Writer, State(hookline): State<Hookline>, Path(id): Path<String>) -> Result<Json<TestOutcome>, ApiError> {
+pub async fn test(
+    _caller: Writer,
+    State(hookline): State<Hookline>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<TestOutcome>, ApiError> {
     Ok(Json(hookline.test_webhook(&id).await?))
 }

@@ -50,6 +50,40 @@ mod tests {
         ContentFilter::compile(source).unwrap_err().detail
     }
 
+    /// Runs `check` on a thread with an async runtime worker's stack (2 MiB), as the API and
+    /// fan-out do; a stack overflow would abort the whole test binary.
+    fn on_a_worker_stack<T: Send + 'static>(check: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(2 << 20).spawn(check).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn no_expression_within_the_size_limit_overflows_a_worker_stack() {
+        let hostile = [
+            // An unterminated string: the bracket count skips the rest, the parser's error
+            // recovery reads it as code (fuzzing found shorter forms of this).
+            format!("data == \"x{}", "[".repeat(985)),
+            format!("data == 'x\n{}", "(".repeat(985)),
+            format!("{}1 == 0", "1 + ".repeat(248)),
+            format!("{}true", "false ? false : ".repeat(62)),
+            format!("data{}", "[0]".repeat(330)),
+            format!("data{} > 0", ".size()".repeat(140)),
+            format!("{}true", "!".repeat(990)),
+            // Two the fuzzer found: each needed more than 512 KiB of stack in a release build.
+            "data�++�++++++++++++++++++[[[[[[[[[[1[[[[[![[[[[+\u{7f}{�iest\"; \\[[[[[[[1+[[[[[[[[[[1[[[[[![[[[[+\u{7f}{�ies[[[[[![[[[[+\"k2,+++++ ".to_owned(),
+            "data�++�+++++++++++++++'++�[[[[est\"$ \\[[[[[[[0+[[[[[[[[[[1[[[[[![[[\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\"ma\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}\u{f}[[+\u{7f}{�i[$ \\[[[[[[[1+[[[[[[[[[[1[[[[[![[[[[+\u{7f}{�i[e[[[s![[[[[[+ܔ������+ ".to_owned(),
+        ];
+        for source in hostile {
+            // Refused, or compiled and evaluated: either way it came back.
+            let _ = on_a_worker_stack(move || ContentFilter::compile(&source).map(|filter| filter.matches(&input())));
+        }
+        let deep = format!("{}1 == 0", "1 + ".repeat(40));
+        assert!(refusal(&deep).contains("more than 32 operations deep"), "{}", refusal(&deep));
+        let within = format!("{}1 == 30", "1 + ".repeat(29));
+        assert_eq!(on_a_worker_stack(move || run(&within)), Ok(true));
+        let tests = (0..40).map(|n| format!("data.amount == {n}.5")).collect::<Vec<_>>().join(" || ");
+        assert_eq!(on_a_worker_stack(move || run(&tests)), Ok(false), "a long chain of tests is balanced, not deep");
+    }
+
     #[test]
     fn filters_select_on_the_envelope() {
         assert_eq!(run(r#"data.site_id == "site-12" && data.severity in ["major", "critical"]"#), Ok(true));

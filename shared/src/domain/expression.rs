@@ -7,14 +7,16 @@
 //! for what can make it slow or fail: a hostile expression cannot stall fan-out because
 //!
 //! - its text is at most `MAX_SOURCE_BYTES` and nests at most `MAX_NESTING` brackets deep (the
-//!   parser recurses per level);
+//!   parser recurses per level, and runs on a thread with a stack for the worst case: `parse`);
+//! - its tree is at most `MAX_DEPTH` deep (evaluation recurses per level);
 //! - it calls only the functions in `ALLOWED_CALLS` (comparisons, logic, arithmetic, `in`,
 //!   `size`, string tests, conversions), and `matches` only with a literal pattern that compiles
 //!   within `MAX_REGEX_BYTES` (Rust's regexes run in linear time);
 //! - a macro (`all`, `exists`, `exists_one`, `map`, `filter`) may not contain another, so an
 //!   evaluation costs at most the expression's size times the event's, never a power of it.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cel::common::ast::{EntryExpr, Expr, operators};
 use cel::{Context, Env, Program, Value};
@@ -23,6 +25,15 @@ use super::Invalid;
 
 pub const MAX_SOURCE_BYTES: usize = 1_000;
 pub const MAX_NESTING: usize = 24;
+/// How deep an expression's tree may be (evaluation recurses per level): 32 chained `+`; a
+/// chain of `&&` or `||` is balanced, so any number of tests fits.
+pub const MAX_DEPTH: usize = 32;
+/// The parser's stack: far more than any source of `MAX_SOURCE_BYTES` was seen to need (the
+/// deepest known needs under 1 MiB optimised, ten times that in a debug build), and within
+/// what the smallest Lambda (128 MB) may reserve.
+const PARSER_STACK: usize = if cfg!(debug_assertions) { 256 << 20 } else { 64 << 20 };
+/// How many parsed programs are kept.
+const PARSED_KEPT: usize = 4_096;
 pub const MAX_REGEX_BYTES: usize = 1 << 20;
 
 /// The envelope's fields, the names a filter starts from.
@@ -103,6 +114,43 @@ impl EnvelopeInput {
     }
 }
 
+/// `source` parsed, or the position and text of its first error. A webhook's expressions are
+/// compiled again each time the webhook is read, so parsed programs are kept by source (up to
+/// `PARSED_KEPT`; the set starts over when full).
+///
+/// The parser recurses per nesting level, and its error recovery reads the text of an
+/// unterminated string as code, so `too_deep` (which skips strings) cannot bound its depth for
+/// every input: a fuzzed expression of 120 bytes needed over half a MiB of stack in a release
+/// build, and ten times that in a debug one. So it runs on a thread of its own with
+/// `PARSER_STACK` of stack (reserved, and only touched as deep as the parser goes), never on a
+/// runtime's worker with its 2 MiB.
+fn parse(source: &str) -> Result<Arc<Program>, (isize, isize, String)> {
+    static PARSED: OnceLock<Mutex<HashMap<String, Arc<Program>>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(Mutex::default);
+    if let Some(program) = parsed.lock().ok().and_then(|kept| kept.get(source).cloned()) {
+        return Ok(program);
+    }
+    let owned = source.to_owned();
+    let parser = std::thread::Builder::new().stack_size(PARSER_STACK).spawn(move || {
+        Program::compile(&owned).map(Arc::new).map_err(|errors| {
+            let first = errors.errors.first();
+            let (line, column) = first.map(|e| e.pos).unwrap_or((1, 1));
+            (line, column, first.map(|e| e.msg.clone()).unwrap_or_default())
+        })
+    });
+    let program = match parser.map(std::thread::JoinHandle::join) {
+        Ok(Ok(result)) => result?,
+        _ => return Err((1, 1, "the expression could not be parsed".to_owned())),
+    };
+    if let Ok(mut kept) = parsed.lock() {
+        if kept.len() >= PARSED_KEPT {
+            kept.clear();
+        }
+        kept.insert(source.to_owned(), program.clone());
+    }
+    Ok(program)
+}
+
 /// CEL's standard environment, built once: building it registers every standard function.
 fn standard_env() -> Arc<Env> {
     static STANDARD: OnceLock<Arc<Env>> = OnceLock::new();
@@ -120,18 +168,13 @@ impl Expression {
         if let Some(column) = too_deep(source) {
             return Err(refuse(format!("column {column}: nests more than {MAX_NESTING} brackets deep")));
         }
-        let program = Program::compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, column) = first.map(|e| e.pos).unwrap_or((1, 1));
-            let message = first.map(|e| e.msg.clone()).unwrap_or_default();
-            refuse(format!("line {line}, column {column}: {message}"))
-        })?;
+        let program = parse(source).map_err(|(line, column, message)| refuse(format!("line {line}, column {column}: {message}")))?;
         let check = Check { program: &program, source };
-        check.walk(program.expression(), &mut Vec::new(), false).map_err(|(id, detail)| {
+        check.walk(program.expression(), &mut Vec::new(), false, 0).map_err(|(id, detail)| {
             let (line, column) = check.position(id);
             refuse(format!("line {line}, column {column}: {detail}"))
         })?;
-        Ok(Self { source: source.to_owned(), program: Arc::new(program) })
+        Ok(Self { source: source.to_owned(), program })
     }
 
     pub fn source(&self) -> &str {
@@ -185,7 +228,11 @@ type Refusal = (u64, String);
 impl Check<'_> {
     /// Checks `expr`; `scope` holds the macro variables in scope, `in_macro` whether a macro
     /// encloses it.
-    fn walk(&self, expr: &cel::IdedExpr, scope: &mut Vec<String>, in_macro: bool) -> Result<(), Refusal> {
+    fn walk(&self, expr: &cel::IdedExpr, scope: &mut Vec<String>, in_macro: bool, depth: usize) -> Result<(), Refusal> {
+        if depth > MAX_DEPTH {
+            return Err((expr.id, format!("nests more than {MAX_DEPTH} operations deep")));
+        }
+        let depth = depth + 1;
         match &expr.expr {
             Expr::Ident(name) => {
                 let known = ROOTS.contains(&name.as_str()) || TYPE_NAMES.contains(&name.as_str()) || scope.contains(name);
@@ -194,13 +241,13 @@ impl Check<'_> {
                 }
                 Ok(())
             }
-            Expr::Select(select) => self.walk(&select.operand, scope, in_macro),
+            Expr::Select(select) => self.walk(&select.operand, scope, in_macro, depth),
             Expr::Literal(_) => Ok(()),
-            Expr::List(list) => list.elements.iter().try_for_each(|e| self.walk(e, scope, in_macro)),
+            Expr::List(list) => list.elements.iter().try_for_each(|e| self.walk(e, scope, in_macro, depth)),
             Expr::Map(map) => map.entries.iter().try_for_each(|entry| match &entry.expr {
                 EntryExpr::MapEntry(e) => {
-                    self.walk(&e.key, scope, in_macro)?;
-                    self.walk(&e.value, scope, in_macro)
+                    self.walk(&e.key, scope, in_macro, depth)?;
+                    self.walk(&e.value, scope, in_macro, depth)
                 }
                 EntryExpr::StructField(_) => Err((entry.id, "message literals are not supported".to_owned())),
             }),
@@ -212,22 +259,22 @@ impl Check<'_> {
                     self.literal_pattern(expr.id, call)?;
                 }
                 if let Some(target) = &call.target {
-                    self.walk(target, scope, in_macro)?;
+                    self.walk(target, scope, in_macro, depth)?;
                 }
-                call.args.iter().try_for_each(|arg| self.walk(arg, scope, in_macro))
+                call.args.iter().try_for_each(|arg| self.walk(arg, scope, in_macro, depth))
             }
             Expr::Comprehension(comprehension) => {
                 if in_macro {
                     return Err((expr.id, "a macro (all, exists, exists_one, map, filter) may not contain another".to_owned()));
                 }
-                self.walk(&comprehension.iter_range, scope, false)?;
+                self.walk(&comprehension.iter_range, scope, false, depth)?;
                 let mut names = vec![comprehension.iter_var.clone(), comprehension.accu_var.clone()];
                 names.extend(comprehension.iter_var2.clone());
-                let depth = scope.len();
+                let outer = scope.len();
                 scope.extend(names);
                 let parts = [&comprehension.accu_init, &comprehension.loop_cond, &comprehension.loop_step, &comprehension.result];
-                let checked = parts.into_iter().try_for_each(|part| self.walk(part, scope, true));
-                scope.truncate(depth);
+                let checked = parts.into_iter().try_for_each(|part| self.walk(part, scope, true, depth));
+                scope.truncate(outer);
                 checked
             }
             Expr::Struct(_) => Err((expr.id, "message literals are not supported".to_owned())),

@@ -56,7 +56,8 @@ impl Hookline {
     pub async fn rotate_secret(&self, id: &str, request: RotateRequest) -> Result<SecretView, ServiceError> {
         let grace = match request.grace_period_secs {
             None => DEFAULT_GRACE,
-            Some(secs) => chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+            // A number past what a duration holds is as much too long as 8 days.
+            Some(secs) => i64::try_from(secs).ok().and_then(chrono::Duration::try_seconds).unwrap_or(chrono::Duration::MAX),
         };
         if grace > MAX_GRACE {
             return Err(Invalid::new("grace_period_secs", "must be at most 604800 (7 days)").into());

@@ -38,7 +38,7 @@ use std::time::Duration;
 pub use api_keys::DynamoDbApiKeyStore;
 pub use audit::DynamoDbAuditLog;
 pub use counting::{CountRequests, RequestCounts, is_dynamodb_write};
-pub use cursor::Cursors;
+pub use cursor::{Cursors, Position};
 pub use deliveries::DynamoDbDeliveryStore;
 pub use events::DynamoDbEventStore;
 pub use metrics::{DynamoDbMetricsStore, PendingRollups};
