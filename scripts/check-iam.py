@@ -12,9 +12,11 @@ Fails when
 - a call is not allowed by its function's role, or
 - a statement written in template.yaml grants an action on a resource its function never used
   (least privilege), or
-- a function made no recorded call at all (the function tests did not run).
+- a function made no recorded call at all (the function tests did not run), or
+- a function's role cannot read what its event source mappings poll (the Lambda service reads a
+  queue or a table's stream with the function's role; no test makes those calls).
 
-Before checking, it proves it can fail: a copy of the template without ingest's BatchWriteItem,
+Before checking, it proves it can fail: a copy of the template without ingest's PutItem,
 and one granting deliver an action it never uses, must both be refused.
 
 Usage: check-iam.py CALLS.jsonl
@@ -34,6 +36,9 @@ FUNCTIONS = {"api": "ApiFunction", "ingest": "IngestFunction", "deliver": "Deliv
 MANAGED = {
     "AWSLambdaBasicExecutionRole": [
         {"Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
+    "AWSLambdaDynamoDBExecutionRole": [
+        {"Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+                    "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
     "AWSLambdaSQSQueueExecutionRole": [
         {"Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                     "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
@@ -113,6 +118,33 @@ def problems(template: dict, translate, calls: list) -> list:
     return found
 
 
+# What the Lambda service calls with a function's role to poll an event source mapping.
+POLLING = {
+    "StreamArn": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+    "Arn": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+}
+
+
+def polling_problems(translated: dict) -> list:
+    """Every event source mapping's function may read its source."""
+    found = []
+    by_logical_id = {logical: name for name, logical in FUNCTIONS.items()}
+    for mapping in translated["Resources"].values():
+        if mapping["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        properties = mapping["Properties"]
+        function = by_logical_id.get(properties["FunctionName"].get("Ref", ""))
+        source = properties["EventSourceArn"].get("Fn::GetAtt", ["", ""])
+        if function is None or source[1] not in POLLING:
+            found.append(f"an event source mapping this check cannot read: {properties}")
+            continue
+        allowed = role_grants(translated, function)
+        for action in POLLING[source[1]]:
+            if not allows(allowed, action, source[0]):
+                found.append(f"{function}: its event source {source[0]}.{source[1]} needs {action}, which its role does not allow")
+    return found
+
+
 def without_action(template: dict, function: str, action: str) -> dict:
     changed = copy.deepcopy(template)
     for statement in changed["Resources"][FUNCTIONS[function]]["Properties"]["Policies"][0]["Statement"]:
@@ -132,15 +164,21 @@ def main() -> None:
     path = Path(sys.argv[1])
     calls = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     template = lint.load_template()
-    missing = problems(without_action(template, "ingest", "dynamodb:BatchWriteItem"), lint.translate, calls)
+    missing = problems(without_action(template, "ingest", "dynamodb:PutItem"), lint.translate, calls)
     unused = problems(with_extra_action(template, "deliver", "dynamodb:Scan"), lint.translate, calls)
-    if not any("BatchWriteItem" in p for p in missing) or not any("Scan" in p for p in unused):
+    if not any("PutItem" in p for p in missing) or not any("Scan" in p for p in unused):
         sys.exit(f"check-iam.py could not tell a missing or an unused grant: {missing} {unused}")
-    found = problems(template, lint.translate, calls)
+    translated = lint.translate(template)
+    unreadable = copy.deepcopy(translated)
+    unreadable["Resources"]["IngestFunctionRole"]["Properties"]["ManagedPolicyArns"] = []
+    if not any("GetRecords" in p for p in polling_problems(unreadable)):
+        sys.exit("check-iam.py could not tell that ingest cannot read the table's stream")
+    found = problems(template, lint.translate, calls) + polling_problems(translated)
     if found:
         sys.exit("template.yaml's IAM policies do not match what the functions call:\n  " + "\n  ".join(found))
-    print(f"IAM: every call of the {len(FUNCTIONS)} functions is allowed, and every written grant is used "
-          f"({len(calls)} permissions recorded)")
+    mappings = sum(r["Type"] == "AWS::Lambda::EventSourceMapping" for r in translated["Resources"].values())
+    print(f"IAM: every call of the {len(FUNCTIONS)} functions is allowed, every written grant is used "
+          f"({len(calls)} permissions recorded), and each of the {mappings} event source mappings can read its source")
 
 
 if __name__ == "__main__":

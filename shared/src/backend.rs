@@ -165,7 +165,7 @@ async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
-        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
+        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone(), crate::ports::FanOut::FromStream)),
         deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention, pending.clone())),
         metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), pending)),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),

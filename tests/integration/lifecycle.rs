@@ -100,9 +100,11 @@ impl Host {
         }
     }
 
-    /// Lets every delivery go out: the local workers need nothing; on AWS the poller's work.
+    /// Lets every delivery go out: the local workers need nothing; on AWS the pollers' work
+    /// (the table's stream fans out, then the delivery queue is drained).
     async fn deliver(&self) {
         if let Self::Aws(functions) = self {
+            functions.fan_out().await;
             while functions.visible_tasks().await > 0 {
                 functions.poll_when_due(Duration::from_secs(10)).await;
             }

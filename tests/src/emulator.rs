@@ -26,6 +26,8 @@ pub fn unique_name(prefix: &str) -> String {
 pub struct Emulator {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The tables' streams, which only the emulated Lambda poller reads.
+    pub streams: aws_sdk_dynamodbstreams::Client,
 }
 
 impl Emulator {
@@ -42,7 +44,11 @@ impl Emulator {
             dynamodb = dynamodb.interceptor(counter.clone());
             sqs = sqs.interceptor(counter);
         }
-        Self { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), sqs: aws_sdk_sqs::Client::from_conf(sqs.build()) }
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            streams: aws_sdk_dynamodbstreams::Client::new(&config),
+        }
     }
 
     /// A new table with Hookline's keys and indexes; returns its name.

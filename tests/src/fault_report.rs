@@ -42,6 +42,10 @@ pub struct FaultReport {
     pub duplicated: u64,
     pub invocations: u64,
     pub ingest_failures: u64,
+    /// Fan-out invocations (the table's stream) that failed and were retried, and stream
+    /// batches handed over twice.
+    pub fan_out_failures: u64,
+    pub stream_repeats: u64,
     pub webhooks: BTreeMap<&'static str, WebhookOutcome>,
     /// Events the `steady` receiver never got, or whose delivery is not `succeeded` there.
     pub lost: usize,
@@ -100,7 +104,11 @@ impl fmt::Display for FaultReport {
             self.responses_lost,
             self.duplicated
         )?;
-        writeln!(f, "  {} deliver invocations, {} ingest invocations failed and retried", self.invocations, self.ingest_failures)?;
+        writeln!(
+            f,
+            "  {} deliver invocations; failed and retried: {} publishing ingest invocations, {} fan-out invocations; {} stream batches handed over twice",
+            self.invocations, self.ingest_failures, self.fan_out_failures, self.stream_repeats
+        )?;
         writeln!(f, "  webhook   succeeded  dead  open  missing  recorded twice  requests  repeated webhook-ids")?;
         for (name, o) in &self.webhooks {
             writeln!(

@@ -7,7 +7,7 @@
 //! Lambda does at its timeout.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector};
@@ -27,6 +27,8 @@ pub struct FaultPlan {
     pub kill_before_record: f64,
     /// The first calls through the layer are all throttled.
     pub throttle_first: u64,
+    /// Kills the invocation at the first call of this operation (`PutItem`, `SendMessageBatch`, …).
+    pub kill_at: Option<&'static str>,
 }
 
 /// What the layer did, over every client it is in.
@@ -51,6 +53,8 @@ pub struct FaultLayer {
     plan: FaultPlan,
     counts: Arc<FaultCounts>,
     killed: Arc<Notify>,
+    /// Whether `kill_at` has killed already.
+    killed_at: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,7 @@ enum Fault {
 
 impl FaultLayer {
     pub fn new(plan: FaultPlan, counts: Arc<FaultCounts>) -> Self {
-        Self { plan, counts, killed: Arc::new(Notify::new()) }
+        Self { plan, counts, killed: Arc::new(Notify::new()), killed_at: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Resolves when a call of this instance killed its invocation.
@@ -83,9 +87,12 @@ impl FaultLayer {
         let number = self.counts.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let mut rng = rand::rng();
         let mut roll = |share: f64| share > 0.0 && rng.random_bool(share.min(1.0));
+        let planned_kill = number > self.plan.throttle_first
+            && self.plan.kill_at.is_some_and(|operation| is_operation(request, operation))
+            && !self.killed_at.swap(true, Ordering::Relaxed);
         let fault = if number <= self.plan.throttle_first {
             Fault::Throttled
-        } else if is_attempt_record(request) && roll(self.plan.kill_before_record) {
+        } else if planned_kill || (is_attempt_record(request) && roll(self.plan.kill_before_record)) {
             Fault::Kill
         } else if roll(self.plan.throttled) {
             Fault::Throttled
@@ -108,11 +115,15 @@ impl FaultLayer {
     }
 }
 
+/// Whether `request` calls `operation` (DynamoDB and SQS name it in `x-amz-target`).
+fn is_operation(request: &HttpRequest, operation: &str) -> bool {
+    request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next() == Some(operation)
+}
+
 /// The `UpdateItem` that records an attempt: it appends to the delivery's `log`.
 fn is_attempt_record(request: &HttpRequest) -> bool {
-    let target = request.headers().get("x-amz-target").unwrap_or_default();
     let body = request.body().bytes().unwrap_or_default();
-    target.ends_with(".UpdateItem") && String::from_utf8_lossy(body).contains("list_append(if_not_exists(#log")
+    is_operation(request, "UpdateItem") && String::from_utf8_lossy(body).contains("list_append(if_not_exists(#log")
 }
 
 /// An error answer in the JSON protocols DynamoDB and SQS speak.

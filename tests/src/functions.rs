@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 use crate::emulator::Emulator;
 use crate::faults::FaultLayer;
 use crate::iam::RecordCalls;
+use crate::stream::StreamPoller;
 
 /// The local development key the sample events' token is signed with (README).
 pub const DEV_AUTH_KEY: &[u8] = b"hookline local development key -- never deploy it";
@@ -58,6 +60,10 @@ pub struct Functions {
     pub emulator: Emulator,
     pub queues: Queues,
     pub table: String,
+    /// The table's stream, read as Lambda's poller would for `ingest`'s fan-out.
+    pub stream: StreamPoller,
+    /// How many times `fan_out` invoked `ingest`.
+    pub fan_out_invocations: AtomicU64,
     args: Box<FunctionArgs>,
     /// Physical resource names → the template's logical ids.
     resources: HashMap<String, String>,
@@ -106,6 +112,7 @@ pub async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedul
     let start = |name| cold_start(&emulator, &args, &resources, name, None);
     let (api_function, ingest_function) = (start("api").await, start("ingest").await);
     let (deliver_function, maintain_function) = (start("deliver").await, start("maintain").await);
+    let stream = StreamPoller::of(&emulator, &table).await;
     Functions {
         api_function,
         ingest_function,
@@ -114,6 +121,8 @@ pub async fn spawn_functions_over(emulator: Emulator, max_attempts: u32, schedul
         emulator,
         queues,
         table,
+        stream,
+        fan_out_invocations: AtomicU64::new(0),
         args: Box::new(args),
         resources,
     }
@@ -223,8 +232,22 @@ impl Functions {
         ingest::handle(&self.ingest_function, event).await.unwrap()
     }
 
-    /// One round of the Lambda SQS poller: receive up to ten, invoke, delete the successes.
+    /// One round of the stream's poller: what was recorded since the last round, handed to
+    /// `ingest` to fan out as Lambda would; returns how many events were fanned out.
+    pub async fn fan_out(&self) -> usize {
+        let mut events = 0;
+        for batch in self.stream.take().await {
+            self.fan_out_invocations.fetch_add(1, Ordering::Relaxed);
+            let answer = ingest::handle(&self.ingest_function, batch).await.unwrap();
+            events += answer["events"].as_u64().unwrap_or(0) as usize;
+        }
+        events
+    }
+
+    /// One round of the Lambda pollers: the stream's (`fan_out`), then the delivery queue's:
+    /// receive up to ten, invoke, delete the successes.
     pub async fn poll(&self) -> Poll {
+        self.fan_out().await;
         let output = self
             .emulator
             .sqs

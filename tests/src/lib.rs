@@ -11,6 +11,7 @@ pub mod functions;
 pub mod guide_receiver;
 pub mod iam;
 pub mod receiver;
+pub mod stream;
 pub mod tokens;
 
 pub use app::{TestApp, fast_retries, spawn_app, spawn_app_with, temp_path, test_config};

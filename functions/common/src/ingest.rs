@@ -1,7 +1,8 @@
 //! The `ingest` function: events from API Gateway (`POST /api/v1/events` and `/batch`, through
 //! the core's router with its API-key check), an EventBridge rule (`detail-type` is the event
 //! type, `detail` the data), SNS and an inbound SQS queue (each message a publish request).
-//! Every path ends in `Hookline::publish`: validated, deduplicated, stored, fanned out.
+//! Every path ends in `Hookline::publish`: validated, deduplicated, stored, then fanned out by
+//! the fifth source, the table's stream (`fan_out`), unless `HOOKLINE_FAN_OUT=inline`.
 //!
 //! Nothing is dropped: a bad HTTP request is a 4xx; a queue record that cannot be published is
 //! a batch item failure (retried, then moved to the queue's DLQ by its redrive policy); an
@@ -29,6 +30,8 @@ pub enum Source {
     Sqs,
     Sns,
     EventBridge,
+    /// The table's DynamoDB stream: events recorded, to fan out.
+    Stream,
 }
 
 impl Source {
@@ -39,6 +42,8 @@ impl Source {
             Some(Self::Http)
         } else if record_source("eventSource") == Some("aws:sqs") {
             Some(Self::Sqs)
+        } else if record_source("eventSource") == Some("aws:dynamodb") {
+            Some(Self::Stream)
         } else if record_source("EventSource") == Some("aws:sns") {
             Some(Self::Sns)
         } else if event.get("detail-type").is_some() && event.get("detail").is_some() {
@@ -53,12 +58,14 @@ impl Source {
 /// destination); its variant is the `errorType` Lambda reports.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("the event is from no source this function knows (API Gateway v2, SQS, SNS, EventBridge)")]
+    #[error("the event is from no source this function knows (API Gateway v2, SQS, SNS, EventBridge, DynamoDB stream)")]
     UnknownSource,
     #[error("the {0:?} event does not have the expected shape: {1}")]
     Malformed(Source, serde_json::Error),
     #[error("{failed} of {total} events could not be published: {first}")]
     NotPublished { failed: usize, total: usize, first: String },
+    #[error("recorded events could not be fanned out: {0}")]
+    NotFannedOut(String),
     #[error("the answer could not be encoded: {0}")]
     Answer(serde_json::Error),
 }
@@ -70,6 +77,7 @@ impl IngestError {
             Self::UnknownSource => "Hookline.UnknownSource",
             Self::Malformed(..) => "Hookline.MalformedEvent",
             Self::NotPublished { .. } => "Hookline.NotPublished",
+            Self::NotFannedOut(_) => "Hookline.NotFannedOut",
             Self::Answer(_) => "Hookline.Internal",
         }
     }
@@ -93,6 +101,7 @@ async fn ingest(function: &Function, event: Value) -> Result<Value, IngestError>
         Invocation::Http(request) => serde_json::to_value(http::serve(function.router(), *request).await).map_err(IngestError::Answer)?,
         Invocation::Queue(event) => serde_json::to_value(from_queue(function, event).await).map_err(IngestError::Answer)?,
         Invocation::Notifications(items) => summary(publish_all(function, items).await)?,
+        Invocation::Stream(event) => crate::fan_out::from_stream(function, event).await?,
     };
     Ok(answer)
 }
@@ -106,6 +115,8 @@ pub enum Invocation {
     Queue(SqsEvent),
     /// SNS or EventBridge: the publish requests they carry (the invocation fails as a whole).
     Notifications(Vec<Inbound>),
+    /// The table's stream: recorded events to fan out (the invocation fails as a whole).
+    Stream(crate::fan_out::StreamEvent),
 }
 
 impl Invocation {
@@ -123,6 +134,7 @@ impl Invocation {
                 let event: EventBridgeEvent = serde_json::from_value(event).map_err(malformed)?;
                 Self::Notifications(vec![Inbound::from_eventbridge(event)])
             }
+            Source::Stream => Self::Stream(serde_json::from_value(event).map_err(malformed)?),
         })
     }
 }

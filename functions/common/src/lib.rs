@@ -1,6 +1,6 @@
 //! What Hookline's Lambda functions share: their settings from the environment (`config`),
 //! the adapters wired over DynamoDB and SQS once per cold start (`wiring`), and the handlers
-//! (`ingest`, `deliver`, `maintain`; the `api` function serves the core's router through `http`).
+//! (`ingest` with `fan_out`, `deliver`, `maintain`; the `api` function serves the core's router through `http`).
 //! Each function's `main.rs` only calls one `run_*` here, so tests drive the same handlers.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
@@ -9,6 +9,7 @@ mod batch;
 pub mod config;
 pub mod deliver;
 pub mod emf;
+pub mod fan_out;
 pub mod http;
 pub mod ingest;
 pub mod maintain;
@@ -66,7 +67,8 @@ pub async fn run_api() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// The `ingest` function: HTTP publishing, EventBridge, SNS and an inbound SQS queue.
+/// The `ingest` function: HTTP publishing, EventBridge, SNS, an inbound SQS queue, and the
+/// table's stream (fanning out what was recorded).
 pub async fn run_ingest() -> Result<(), lambda_runtime::Error> {
     let function = std::sync::Arc::new(cold_start().await?);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {

@@ -1,11 +1,11 @@
 //! What the Lambda functions take from their event sources: an input is the JSON event an
 //! invocation receives. `ingest` reads it by its shape (API Gateway v2, SQS, SNS,
-//! EventBridge); an HTTP request goes through API Gateway's conversion, the stage stripping and
+//! EventBridge, the table's stream); an HTTP request goes through API Gateway's conversion, the stage stripping and
 //! the core's router (the API target's, with its oracle); queue and notification records become
-//! publish requests and events. `deliver` decodes each SQS body as a delivery task.
+//! publish requests and events, stream images events. `deliver` decodes each SQS body as a delivery task.
 
 use aws_lambda_events::encodings::Body;
-use hookline_core::adapters::aws::decode_task;
+use hookline_core::adapters::aws::{decode_task, event_of_image};
 use hookline_core::domain::event::Event;
 use hookline_lambda::http as api_gateway;
 use hookline_lambda::ingest::{Inbound, Invocation, queued};
@@ -20,6 +20,17 @@ pub const DICTIONARY: &[&str] = &[
     "\"aws:sqs\"",
     "\"EventSource\"",
     "\"aws:sns\"",
+    "\"aws:dynamodb\"",
+    "\"dynamodb\"",
+    "\"NewImage\"",
+    "\"eventName\"",
+    "\"INSERT\"",
+    "\"PK\"",
+    "\"EVT#\"",
+    "{\"S\":",
+    "{\"N\":",
+    "{\"M\":",
+    "{\"L\":",
     "\"Sns\"",
     "\"Message\"",
     "\"MessageId\"",
@@ -79,6 +90,11 @@ pub fn run(data: &[u8]) {
             }
         }
         Invocation::Notifications(items) => items.into_iter().for_each(publish),
+        Invocation::Stream(event) => {
+            for image in event.records.iter().filter_map(|record| record.dynamodb.new_image.as_ref()) {
+                let _ = event_of_image(image);
+            }
+        }
     }
 }
 

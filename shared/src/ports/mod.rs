@@ -108,8 +108,23 @@ pub enum Recorded {
     },
 }
 
+/// Who fans out the events a store records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FanOut {
+    /// The publisher, before it answers: deliveries created and queued, then the event marked.
+    #[default]
+    Inline,
+    /// The store's change stream, which hands every event recorded to `Hookline::fan_out_recorded`
+    /// at least once (DynamoDB Streams): publishing is one write, and the answer follows it.
+    FromStream,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
+    /// Who fans out what this store records.
+    fn fan_out(&self) -> FanOut {
+        FanOut::Inline
+    }
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError>;
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError>;
     /// `record` for several events, which a store may write in fewer requests.

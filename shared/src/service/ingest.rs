@@ -16,7 +16,7 @@ use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::json::from_value;
 use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
-use crate::ports::{DeliveryTask, Recorded, StoreError};
+use crate::ports::{DeliveryTask, FanOut, Recorded, StoreError};
 
 /// The answer to one publish.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -111,7 +111,8 @@ impl Hookline {
                 _ => None,
             })
             .collect();
-        let fanned = self.fan_out_all(&to_fan_out).await;
+        let fanned =
+            if self.fanned_out_by_stream() { self.count_recipients(&to_fan_out).await } else { self.fan_out_all(&to_fan_out).await };
         let mut counts = fanned.as_ref().map(|counts| counts.clone().into_iter()).unwrap_or_default();
         accepted
             .into_iter()
@@ -148,45 +149,40 @@ impl Hookline {
         Ok(unfinished.len())
     }
 
+    /// Fans out events the store's change stream hands over (`FanOut::FromStream`), at least
+    /// once each: deliveries that exist are kept, and tasks already queued are queued again,
+    /// which consumers take as duplicates. Returns how many deliveries they got.
+    pub async fn fan_out_recorded(&self, events: &[Event]) -> Result<usize, ServiceError> {
+        let counts = self.fan_out_all(&events.iter().map(|event| (event, false)).collect::<Vec<_>>()).await?;
+        Ok(counts.iter().sum())
+    }
+
+    /// How many deliveries each of `events` will get when the stream fans them out, as the
+    /// webhooks are now; nothing is written.
+    async fn count_recipients(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
+        let plan = self.plan_fan_out(events).await?;
+        for (event, _) in events.iter().filter(|(_, new)| *new) {
+            self.tally.published(event.event_type.as_str());
+        }
+        Ok(plan.counts)
+    }
+
+    /// Whether the store's stream fans out what is recorded, rather than the publisher.
+    pub(crate) fn fanned_out_by_stream(&self) -> bool {
+        self.stores.events.fan_out() == FanOut::FromStream
+    }
+
     /// Creates and queues the deliveries of `events` (each with whether it was recorded just
     /// now, so none of its deliveries can exist yet); returns how many each got.
     pub(crate) async fn fan_out_all(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.clock.now();
-        let mut subscribers: HashMap<&str, Vec<Webhook>> = HashMap::new();
-        for (event, _) in events {
-            let event_type = event.event_type.as_str();
-            if !subscribers.contains_key(event_type) {
-                subscribers.insert(event_type, self.stores.subscriptions.matching(event_type).await?);
-            }
+        let plan = self.plan_fan_out(events).await?;
+        for (event, _) in events.iter().filter(|(_, new)| *new) {
+            self.tally.published(event.event_type.as_str());
         }
-        let (mut fresh, mut again) = (Vec::new(), Vec::new());
-        let mut counts = Vec::with_capacity(events.len());
-        let mut failures = ExpressionFailures::default();
-        for (event, new) in events {
-            let about = about_webhook(event);
-            let webhooks: Vec<&Webhook> = subscribers
-                .get(event.event_type.as_str())
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .filter(|w| about.as_deref() != Some(w.id.as_str()))
-                .collect();
-            let recipients = recipients(event, webhooks, self.settings.max_event_bytes, &mut failures);
-            let count = recipients.len();
-            let deliveries = recipients.into_iter().map(|Recipient { webhook, body }| {
-                let delivery = Delivery { body, ..Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now) };
-                if webhook.is_active() { delivery } else { delivery.held() }
-            });
-            if *new {
-                self.tally.published(event.event_type.as_str());
-                fresh.extend(deliveries);
-            } else {
-                again.extend(deliveries);
-            }
-            counts.push(count);
-        }
+        let FanOutPlan { fresh, again, counts, held_for, failures } = plan;
         let tasks: Vec<DeliveryTask> =
             fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
         // All are idempotent and all must be done before an event counts as fanned out. A task
@@ -199,14 +195,59 @@ impl Hookline {
         let held = fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Held).count() as u64;
         self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);
         self.tally.created(DeliveryStatus::Held, held);
-        let held_for: BTreeMap<&str, &WebhookId> =
-            subscribers.values().flatten().filter(|w| !w.is_active()).map(|w| (w.id.as_str(), &w.id)).collect();
-        self.recheck_held_for(&held_for.into_values().collect::<Vec<_>>()).await?;
-        let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
-        self.stores.events.mark_all_fanned_out(&ids).await?;
+        self.recheck_held_for(&held_for.iter().collect::<Vec<_>>()).await?;
+        if !self.fanned_out_by_stream() {
+            let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
+            self.stores.events.mark_all_fanned_out(&ids).await?;
+        }
         self.record_expression_failures(failures).await;
         Ok(counts)
     }
+
+    /// Who each of `events` goes to, and the deliveries that makes, without writing anything.
+    async fn plan_fan_out(&self, events: &[(&Event, bool)]) -> Result<FanOutPlan, ServiceError> {
+        let now = self.clock.now();
+        let mut subscribers: HashMap<&str, Vec<Webhook>> = HashMap::new();
+        for (event, _) in events {
+            let event_type = event.event_type.as_str();
+            if !subscribers.contains_key(event_type) {
+                subscribers.insert(event_type, self.stores.subscriptions.matching(event_type).await?);
+            }
+        }
+        let mut plan = FanOutPlan::default();
+        for (event, new) in events {
+            let about = about_webhook(event);
+            let webhooks: Vec<&Webhook> = subscribers
+                .get(event.event_type.as_str())
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|w| about.as_deref() != Some(w.id.as_str()))
+                .collect();
+            let recipients = recipients(event, webhooks, self.settings.max_event_bytes, &mut plan.failures);
+            plan.counts.push(recipients.len());
+            let deliveries = recipients.into_iter().map(|Recipient { webhook, body }| {
+                let delivery = Delivery { body, ..Delivery::new(event.id.clone(), webhook.id.clone(), event.event_type.as_str(), now) };
+                if webhook.is_active() { delivery } else { delivery.held() }
+            });
+            if *new { plan.fresh.extend(deliveries) } else { plan.again.extend(deliveries) }
+        }
+        let held_for: BTreeMap<&str, &WebhookId> =
+            subscribers.values().flatten().filter(|w| !w.is_active()).map(|w| (w.id.as_str(), &w.id)).collect();
+        plan.held_for = held_for.into_values().cloned().collect();
+        Ok(plan)
+    }
+}
+
+/// What fanning out some events makes: the deliveries of events recorded just now (`fresh`,
+/// which cannot exist yet) and of the others (`again`), how many each event gets, the inactive
+/// webhooks among the subscribers, and the filters that failed on the way.
+#[derive(Default)]
+struct FanOutPlan {
+    fresh: Vec<Delivery>,
+    again: Vec<Delivery>,
+    counts: Vec<usize>,
+    held_for: Vec<WebhookId>,
+    failures: ExpressionFailures,
 }
 
 /// What recording an event decided: fan it out (`true` when it was recorded just now, so none

@@ -80,7 +80,11 @@ impl Hookline {
         let Some(event_type) = EventType::operational(event_type) else { return Ok(()) };
         let event = Event::operational(event_type, data, self.clock.now())?;
         self.stores.events.record(&event).await?;
-        self.fan_out_all(&[(&event, true)]).await?;
+        if self.fanned_out_by_stream() {
+            self.tally.published(event.event_type.as_str());
+        } else {
+            self.fan_out_all(&[(&event, true)]).await?;
+        }
         Ok(())
     }
 }

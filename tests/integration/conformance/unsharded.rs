@@ -56,7 +56,9 @@ async fn aws_items_under_the_unsharded_keys_are_still_read() {
 
     let waiting = event("evt_unfanned_old", "u1");
     backend.stores.events.record(&waiting).await.unwrap();
-    rewrite(&emulator, &table, format!("EVT#{}", waiting.id), &[("GSI1PK", "UNFANNED".to_owned())]).await;
+    // Written by a version that fanned out inline, before the stream: in the unsharded partition.
+    let waits = [("GSI1PK", "UNFANNED".to_owned()), ("GSI1SK", format!("0#{}", waiting.id))];
+    rewrite(&emulator, &table, format!("EVT#{}", waiting.id), &waits).await;
     let unfanned = backend.stores.events.unfanned().await.unwrap();
     assert_eq!(unfanned.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![waiting.id.clone()]);
     backend.stores.events.mark_fanned_out(&waiting.id).await.unwrap();

@@ -11,9 +11,7 @@ use hookline_tests::TestReceiver;
 use hookline_tests::functions::{Functions, Poll, events_dir, sample_event, spawn_functions};
 use serde_json::Value;
 
-use super::deliveries_of;
-
-const SAMPLE_KEY: &str = "hk_0000000000000000_sample-key-replaced-by-tests";
+use super::{SAMPLE_KEY, deliveries_of};
 
 /// The named stage's variants of the HTTP requests.
 const NAMED_STAGE: &str = "prod-stage";
@@ -110,6 +108,14 @@ async fn walk_every_sample(folder: &str) {
     let failures: Vec<&str> =
         queued["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect();
     assert_eq!(failures, ["0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02"], "the unknown event type is reported, the valid record is not");
+    // Publishing recorded them; the table's stream fans them out (moto runs no triggers: the
+    // test's poller hands the inserted events to `ingest`). The sample stream batch holds an
+    // event nobody subscribes to, its erasure, a delivery item and a removal: only the insert
+    // of the event is fanned out.
+    assert_eq!(deliveries_of(&functions, &webhook).await.len(), 0, "nothing is fanned out before the stream is read");
+    assert_eq!(functions.fan_out().await, 6, "two over HTTP, two in the batch, EventBridge, SNS and SQS");
+    let streamed = walk.ingest("ingest-stream").await;
+    assert_eq!(streamed, serde_json::json!({"events": 1, "deliveries": 0, "unreadable": 0}));
     let deliveries = deliveries_of(&functions, &webhook).await;
     assert_eq!(deliveries.len(), 3, "{deliveries:?}");
     assert_eq!(functions.visible_tasks().await, 3);

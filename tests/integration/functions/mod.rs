@@ -5,10 +5,14 @@ mod bulk_replay;
 mod end_to_end;
 mod endpoint_health;
 mod event_files;
+mod fan_out;
 mod faults;
 
 use hookline_tests::functions::{Functions, sample_event};
 use serde_json::{Value, json};
+
+/// The API key the HTTP samples in `events/` carry; tests replace it with a real one.
+pub const SAMPLE_KEY: &str = "hk_0000000000000000_sample-key-replaced-by-tests";
 
 /// Registers a webhook through the API function; returns (id, secret).
 pub async fn create_webhook(functions: &Functions, url: &str, events: &[&str]) -> (String, String) {
@@ -18,8 +22,15 @@ pub async fn create_webhook(functions: &Functions, url: &str, events: &[&str]) -
 }
 
 /// Publishes the catalog's example of `event_type` through the ingest function, as an
-/// EventBridge rule would.
+/// EventBridge rule would, and lets the table's stream hand it over to be fanned out.
 pub async fn publish(functions: &Functions, event_type: &str) -> Value {
+    let answer = record(functions, event_type).await;
+    functions.fan_out().await;
+    answer
+}
+
+/// `publish` without the fan-out: the event is recorded, and waits in the table's stream.
+pub async fn record(functions: &Functions, event_type: &str) -> Value {
     let data = hookline_core::domain::catalog::find(event_type).unwrap().example.clone();
     let mut event = sample_event("ingest-eventbridge", &[]);
     event["id"] = json!(format!("{}", rand_id()));

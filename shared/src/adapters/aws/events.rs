@@ -1,6 +1,7 @@
-//! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put. Until its
-//! fan-out is marked done, an event also sits in the sparse `GSI1` partition `UNFANNED`,
-//! sharded by event id (`shards`).
+//! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put. Fanned
+//! out from the table's stream (`FanOut::FromStream`, as deployed), recording is that one
+//! write. Fanned out inline, an event also sits in the sparse `GSI1` partition `UNFANNED`
+//! until its fan-out is marked done, sharded by event id (`shards`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -15,7 +16,7 @@ use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::retention::RetentionPolicy;
 use crate::domain::trace::TraceContext;
-use crate::ports::{EventStore, Recorded, StoreError};
+use crate::ports::{EventStore, FanOut, Recorded, StoreError};
 use futures_util::future::join_all;
 
 /// How many writes a batch of events sends at once.
@@ -27,31 +28,74 @@ const UNFANNED: &str = "UNFANNED";
 pub struct DynamoDbEventStore {
     db: Dynamo,
     retention: RetentionPolicy,
+    fan_out: FanOut,
 }
 
 impl DynamoDbEventStore {
     /// Events expire (TTL) their type's retention after they were recorded.
-    pub fn new(db: Dynamo, retention: RetentionPolicy) -> Self {
-        Self { db, retention }
+    pub fn new(db: Dynamo, retention: RetentionPolicy, fan_out: FanOut) -> Self {
+        Self { db, retention, fan_out }
     }
 
     fn item(&self, event: &Event) -> Item {
         // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
-        event_item(event, expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())))
+        event_item(event, expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())), self.fan_out)
+    }
+
+    /// Puts the event unless its id is taken; `Err` with what holds it otherwise.
+    async fn put_new(&self, event: &Event) -> Result<Result<(), Option<Item>>, StoreError> {
+        let result = self
+            .db
+            .client
+            .put_item()
+            .table_name(&*self.db.table)
+            .set_item(Some(self.item(event)))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(error) if condition_failed(&error) => Ok(Err(match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => e.item().cloned(),
+                _ => None,
+            })),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// Deletes the event `id` if it has expired (TTL had not got to it yet).
+    async fn delete_expired(&self, id: &EventId) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .client
+            .delete_item()
+            .table_name(&*self.db.table)
+            .set_key(Some(key(format!("EVT#{id}"), "META")))
+            .condition_expression("expires_at < :now")
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .send()
+            .await;
+        written(result).map(|_| ())
     }
 
     async fn load(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
-        Ok(get_item(&self.db, key(format!("EVT#{id}"), "META")).await?.filter(|item| is_live(item, Utc::now())))
+        Ok(self.load_any(id).await?.filter(|item| is_live(item, Utc::now())))
+    }
+
+    /// The stored item, expired or not.
+    async fn load_any(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
+        get_item(&self.db, key(format!("EVT#{id}"), "META")).await
     }
 }
 
 /// The `GSI1` partition an event waits in until it is fanned out.
-pub(super) fn unfanned_partition(id: &EventId) -> String {
+fn unfanned_partition(id: &EventId) -> String {
     sharded(UNFANNED, id.as_str(), UNFANNED_SHARDS)
 }
 
-/// An event as stored, not yet fanned out.
-pub(super) fn event_item(event: &Event, expires_at: AttributeValue) -> Item {
+/// An event as stored; fanned out inline, it waits in the `UNFANNED` partition until marked.
+fn event_item(event: &Event, expires_at: AttributeValue, fan_out: FanOut) -> Item {
     let mut item = key(format!("EVT#{}", event.id), "META");
     item.insert("event_type".into(), s(event.event_type.as_str()));
     item.insert("occurred_at".into(), time(event.occurred_at));
@@ -59,8 +103,10 @@ pub(super) fn event_item(event: &Event, expires_at: AttributeValue) -> Item {
     item.insert("fingerprint".into(), s(&event.fingerprint));
     put_opt(&mut item, "trace", event.trace.map(|trace| s(trace.to_string())));
     item.insert("expires_at".into(), expires_at);
-    item.insert("GSI1PK".into(), s(unfanned_partition(&event.id)));
-    item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
+    if fan_out == FanOut::Inline {
+        item.insert("GSI1PK".into(), s(unfanned_partition(&event.id)));
+        item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
+    }
     item
 }
 
@@ -68,7 +114,12 @@ fn existing(stored: &Item, event: &Event) -> Result<Recorded, StoreError> {
     Ok(Recorded::Existing { fanned_out: !stored.contains_key("GSI1PK"), same_content: get_s(stored, "fingerprint")? == event.fingerprint })
 }
 
-fn read_event(item: &Item) -> Result<Event, StoreError> {
+/// Two publishers raced for the id of an expired event and neither result can be read back.
+fn taken(event: &Event) -> StoreError {
+    StoreError::Backend(format!("event {} changed while it was being recorded; publish it again", event.id).into())
+}
+
+pub(super) fn read_event(item: &Item) -> Result<Event, StoreError> {
     let corrupt = |what: &str| StoreError::Backend(format!("stored event {what} does not parse").into());
     let event_type = EventType::from_stored(get_s(item, "event_type")?).ok_or_else(|| corrupt("type"))?;
     let id = get_s(item, "PK")?.trim_start_matches("EVT#");
@@ -84,33 +135,29 @@ fn read_event(item: &Item) -> Result<Event, StoreError> {
 
 #[async_trait]
 impl EventStore for DynamoDbEventStore {
+    fn fan_out(&self) -> FanOut {
+        self.fan_out
+    }
+
+    /// A conditional put. An expired event that TTL has not deleted yet no longer counts: it
+    /// is deleted first, so that the new one is inserted (the stream fans out inserts only).
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError> {
-        let result = self
-            .db
-            .client
-            .put_item()
-            .table_name(&*self.db.table)
-            .set_item(Some(self.item(event)))
-            // An expired item may linger until TTL deletes it; it no longer counts.
-            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
-            .expression_attribute_values(":now", n(Utc::now().timestamp()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Recorded::New),
-            Err(error) if condition_failed(&error) => {
-                let returned = match error.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(e)) => e.item().cloned(),
-                    _ => None,
-                };
-                match returned {
-                    Some(stored) => existing(&stored, event),
-                    None => self.load(&event.id).await?.map_or(Ok(Recorded::New), |stored| existing(&stored, event)),
-                }
+        // Twice at most: once more after deleting an expired holder.
+        for _ in 0..2 {
+            let stored = match self.put_new(event).await? {
+                Ok(()) => return Ok(Recorded::New),
+                Err(Some(stored)) => stored,
+                Err(None) => match self.load_any(&event.id).await? {
+                    Some(stored) => stored,
+                    None => continue,
+                },
+            };
+            if is_live(&stored, Utc::now()) {
+                return existing(&stored, event);
             }
-            Err(error) => Err(store_error(error)),
+            self.delete_expired(&event.id).await?;
         }
+        Err(taken(event))
     }
 
     /// Each event with its own conditional put, up to `CONCURRENT` at once: a transaction

@@ -3,10 +3,10 @@
 //! with the write units of every index entry they write (sizes by `units`), counted per key and
 //! second.
 //!
-//! The writes counted are those every successful delivery makes: the event put and its removal
-//! from the unfanned index, the delivery put (three index entries), one attempt (rewriting both
-//! projected-ALL index entries), and the metrics rollups a `deliver` batch of ten adds. Writes to
-//! a table item's own key (`EVT#`, `DLV#`) are one item each and never hot. Not counted: a
+//! The writes counted are those every successful delivery makes: the delivery put (three index
+//! entries), one attempt (rewriting both projected-ALL index entries), and the metrics rollups a
+//! `deliver` batch of ten adds. Writes to a table item's own key (`EVT#`, `DLV#`) are one item
+//! each and never hot; an event, fanned out from the table's stream, writes nothing else. Not counted: a
 //! webhook's health item (written on failures, and once a minute on success) and held-delivery
 //! markers (written only while a webhook is failing): both are per webhook, see ARCHITECTURE.md.
 
@@ -16,12 +16,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
 use super::delivery_item::{attempt_value, day_partition, index_partitions, to_item};
-use super::events::{event_item, unfanned_partition};
 use super::item::{Item, n};
 use super::rollup_item::{counters, identity, item_key};
 use super::units::{item_size, write_units};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
-use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::metrics::{Counts, Level, RollupKey};
 
@@ -55,18 +53,6 @@ fn units_of(item: &Item) -> u64 {
     write_units(item_size(item))
 }
 
-fn event(id: EventId, at: DateTime<Utc>) -> Event {
-    let body = format!(r#"{{"id":"{id}","type":"customer.created","data":{{"note":"{}"}}}}"#, "x".repeat(900));
-    Event {
-        id,
-        event_type: EventType::from_stored("customer.created").unwrap_or_else(EventType::test_ping),
-        occurred_at: at,
-        body,
-        fingerprint: "f".repeat(43),
-        trace: None,
-    }
-}
-
 /// The delivery item after one successful attempt with a short response.
 fn attempted(mut item: Item, at: DateTime<Utc>) -> Item {
     let attempt = Attempt {
@@ -94,7 +80,6 @@ fn keys_only(item: &Item) -> Item {
 /// What one delivery's writes cost in each index: every delivery has the same size (ids and
 /// timestamps are fixed width), so one is measured.
 struct DeliveryUnits {
-    event: u64,
     created: u64,
     attempted: u64,
     event_index: u64,
@@ -103,9 +88,8 @@ struct DeliveryUnits {
 
 impl DeliveryUnits {
     fn measure(at: DateTime<Utc>) -> Self {
-        let event = event(EventId::generate(0), at);
         let webhook = WebhookId::generate(0);
-        let created = to_item(&Delivery::new(event.id.clone(), webhook.clone(), "customer.created", at), Duration::days(30));
+        let created = to_item(&Delivery::new(EventId::generate(0), webhook.clone(), "customer.created", at), Duration::days(30));
         let after = attempted(created.clone(), at);
         let mut counts = Counts::default();
         for _ in 0..BATCH {
@@ -119,7 +103,6 @@ impl DeliveryUnits {
         rollup.extend(identity(&key).into_iter().map(|(name, value)| (name.to_owned(), value)));
         rollup.extend(counters(&counts).into_iter().map(|(name, value)| (name, n(value))));
         Self {
-            event: units_of(&event_item(&event, n(0))),
             created: units_of(&created),
             attempted: units_of(&after),
             event_index: units_of(&keys_only(&created)),
@@ -138,7 +121,6 @@ fn load(fan_out: u64) -> Load {
         let second = number * fan_out / RATE;
         let at = start + Duration::milliseconds(i64::try_from(number * fan_out * 1_000 / RATE).unwrap_or(0));
         let event = EventId::generate(u64::try_from(at.timestamp_millis()).unwrap_or(0));
-        load.add(unfanned_partition(&event), second, 2 * units.event); // put, then removed when fanned out
         for webhook in &webhooks {
             let [(_, day), (_, of_webhook), (_, of_event)] = index_partitions(&Delivery::new(event.clone(), webhook.clone(), "", at));
             load.add(day, second, units.created + units.attempted);
@@ -168,8 +150,8 @@ fn assert_no_hot_key(fan_out: u64) {
     assert!(load.unsharded(&day, 1) > 10 * LIMIT, "the model counts the day partition's writes");
     let per = DeliveryUnits::measure(DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default());
     eprintln!(
-        "fan-out {fan_out}: hottest key {key}: {units} write units in second {second} (entry units: event {}, delivery {} then {}, event index {}, rollup {})",
-        per.event, per.created, per.attempted, per.event_index, per.rollup
+        "fan-out {fan_out}: hottest key {key}: {units} write units in second {second} (entry units: delivery {} then {}, event index {}, rollup {})",
+        per.created, per.attempted, per.event_index, per.rollup
     );
 }
 

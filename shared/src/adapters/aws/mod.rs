@@ -25,6 +25,7 @@ mod replays;
 mod retention;
 mod rollup_item;
 mod shards;
+mod stream;
 mod subscriptions;
 mod table;
 mod units;
@@ -46,6 +47,7 @@ pub use queue::{Acknowledgement, SqsDeliveryQueue, decode_task, encode_task, vis
 pub use rate_gate::DynamoDbRateGate;
 pub use replays::DynamoDbReplayStore;
 pub use retention::DynamoDbRetention;
+pub use stream::event_of_image;
 pub use subscriptions::DynamoDbSubscriptionStore;
 pub use table::{Queues, create_queues, create_table};
 pub use units::{item_size, read_units, write_units};

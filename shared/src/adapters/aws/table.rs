@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -27,7 +27,8 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
     AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(store_error)
 }
 
-/// Creates the single table with its indexes and TTL on `expires_at`.
+/// Creates the single table with its indexes, TTL on `expires_at`, and a stream of new images
+/// (the fan-out reads inserted events from it).
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
@@ -36,7 +37,10 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .key_schema(key_element("PK", KeyType::Hash)?)
         .key_schema(key_element("SK", KeyType::Range)?)
         .attribute_definitions(string_attribute("PK")?)
-        .attribute_definitions(string_attribute("SK")?);
+        .attribute_definitions(string_attribute("SK")?)
+        .stream_specification(
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build().map_err(store_error)?,
+        );
     for (index, pk, sk, projection) in INDEXES {
         request =
             request.attribute_definitions(string_attribute(pk)?).attribute_definitions(string_attribute(sk)?).global_secondary_indexes(

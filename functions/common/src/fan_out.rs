@@ -1,0 +1,57 @@
+//! The fan-out of recorded events, invoked by the table's DynamoDB stream (`ingest`'s fifth
+//! source): publishing is one write (the event's item) and answers after it; this creates and
+//! queues the deliveries of every event inserted. The event source mapping filters the stream
+//! down to inserted `EVT#` items; anything else that arrives is passed over.
+//!
+//! Lambda hands each record over at least once and retries a failed invocation (halving the
+//! batch) until the record leaves the stream after 24 hours, so a failure fails the invocation:
+//! the fan-out is idempotent (delivery ids derive from the event and the webhook, and a task
+//! queued twice is a duplicate the consumer drops). An image that does not read back into an
+//! event cannot be helped by retries: it is logged with its key and passed over.
+
+use hookline_core::adapters::aws::event_of_image;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::ingest::IngestError;
+use crate::wiring::Function;
+
+/// A DynamoDB stream event, as Lambda hands it over.
+#[derive(Debug, Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<StreamRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamRecord {
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    #[serde(rename = "eventName", default)]
+    pub event_name: String,
+    pub dynamodb: StreamChange,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamChange {
+    #[serde(rename = "NewImage", default)]
+    pub new_image: Option<Map<String, Value>>,
+}
+
+/// Fans out the events the batch inserted: `{events, deliveries, unreadable}`.
+pub async fn from_stream(function: &Function, event: StreamEvent) -> Result<Value, IngestError> {
+    let (mut events, mut unreadable) = (Vec::new(), 0);
+    let inserted = event.records.iter().filter(|record| record.event_name == "INSERT");
+    for image in inserted.filter_map(|record| record.dynamodb.new_image.as_ref()) {
+        match event_of_image(image) {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => {}
+            Err(error) => {
+                unreadable += 1;
+                let key = image.get("PK").map(Value::to_string).unwrap_or_default();
+                tracing::error!(%key, %error, "a recorded event could not be read from the stream; it is not fanned out");
+            }
+        }
+    }
+    let deliveries = function.hookline.fan_out_recorded(&events).await.map_err(|error| IngestError::NotFannedOut(error.to_string()))?;
+    Ok(json!({"events": events.len(), "deliveries": deliveries, "unreadable": unreadable}))
+}
