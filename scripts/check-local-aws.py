@@ -198,8 +198,15 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
         failures = [f["itemIdentifier"] for f in walk.invoke("ingest", "ingest-sqs")["batchItemFailures"]]
         if failures != ["0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02"]:
             sys.exit(f"ingest-sqs should refuse its second record only: {failures}")
+        # The sample stream batch: an event nobody subscribes to, its erasure, a delivery item
+        # and a removal; only the inserted event is fanned out.
+        fanned = walk.invoke("ingest", "ingest-stream")
+        if fanned != {"events": 1, "deliveries": 0, "unreadable": 0}:
+            sys.exit(f"ingest-stream: {fanned}")
     walk.http("api", "api-test-webhook", 200)
-    deliveries = walk.http("api", "api-list-webhook-deliveries", 200)["data"]
+    # What was published is fanned out by the README's local-poller.py, from the table's stream.
+    deliveries = wait_for("the published events to be fanned out",
+                          lambda: fanned_out(walk.http("api", "api-list-webhook-deliveries", 200)["data"]), 60)
     ping = next(d for d in deliveries if d["event_type"] == "webhook.test")
     published = next(d for d in deliveries if d["event_type"] != "webhook.test")
     if not walk.folder:
@@ -233,6 +240,11 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
     walk.http("api", "api-revoke-api-key", 204)
     walk.http("api", "api-delete-webhook", 204)
     walk.http("api", "api-get-webhook", 404)
+
+
+def fanned_out(deliveries: list):
+    """The deliveries, once one besides the test ping is among them."""
+    return deliveries if any(d["event_type"] != "webhook.test" for d in deliveries) else None
 
 
 def check_failed_invocation(port: int, work: Path, watch_log: Path) -> None:

@@ -42,7 +42,8 @@ def wait_until_up(endpoint: str, limit: float = 30) -> None:
 
 
 def create(endpoint: str) -> dict:
-    """The table (as template.yaml declares it) and the delivery queue with its DLQ."""
+    """The table (as template.yaml declares it, with the stream the fan-out reads) and the
+    delivery queue with its DLQ."""
     wait_until_up(endpoint)
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     dynamodb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
@@ -53,6 +54,7 @@ def create(endpoint: str) -> dict:
         TableName=name, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys],
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         GlobalSecondaryIndexes=[{"IndexName": index, "Projection": {"ProjectionType": projection},
                                  "KeySchema": [{"AttributeName": f"{index}PK", "KeyType": "HASH"},
                                                {"AttributeName": f"{index}SK", "KeyType": "RANGE"}]}

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""The delivery queue's trigger, for local runs: what AWS's SQS event source mapping does for
-the `deliver` function, which `cargo lambda watch` does not emulate.
+"""The triggers AWS runs, for local runs: the table's stream for the fan-out (`ingest`) and
+the delivery queue for `deliver`, which `cargo lambda watch` does not emulate.
 
-It receives up to --batch-size messages (template.yaml's BatchSize, 10) from the delivery
+The stream: every record written since the last poll that template.yaml's filter lets through
+(an inserted `EVT#` item), up to 100 at once, handed to `ingest` as Lambda's DynamoDB stream
+event; the position moves on only when the invocation succeeds, so a failed fan-out is handed
+over again, as Lambda retries it.
+
+The queue: it receives up to --batch-size messages (template.yaml's BatchSize, 10) from the delivery
 queue, invokes `deliver` with them through cargo-lambda's runtime API, and then, as Lambda does
 with ReportBatchItemFailures, deletes every message not reported as failed. A failed
 invocation, or a response naming a message that was not in the batch, leaves the whole batch
@@ -33,11 +38,63 @@ def read_env_file(path: str) -> dict:
     return settings
 
 
-def sqs_client(settings: dict):
-    return boto3.client("sqs", endpoint_url=settings.get("HOOKLINE_AWS_ENDPOINT"),
+def aws_client(service: str, settings: dict):
+    return boto3.client(service, endpoint_url=settings.get("HOOKLINE_AWS_ENDPOINT"),
                         region_name=settings.get("AWS_REGION", "us-east-1"),
                         aws_access_key_id=settings.get("AWS_ACCESS_KEY_ID", "test"),
                         aws_secret_access_key=settings.get("AWS_SECRET_ACCESS_KEY", "test"))
+
+
+class StreamTrigger:
+    """The table's stream, read past where the last successful invocation stopped."""
+
+    BATCH_SIZE = 100
+
+    def __init__(self, settings: dict, url: str):
+        table = aws_client("dynamodb", settings).describe_table(TableName=settings["HOOKLINE_TABLE"])["Table"]
+        self.streams, self.arn, self.url = aws_client("dynamodbstreams", settings), table["LatestStreamArn"], url
+        self.read_up_to = {}
+
+    def records(self, shard: str) -> list:
+        start = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.read_up_to[shard]} \
+            if shard in self.read_up_to else {"ShardIteratorType": "TRIM_HORIZON"}
+        iterator = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard, **start)["ShardIterator"]
+        records = []
+        while iterator:
+            page = self.streams.get_records(ShardIterator=iterator)
+            if not page["Records"]:
+                break
+            records += page["Records"]
+            iterator = page.get("NextShardIterator")
+        return records
+
+    def lambda_record(self, record: dict) -> dict:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": record.get("awsRegion", "us-east-1"),
+                "dynamodb": change, "eventSourceARN": self.arn}
+
+    def poll_once(self) -> int:
+        """Hands what the filter lets through to `ingest`; returns how many records it handed over."""
+        handed = 0
+        for shard in [s["ShardId"] for s in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]]:
+            records = self.records(shard)
+            for at in range(0, len(records), self.BATCH_SIZE):
+                batch = records[at:at + self.BATCH_SIZE]
+                inserted = [self.lambda_record(r) for r in batch if r["eventName"] == "INSERT"
+                            and r["dynamodb"]["Keys"]["PK"].get("S", "").startswith("EVT#")]
+                if inserted:
+                    answer = invoke(self.url, {"Records": inserted}, "ingest")
+                    if answer is None:
+                        return handed
+                    print(f"local-poller: ingest fanned out {answer.get('events')} event(s) into "
+                          f"{answer.get('deliveries')} deliveries", flush=True)
+                    handed += len(inserted)
+                self.read_up_to[shard] = batch[-1]["dynamodb"]["SequenceNumber"]
+        return handed
 
 
 def message_attribute(value: dict) -> dict:
@@ -55,7 +112,7 @@ def lambda_record(message: dict, queue_arn: str, region: str) -> dict:
             "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region}
 
 
-def invoke(url: str, event: dict):
+def invoke(url: str, event: dict, function: str):
     """The function's answer, or None when the invocation failed (a function error)."""
     request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
                                      headers={"content-type": "application/json"})
@@ -64,10 +121,10 @@ def invoke(url: str, event: dict):
         with urllib.request.urlopen(request, timeout=900) as response:
             answer = json.loads(response.read() or b"null")
     except (urllib.error.URLError, OSError, ValueError) as error:
-        print(f"local-poller: invoking deliver failed ({error}); the batch will reappear", file=sys.stderr, flush=True)
+        print(f"local-poller: invoking {function} failed ({error}); the batch will be handed over again", file=sys.stderr, flush=True)
         return None
     if isinstance(answer, dict) and "errorType" in answer:
-        print(f"local-poller: deliver failed: {answer.get('errorType')}: {answer.get('errorMessage')}", file=sys.stderr, flush=True)
+        print(f"local-poller: {function} failed: {answer.get('errorType')}: {answer.get('errorMessage')}", file=sys.stderr, flush=True)
         return None
     return answer or {}
 
@@ -90,7 +147,7 @@ def poll_once(sqs, queue_url: str, queue_arn: str, region: str, url: str, batch_
     messages = received.get("Messages", [])
     if not messages:
         return 0
-    answer = invoke(url, {"Records": [lambda_record(m, queue_arn, region) for m in messages]})
+    answer = invoke(url, {"Records": [lambda_record(m, queue_arn, region) for m in messages]}, "deliver")
     finished = finished_messages(messages, answer)
     if finished:
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(finished)]
@@ -105,22 +162,23 @@ def main() -> None:
     parser.add_argument("--env-file", required=True, help="the settings local-aws.py wrote")
     parser.add_argument("-A", "--invoke-address", default="127.0.0.1", help="cargo lambda watch's address")
     parser.add_argument("-P", "--invoke-port", type=int, default=9100, help="cargo lambda watch's port")
-    parser.add_argument("--function", default="deliver")
     parser.add_argument("--batch-size", type=int, default=10, choices=range(1, 11), metavar="1-10")
     parser.add_argument("--until-idle", action="store_true", help="stop after a receive that finds nothing")
     args = parser.parse_args()
     settings = read_env_file(args.env_file)
-    sqs, queue_url = sqs_client(settings), settings["HOOKLINE_QUEUE_URL"]
+    sqs, queue_url = aws_client("sqs", settings), settings["HOOKLINE_QUEUE_URL"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = f"http://{args.invoke_address}:{args.invoke_port}/2015-03-31/functions/{args.function}/invocations"
+    function_url = f"http://{args.invoke_address}:{args.invoke_port}/2015-03-31/functions/{{}}/invocations"
+    stream = StreamTrigger(settings, function_url.format("ingest"))
     region = settings.get("AWS_REGION", "us-east-1")
-    print(f"local-poller: {queue_url} -> {args.function} (batches of {args.batch_size})", flush=True)
+    print(f"local-poller: the table's stream -> ingest, {queue_url} -> deliver (batches of {args.batch_size})", flush=True)
     try:
         while True:
-            got = poll_once(sqs, queue_url, queue_arn, region, url, args.batch_size, wait=1 if args.until_idle else 5)
-            if not got and args.until_idle:
+            fanned = stream.poll_once()
+            got = poll_once(sqs, queue_url, queue_arn, region, function_url.format("deliver"), args.batch_size, wait=0 if fanned else 1)
+            if not (fanned or got) and args.until_idle:
                 return
-            if not got:
+            if not (fanned or got):
                 time.sleep(0.2)
     except KeyboardInterrupt:
         pass

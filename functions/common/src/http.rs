@@ -13,8 +13,9 @@ use aws_lambda_events::encodings::Body;
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hookline_core::api::ApiError;
 use hookline_core::api::dashboard::Unslashed;
-use http::{HeaderValue, Request, Uri};
+use http::{HeaderValue, Request, StatusCode, Uri};
 use tower::ServiceExt;
 
 /// Largest response body read back from the router (responses are small JSON documents).
@@ -23,7 +24,7 @@ const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 pub async fn serve(router: Router, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let request = match to_request(request) {
         Ok(request) => request,
-        Err(detail) => return error_answer(400, "bad_request", detail),
+        Err(detail) => return error_answer(&ApiError::new(StatusCode::BAD_REQUEST, "bad_request", detail)),
     };
     let response = match router.oneshot(request).await {
         Ok(response) => response,
@@ -44,17 +45,17 @@ pub async fn serve(router: Router, request: ApiGatewayV2httpRequest) -> ApiGatew
         },
         Err(error) => {
             tracing::error!(%error, "response body could not be read");
-            return error_answer(500, "internal_error", "internal error");
+            return error_answer(&ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error"));
         }
     }
     answer
 }
 
-fn error_answer(status: u16, code: &str, detail: &str) -> ApiGatewayV2httpResponse {
+fn error_answer(error: &ApiError) -> ApiGatewayV2httpResponse {
     let mut answer = ApiGatewayV2httpResponse::default();
-    answer.status_code = i64::from(status);
+    answer.status_code = i64::from(error.status().as_u16());
     answer.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    answer.body = Some(Body::Text(serde_json::json!({"code": code, "detail": detail}).to_string()));
+    answer.body = Some(Body::Text(error.body().to_string()));
     answer
 }
 

@@ -67,6 +67,10 @@ impl ApiError {
         Self { challenge: Some(r#"ApiKey header="X-API-Key""#), ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail) }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// `{"code", "detail"}`, plus `field` on validation errors.
     pub fn body(&self) -> serde_json::Value {
         let mut body = json!({ "code": self.code, "detail": self.detail });
