@@ -285,6 +285,24 @@ async fn aws_held_deliveries_are_released_oldest_first_into_their_slots() {
     held_deliveries_are_released_oldest_first_into_their_slots(&aws().await).await;
 }
 
+/// A held delivery created again (the stream hands its fan-out over again after it died between
+/// writing the delivery and its marker) gets its marker, so it is released.
+#[tokio::test]
+async fn aws_a_held_delivery_created_again_is_released() {
+    let (backend, emulator, table) = super::aws_with_table().await;
+    let (log, webhook) = (&backend.stores.deliveries, WebhookId::generate(7));
+    let held = delivery("evt_held_again", &webhook, "auth.login").held();
+    log.create(std::slice::from_ref(&held)).await.unwrap();
+    let markers = emulator.dynamodb.query().table_name(&table).key_condition_expression("PK = :pk");
+    let markers = markers.expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("HELD#{webhook}")));
+    let mut marker = markers.send().await.unwrap().items()[0].clone();
+    marker.retain(|name, _| name == "PK" || name == "SK");
+    emulator.dynamodb.delete_item().table_name(&table).set_key(Some(marker)).send().await.unwrap();
+    log.create(std::slice::from_ref(&held)).await.unwrap();
+    let released = log.release_held(&webhook, &Slots { first_at: now(), interval: std::time::Duration::from_secs(1) }, 10).await.unwrap();
+    assert_eq!(released.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [held.id]);
+}
+
 #[tokio::test]
 async fn sqlite_retention_follows_the_event_type_and_dead_letters_wait_for_review() {
     retention_follows_the_event_type_and_dead_letters_wait_for_review(&sqlite().await).await;

@@ -87,7 +87,11 @@ impl DynamoDbDeliveryStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        if written(result)?.is_some() && delivery.status == DeliveryStatus::Held {
+        written(result)?;
+        // Also when the delivery existed: a fan-out handed over again after dying between the
+        // two puts must still leave the marker (one whose delivery is no longer held is dropped
+        // when released).
+        if delivery.status == DeliveryStatus::Held {
             let marker = held::marker(delivery, self.period(&delivery.event_type));
             self.db.client.put_item().table_name(&*self.db.table).set_item(Some(marker)).send().await.map_err(store_error)?;
         }
