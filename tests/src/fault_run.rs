@@ -29,6 +29,10 @@ use crate::functions::{Functions, QueueSettings, sample_event, spawn_functions_o
 #[derive(Debug, Clone, Copy)]
 pub struct FaultRunSettings {
     pub events: usize,
+    /// Events published a second at most (as fast as they are accepted when `None`): moto's
+    /// SQS does work in proportion to the messages a queue holds on every call, so thousands
+    /// published at once slow it quadratically while a steady rate keeps the queue short.
+    pub rate: Option<u32>,
     /// Faults in `ingest`'s AWS calls.
     pub ingest: FaultPlan,
     /// Faults in `deliver`'s AWS calls, kills included.
@@ -46,6 +50,7 @@ impl FaultRunSettings {
         let calls = FaultPlan { throttled: 0.05, server_error: 0.03, answer_lost: 0.03, ..FaultPlan::default() };
         Self {
             events,
+            rate: None,
             ingest: calls,
             deliver: FaultPlan { kill_before_record: 0.03, ..calls },
             duplicate: 0.05,
@@ -96,7 +101,7 @@ pub async fn run(settings: FaultRunSettings) -> FaultReport {
     let publisher = async {
         let published = AtomicBool::new(false);
         let publish = async {
-            let accepted = publish_all(&functions, settings.events, &tally).await;
+            let accepted = publish_all(&functions, &settings, &tally).await;
             published.store(true, Ordering::Relaxed);
             accepted
         };
@@ -154,11 +159,13 @@ async fn start_receivers() -> Vec<TestReceiver> {
 
 /// Publishes `count` events, half from EventBridge one at a time and half from an inbound SQS
 /// queue ten to a batch, each retried until accepted as its source would; returns their ids.
-async fn publish_all(functions: &Functions, count: usize, tally: &Tally) -> BTreeSet<String> {
+async fn publish_all(functions: &Functions, settings: &FaultRunSettings, tally: &Tally) -> BTreeSet<String> {
+    let (count, started) = (settings.events, Instant::now());
     let mut accepted = BTreeSet::new();
     let run = crate::emulator::unique_name("fr");
     let (eventbridge, queued) = (count / 2, count - count / 2);
     for n in 0..eventbridge {
+        keep_pace(started, accepted.len(), settings.rate).await;
         let id = format!("{run}-eb-{n}");
         let mut event = sample_event("ingest-eventbridge", &[]);
         event["id"] = json!(id);
@@ -171,6 +178,7 @@ async fn publish_all(functions: &Functions, count: usize, tally: &Tally) -> BTre
     }
     let ids: Vec<String> = (0..queued).map(|n| format!("evt_{run}-sqs-{n}")).collect();
     for batch in ids.chunks(10) {
+        keep_pace(started, accepted.len(), settings.rate).await;
         let mut pending: Vec<&String> = batch.iter().collect();
         while !pending.is_empty() {
             let records: Vec<Value> = pending.iter().map(|id| inbound_record(id)).collect();
@@ -192,6 +200,13 @@ async fn publish_all(functions: &Functions, count: usize, tally: &Tally) -> BTre
         accepted.extend(batch.iter().cloned());
     }
     accepted
+}
+
+/// Waits until `published` events are due at `rate` a second from `started`.
+async fn keep_pace(started: Instant, published: usize, rate: Option<u32>) {
+    if let Some(rate) = rate.filter(|rate| *rate > 0) {
+        tokio::time::sleep_until((started + Duration::from_secs_f64(published as f64 / f64::from(rate))).into()).await;
+    }
 }
 
 /// The stream's poller over `ingest` (with its faults) until publishing is over and the stream

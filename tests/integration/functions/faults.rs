@@ -19,7 +19,9 @@ fn events() -> usize {
 #[tokio::test]
 async fn nothing_accepted_is_lost_or_recorded_twice_when_aws_fails_duplicates_and_kills() {
     let events = events();
-    let report = run(FaultRunSettings::standard(events)).await;
+    // `HOOKLINE_FAULT_RATE` events a second at most (as fast as accepted unless set).
+    let rate = std::env::var("HOOKLINE_FAULT_RATE").ok().and_then(|rate| rate.parse().ok());
+    let report = run(FaultRunSettings { rate, ..FaultRunSettings::standard(events) }).await;
     println!("{report}");
     assert_eq!(report.accepted, events, "{report}");
     assert_eq!(report.problems(), Vec::<String>::new(), "{report}");
