@@ -9,9 +9,18 @@ use hookline_core::adapters::aws::{CountRequests, Queues, create_queues, create_
 /// Set by `scripts/test.sh`, which starts moto on a free loopback port.
 pub const ENDPOINT_VARIABLE: &str = "HOOKLINE_TEST_AWS_ENDPOINT";
 
+/// Set by `scripts/aws-fault-run.sh`, which gives SQS a moto of its own; SQS uses the endpoint
+/// above when it is not set.
+pub const SQS_ENDPOINT_VARIABLE: &str = "HOOKLINE_TEST_SQS_ENDPOINT";
+
 pub fn endpoint() -> String {
     std::env::var(ENDPOINT_VARIABLE)
         .unwrap_or_else(|_| panic!("{ENDPOINT_VARIABLE} is not set: run the tests with scripts/test.sh, which starts the AWS emulator"))
+}
+
+/// The SQS endpoint when it differs from the others.
+fn sqs_endpoint() -> Option<String> {
+    std::env::var(SQS_ENDPOINT_VARIABLE).ok().filter(|endpoint| !endpoint.is_empty())
 }
 
 /// A name no other test in any run uses.
@@ -36,10 +45,15 @@ impl Emulator {
     }
 
     /// Clients for the emulator at `endpoint`, counting their requests when `counter` is given.
+    /// SQS goes to `HOOKLINE_TEST_SQS_ENDPOINT` when it is set.
     pub async fn connect_to(endpoint: &str, counter: Option<CountRequests>) -> Self {
         let config = emulator_config(endpoint).await;
+        let sqs_config = match sqs_endpoint() {
+            Some(sqs_endpoint) => emulator_config(&sqs_endpoint).await,
+            None => config.clone(),
+        };
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config);
-        let mut sqs = aws_sdk_sqs::config::Builder::from(&config);
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&sqs_config);
         if let Some(counter) = counter {
             dynamodb = dynamodb.interceptor(counter.clone());
             sqs = sqs.interceptor(counter);
