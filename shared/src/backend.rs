@@ -96,6 +96,7 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
         clock: Arc::new(SystemClock),
         settings: config.settings(),
         tally: Arc::default(),
+        recent_successes: Arc::default(),
     };
     let state = AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits);
     let router = api::router(state.clone(), config.api());
@@ -165,7 +166,7 @@ async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
-        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone(), crate::ports::FanOut::FromStream)),
+        events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
         deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention, pending.clone())),
         metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), pending)),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),

@@ -39,14 +39,27 @@ pub struct Maintenance {
 }
 
 impl Hookline {
+    /// Writes a success into the webhook's health when it ends a failure streak, or when none was
+    /// written for a minute, by the webhook as read or by this process since (`RecentSuccesses`).
+    async fn note_success(&self, webhook: &Webhook, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let first_lately = webhook.health.success_worth_recording(now) && self.recent_successes.take(&webhook.id, now);
+        if webhook.health.failure_streak == 0 && !first_lately {
+            return Ok(());
+        }
+        let written = self.stores.subscriptions.record_health(&webhook.id, &HealthChange::Success, now).await;
+        if written.is_err() && first_lately {
+            self.recent_successes.give_back(&webhook.id);
+        }
+        written?;
+        Ok(())
+    }
+
     /// Records an attempt in its webhook's health and says what it tells about the receiver;
     /// the attempt that shows it has kept failing long enough makes the webhook `failing`.
     pub(crate) async fn note_attempt(&self, webhook: &Webhook, result: &AttemptResult) -> Result<Receiver, ServiceError> {
         let now = self.clock.now();
         if result.outcome == Outcome::Delivered {
-            if webhook.health.success_worth_recording(now) {
-                self.stores.subscriptions.record_health(&webhook.id, &HealthChange::Success, now).await?;
-            }
+            self.note_success(webhook, now).await?;
             return Ok(Receiver::Up);
         }
         let error = result.error_summary().unwrap_or_else(|| "failed".to_owned());

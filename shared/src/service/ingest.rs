@@ -160,11 +160,7 @@ impl Hookline {
     /// How many deliveries each of `events` will get when the stream fans them out, as the
     /// webhooks are now; nothing is written.
     async fn count_recipients(&self, events: &[(&Event, bool)]) -> Result<Vec<usize>, ServiceError> {
-        let plan = self.plan_fan_out(events).await?;
-        for (event, _) in events.iter().filter(|(_, new)| *new) {
-            self.tally.published(event.event_type.as_str());
-        }
-        Ok(plan.counts)
+        Ok(self.plan_fan_out(events).await?.counts)
     }
 
     /// Whether the store's stream fans out what is recorded, rather than the publisher.
@@ -178,11 +174,7 @@ impl Hookline {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let plan = self.plan_fan_out(events).await?;
-        for (event, _) in events.iter().filter(|(_, new)| *new) {
-            self.tally.published(event.event_type.as_str());
-        }
-        let FanOutPlan { fresh, again, counts, held_for, failures } = plan;
+        let FanOutPlan { fresh, again, counts, held_for, failures } = self.plan_fan_out(events).await?;
         let tasks: Vec<DeliveryTask> =
             fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
         // All are idempotent and all must be done before an event counts as fanned out. A task
@@ -204,7 +196,8 @@ impl Hookline {
         Ok(counts)
     }
 
-    /// Who each of `events` goes to, and the deliveries that makes, without writing anything.
+    /// Who each of `events` goes to, and the deliveries that makes, without writing anything;
+    /// the events recorded just now count as published.
     async fn plan_fan_out(&self, events: &[(&Event, bool)]) -> Result<FanOutPlan, ServiceError> {
         let now = self.clock.now();
         let mut subscribers: HashMap<&str, Vec<Webhook>> = HashMap::new();
@@ -234,6 +227,9 @@ impl Hookline {
         let held_for: BTreeMap<&str, &WebhookId> =
             subscribers.values().flatten().filter(|w| !w.is_active()).map(|w| (w.id.as_str(), &w.id)).collect();
         plan.held_for = held_for.into_values().cloned().collect();
+        for (event, _) in events.iter().filter(|(_, new)| *new) {
+            self.tally.published(event.event_type.as_str());
+        }
         Ok(plan)
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod manage;
 mod notify;
 mod query;
+mod recent_successes;
 mod replay;
 mod retention;
 mod secrets;
@@ -26,6 +27,7 @@ pub use ingest::{PublishAs, PublishOutcome};
 pub use keys::{ApiKeyRequest, CreatedApiKey};
 pub use manage::TestOutcome;
 pub use query::DeliveryDetail;
+pub use recent_successes::RecentSuccesses;
 pub use secrets::{RotateRequest, SecretView};
 pub use telemetry::{Counters, RAW_VALUES, Tally};
 
@@ -97,6 +99,8 @@ pub struct Hookline {
     pub settings: Settings,
     /// What this process did, for the host's own metrics (Prometheus, EMF).
     pub tally: Arc<Tally>,
+    /// Successes this process wrote into webhooks' health lately.
+    pub recent_successes: Arc<RecentSuccesses>,
 }
 
 /// Maps a store's `NotFound` to "`what` not found", and any other store error through.

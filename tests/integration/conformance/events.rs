@@ -87,11 +87,11 @@ async fn aws_expired_events_are_hidden_before_ttl_deletes_them() {
     let emulator = Emulator::connect().await;
     let db = Dynamo::new(emulator.dynamodb.clone(), &emulator.fresh_table().await);
     let policy = |default| hookline_core::domain::retention::RetentionPolicy { default, ..Default::default() };
-    let expired = DynamoDbEventStore::new(db.clone(), policy(chrono::Duration::seconds(-10)), FanOut::Inline);
+    let expired = DynamoDbEventStore::new(db.clone(), policy(chrono::Duration::seconds(-10)));
     let stored = event("evt_expired", "x");
     assert_eq!(expired.record(&stored).await.unwrap(), Recorded::New);
     assert!(expired.get(&stored.id).await.unwrap().is_none(), "an expired event is not read");
-    let live = DynamoDbEventStore::new(db, policy(chrono::Duration::days(30)), FanOut::Inline);
+    let live = DynamoDbEventStore::new(db, policy(chrono::Duration::days(30)));
     assert_eq!(live.record(&stored).await.unwrap(), Recorded::New, "an expired item does not block its id");
     assert!(live.get(&stored.id).await.unwrap().is_some());
 }

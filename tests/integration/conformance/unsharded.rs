@@ -1,7 +1,8 @@
 //! DynamoDB only: items written before the keys that every delivery and event writes were
 //! sharded (the delivery indexes' day and webhook partitions, the partition of events not yet
-//! fanned out, metrics rollups sharded over four by another hash) are still read after the
-//! upgrade, in order among the new ones.
+//! fanned out, metrics rollups sharded over four by another hash), and events waiting to be
+//! fanned out from before the stream did it, are still read after the upgrade, in order among
+//! the new ones.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
@@ -54,14 +55,20 @@ async fn aws_items_under_the_unsharded_keys_are_still_read() {
         assert_eq!(ids, newest_first);
     }
 
-    let waiting = event("evt_unfanned_old", "u1");
-    backend.stores.events.record(&waiting).await.unwrap();
-    // Written by a version that fanned out inline, before the stream: in the unsharded partition.
-    let waits = [("GSI1PK", "UNFANNED".to_owned()), ("GSI1SK", format!("0#{}", waiting.id))];
-    rewrite(&emulator, &table, format!("EVT#{}", waiting.id), &waits).await;
-    let unfanned = backend.stores.events.unfanned().await.unwrap();
-    assert_eq!(unfanned.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![waiting.id.clone()]);
-    backend.stores.events.mark_fanned_out(&waiting.id).await.unwrap();
+    // Written by versions that fanned out inline, before the stream: waiting in the unsharded
+    // partition (before sharding) and in a sharded one (after).
+    let mut waiting = Vec::new();
+    for (id, partition) in [("evt_unfanned_old", "UNFANNED"), ("evt_unfanned_sharded", "UNFANNED#77")] {
+        let event = event(id, "u1");
+        backend.stores.events.record(&event).await.unwrap();
+        let waits = [("GSI1PK", partition.to_owned()), ("GSI1SK", format!("0#{}", event.id))];
+        rewrite(&emulator, &table, format!("EVT#{}", event.id), &waits).await;
+        waiting.push(event.id);
+    }
+    let mut unfanned: Vec<_> = backend.stores.events.unfanned().await.unwrap().into_iter().map(|e| e.id).collect();
+    unfanned.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(unfanned, waiting);
+    backend.stores.events.mark_all_fanned_out(&waiting).await.unwrap();
     assert!(backend.stores.events.unfanned().await.unwrap().is_empty());
 
     // Rollups were sharded over four by this hash of the webhook id.

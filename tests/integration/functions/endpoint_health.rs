@@ -144,3 +144,32 @@ async fn a_webhook_limited_to_20_per_second_is_held_to_it_across_two_consumers()
     }
     assert_eq!(attempts as usize, receiver.received().len());
 }
+
+/// A batch's records run at once and all read the webhook before any records its success: one
+/// of them writes the success into the webhook's health, not each (they were ten writes).
+#[tokio::test]
+async fn a_batch_of_successes_to_one_webhook_writes_its_health_once() {
+    use hookline_core::adapters::aws::CountRequests;
+    use hookline_tests::emulator::{Emulator, endpoint};
+    use hookline_tests::functions::spawn_functions_with;
+
+    let counter = CountRequests::default();
+    let functions = spawn_functions_with(Emulator::connect_to(&endpoint(), Some(counter.clone())).await, 3, "1").await;
+    let receiver = TestReceiver::start().await;
+    let (webhook, _) = create_webhook(&functions, &receiver.url, &["invoice.*"]).await;
+    for _ in 0..10 {
+        super::record(&functions, "invoice.paid").await;
+    }
+    while functions.fan_out().await > 0 {}
+    counter.0.reset();
+    let poll = functions.poll().await;
+    assert_eq!((poll.received, poll.failed), (10, 0), "one batch of ten, all delivered");
+    let webhook_key = format!("\"WH#{webhook}\"");
+    let health_writes = counter
+        .0
+        .dynamodb_requests()
+        .iter()
+        .filter(|(operation, body)| operation == "UpdateItem" && String::from_utf8_lossy(body).contains(&webhook_key))
+        .count();
+    assert_eq!(health_writes, 1);
+}

@@ -1,7 +1,8 @@
-//! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put. Fanned
-//! out from the table's stream (`FanOut::FromStream`, as deployed), recording is that one
-//! write. Fanned out inline, an event also sits in the sparse `GSI1` partition `UNFANNED`
-//! until its fan-out is marked done, sharded by event id (`shards`).
+//! `EventStore` over DynamoDB: `EVT#<id>` items written once with a conditional put, and
+//! nothing else: the table's stream fans out what is recorded (`FanOut::FromStream`). Events
+//! written by earlier versions, which fanned out inline, may still sit in the sparse `GSI1`
+//! partition `UNFANNED` (sharded by event id, or unsharded before that) until marked; they
+//! are still read and marked.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -10,7 +11,7 @@ use chrono::Utc;
 
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, opt_s, put_opt, s, time};
 use super::reads::{get_item, query_all};
-use super::shards::{UNFANNED_SHARDS, every_shard, sharded};
+use super::shards::{UNFANNED_SHARDS, every_shard};
 use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
@@ -22,24 +23,23 @@ use futures_util::future::join_all;
 /// How many writes a batch of events sends at once.
 const CONCURRENT: usize = 25;
 
-/// The `GSI1` partition of events not yet fanned out, before sharding.
+/// The `GSI1` partition of events earlier versions had not fanned out yet, before sharding.
 const UNFANNED: &str = "UNFANNED";
 
 pub struct DynamoDbEventStore {
     db: Dynamo,
     retention: RetentionPolicy,
-    fan_out: FanOut,
 }
 
 impl DynamoDbEventStore {
     /// Events expire (TTL) their type's retention after they were recorded.
-    pub fn new(db: Dynamo, retention: RetentionPolicy, fan_out: FanOut) -> Self {
-        Self { db, retention, fan_out }
+    pub fn new(db: Dynamo, retention: RetentionPolicy) -> Self {
+        Self { db, retention }
     }
 
     fn item(&self, event: &Event) -> Item {
         // Counted from when Hookline received it: a publisher's old timestamp must not expire it at once.
-        event_item(event, expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())), self.fan_out)
+        event_item(event, expiry(Utc::now(), self.retention.for_type(event.event_type.as_str())))
     }
 
     /// Puts the event unless its id is taken; `Err` with what holds it otherwise.
@@ -89,13 +89,8 @@ impl DynamoDbEventStore {
     }
 }
 
-/// The `GSI1` partition an event waits in until it is fanned out.
-fn unfanned_partition(id: &EventId) -> String {
-    sharded(UNFANNED, id.as_str(), UNFANNED_SHARDS)
-}
-
-/// An event as stored; fanned out inline, it waits in the `UNFANNED` partition until marked.
-fn event_item(event: &Event, expires_at: AttributeValue, fan_out: FanOut) -> Item {
+/// An event as stored.
+fn event_item(event: &Event, expires_at: AttributeValue) -> Item {
     let mut item = key(format!("EVT#{}", event.id), "META");
     item.insert("event_type".into(), s(event.event_type.as_str()));
     item.insert("occurred_at".into(), time(event.occurred_at));
@@ -103,10 +98,6 @@ fn event_item(event: &Event, expires_at: AttributeValue, fan_out: FanOut) -> Ite
     item.insert("fingerprint".into(), s(&event.fingerprint));
     put_opt(&mut item, "trace", event.trace.map(|trace| s(trace.to_string())));
     item.insert("expires_at".into(), expires_at);
-    if fan_out == FanOut::Inline {
-        item.insert("GSI1PK".into(), s(unfanned_partition(&event.id)));
-        item.insert("GSI1SK".into(), s(format!("{}#{}", event.occurred_at.timestamp_millis(), event.id)));
-    }
     item
 }
 
@@ -136,7 +127,7 @@ pub(super) fn read_event(item: &Item) -> Result<Event, StoreError> {
 #[async_trait]
 impl EventStore for DynamoDbEventStore {
     fn fan_out(&self) -> FanOut {
-        self.fan_out
+        FanOut::FromStream
     }
 
     /// A conditional put. An expired event that TTL has not deleted yet no longer counts: it

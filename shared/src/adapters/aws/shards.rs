@@ -1,5 +1,6 @@
 //! Spreading the partition keys that every delivery or event writes (the day index of all
-//! deliveries, a webhook's deliveries, the events not yet fanned out, the metrics rollups) over
+//! deliveries, a webhook's deliveries, the metrics rollups; the events earlier versions had not
+//! fanned out yet) over
 //! `SHARDS` partitions, so that none takes more than DynamoDB's 1,000 write units a second at
 //! 10,000 deliveries a second (`hot_keys` below shows it). A writer picks the shard from the
 //! item's own id; a reader queries every shard, plus the unsharded key written before sharding,
@@ -11,8 +12,9 @@
 /// (see `hot_keys`) while a listing's scatter stays one round trip of 33 queries.
 pub const SHARDS: u32 = 32;
 
-/// How many partitions the events not yet fanned out are spread over: every event writes its
-/// whole item (about 1 KB) there and deletes it again, and only `maintain` reads them all.
+/// How many partitions the events not yet fanned out were spread over by the versions that
+/// fanned out inline (every event wrote its whole item there and deleted it again); read until
+/// they are marked.
 pub const UNFANNED_SHARDS: u32 = 128;
 
 /// A stable shard of `shards` for `id` (FNV-1a, so every process and version agrees).

@@ -8,6 +8,7 @@
 //! `scripts/aws-bench.sh` builds the release binaries, starts moto and runs this.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod batch_size;
 mod bill;
 mod cold_start;
 mod prices;
@@ -36,6 +37,13 @@ struct Args {
     /// Where the release binaries `api`, `ingest` and `deliver` are.
     #[arg(long, default_value = "target/release")]
     binaries: PathBuf,
+    /// Deliveries per batch size and receiver in the comparison of `deliver`'s batch sizes (0
+    /// leaves it out).
+    #[arg(long, default_value_t = 400)]
+    batch_deliveries: usize,
+    /// Only the comparison of batch sizes.
+    #[arg(long)]
+    batch_sizes_only: bool,
     /// Cold starts measured per binary (the median is printed).
     #[arg(long, default_value_t = 5)]
     cold_starts: usize,
@@ -125,6 +133,18 @@ impl Cost {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if !args.batch_sizes_only {
+        workloads(&args).await;
+    }
+    if args.batch_deliveries > 0 {
+        compare_batch_sizes(&args).await;
+    }
+    if !args.batch_sizes_only {
+        cold_starts(&args).await;
+    }
+}
+
+async fn workloads(args: &Args) {
     let costs = vec![
         workloads::queued_batches(&args.endpoint, args.events).await,
         workloads::fan_out(&args.endpoint, args.fanout_events, args.fanout_webhooks).await,
@@ -149,11 +169,28 @@ async fn main() {
     for cost in &costs {
         println!("{}", cost.breakdown());
     }
+}
+
+async fn cold_starts(args: &Args) {
     println!("\ncold start (process start to first answered invocation, median of {}):", args.cold_starts);
     for function in ["api", "ingest", "deliver"] {
         let binary = args.binaries.join(function);
         let size = std::fs::metadata(&binary).map(|m| m.len() as f64 / 1_000_000.0).unwrap_or(0.0);
         let millis = cold_start::median(&args.endpoint, &binary, function, args.cold_starts).await;
         println!("  {function}: {millis:.1} ms ({size:.1} MB binary)");
+    }
+}
+
+async fn compare_batch_sizes(args: &Args) {
+    println!(
+        "\n`deliver`'s batch size ({} deliveries each; Lambda, the poller's SQS requests and the deliveries' DynamoDB writes):\n",
+        args.batch_deliveries
+    );
+    println!(
+        "| receiver | batch size | deliveries per invocation | wall-clock per invocation | billed per delivery | SQS requests per delivery | WRU per delivery | $ per million deliveries |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for cost in batch_size::compare(&args.endpoint, args.batch_deliveries).await {
+        println!("{}", cost.row());
     }
 }

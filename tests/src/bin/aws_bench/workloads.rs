@@ -19,12 +19,12 @@ async fn setup(endpoint: &str) -> (Functions, CountRequests, TestReceiver) {
     (functions, counter, TestReceiver::start().await)
 }
 
-async fn subscribe(functions: &Functions, url: &str, events: &[&str]) {
+pub async fn subscribe(functions: &Functions, url: &str, events: &[&str]) {
     let (status, body) = functions.call("POST", "/api/v1/webhooks", Some(json!({"name": "bench", "url": url, "events": events}))).await;
     assert_eq!(status, 201, "{body}");
 }
 
-fn request(event_type: &str, id: &str) -> Value {
+pub fn request(event_type: &str, id: &str) -> Value {
     json!({"id": id, "event_type": event_type, "data": catalog::find(event_type).unwrap().example})
 }
 
@@ -67,7 +67,7 @@ fn fanned_out(functions: &Functions) -> u64 {
 }
 
 /// Publishes through `ingest` in batches of ten; returns the invocations.
-async fn publish_in_batches(functions: &Functions, requests: &[Value]) -> u64 {
+pub async fn publish_in_batches(functions: &Functions, requests: &[Value]) -> u64 {
     for batch in requests.chunks(10) {
         let answer = functions.ingest(queue_batch(batch)).await;
         assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
