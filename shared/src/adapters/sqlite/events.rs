@@ -80,7 +80,9 @@ impl EventStore for SqliteEventStore {
 
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
         let id = id.to_string();
-        self.db.write(move |conn| Ok(conn.execute("UPDATE events SET fanned_out = 1 WHERE id = ?1", [id]).map(|_| ())?)).await
+        self.db
+            .write(move |conn| Ok(conn.prepare_cached("UPDATE events SET fanned_out = 1 WHERE id = ?1")?.execute([id]).map(|_| ())?))
+            .await
     }
 
     async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
@@ -135,11 +137,12 @@ impl SqliteEventStore {
                 let (id, event_type, occurred_at, body, fingerprint) = values;
                 let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                            ON CONFLICT (id) DO NOTHING";
-                if conn.execute(sql, params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
+                if conn.prepare_cached(sql)?.execute(params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
                     return Ok(Recorded::New);
                 }
-                let (fanned_out, stored): (bool, String) =
-                    conn.query_row("SELECT fanned_out, fingerprint FROM events WHERE id = ?1", [id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                let (fanned_out, stored): (bool, String) = conn
+                    .prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?
+                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
                 Ok(Recorded::Existing { fanned_out, same_content: stored == fingerprint })
             })
             .await
