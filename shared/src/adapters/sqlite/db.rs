@@ -30,11 +30,11 @@ const WAL_CHECK_EVERY: Duration = Duration::from_millis(250);
 const WAL_CHECK_EVERY_GROUPS: u32 = 64;
 /// How long a restart of the WAL may wait for readers (the writer waits with it).
 const RESTART_WAIT: Duration = Duration::from_millis(100);
-/// Prepared statements kept per connection. On the delivery path the writer runs more distinct
-/// statements (events, deliveries, attempts, rollups, health, held markers) than rusqlite's
-/// default of 16 keeps, so under load some were evicted and parsed again on every cycle
-/// (`sqlite3RunParser` in `perf`); 64 keeps them all (1.26× single-webhook throughput,
-/// README "Benchmark").
+/// Prepared statements kept per connection: every statement the adapters prepare with
+/// `prepare_cached` (22 call sites, most of them on the writer), where rusqlite's default of 16
+/// could evict some under load and parse them again. With the event's insert and fanned-out
+/// mark, which were parsed on every call, now cached too: 1.26× single-webhook throughput
+/// (README, "Benchmark").
 const STATEMENT_CACHE: usize = 64;
 /// The writer's usual wait for a lock (the `busy_timeout` it opens with).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
