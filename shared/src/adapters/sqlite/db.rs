@@ -31,10 +31,9 @@ const WAL_CHECK_EVERY_GROUPS: u32 = 64;
 /// How long a restart of the WAL may wait for readers (the writer waits with it).
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// Prepared statements kept per connection: every statement the adapters prepare with
-/// `prepare_cached` (22 call sites, most of them on the writer), where rusqlite's default of 16
-/// could evict some under load and parse them again. With the event's insert and fanned-out
-/// mark, which were parsed on every call, now cached too: 1.26× single-webhook throughput
-/// (README, "Benchmark").
+/// `prepare_cached` (22 call sites), where rusqlite's default of 16 could evict some under load
+/// and parse them again. With the event's insert and fanned-out mark, which were parsed on every
+/// call, now cached too: 1.26× single-webhook throughput (README, "Benchmark").
 const STATEMENT_CACHE: usize = 64;
 /// The writer's usual wait for a lock (the `busy_timeout` it opens with).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
