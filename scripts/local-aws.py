@@ -48,7 +48,7 @@ def create(endpoint: str) -> dict:
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     dynamodb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
     name = f"hookline-local-{uuid.uuid4().hex[:8]}"
-    indexes = [("GSI1", "ALL"), ("GSI2", "ALL"), ("GSI3", "KEYS_ONLY")]
+    indexes = [("GSI1", "KEYS_ONLY"), ("GSI2", "KEYS_ONLY"), ("GSI3", "KEYS_ONLY")]
     keys = ["PK", "SK"] + [f"{index}{part}" for index, _ in indexes for part in ("PK", "SK")]
     dynamodb.create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",

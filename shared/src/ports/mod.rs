@@ -232,6 +232,11 @@ pub trait MetricsStore: Send + Sync {
     /// Writes the rollups of attempts recorded but held back (a batch's, aggregated in memory)
     /// and returns what it wrote; empty for a store that writes them with the attempt.
     async fn flush(&self) -> Result<Rollup, StoreError>;
+    /// Derives what a store does not write per attempt (on DynamoDB, the hour rollups from the
+    /// minutes of the hours ended by `now`); nothing for a store that writes every level.
+    async fn fold(&self, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Evenly spaced times: the `i`-th (from 0) is `first_at + i * interval`.

@@ -149,8 +149,11 @@ impl Hookline {
         let mut done = self.maintain_webhooks().await?;
         done.replayed = self.advance_replays(deadline).await?;
         done.dead_letters_dropped = self.sweep_dead_letters(deadline).await?;
-        // Probes' rollups, and any a host left unflushed.
+        // Probes' rollups, and any a host left unflushed; then the hours that ended.
         self.flush_metrics().await;
+        if let Err(error) = self.stores.metrics.fold(self.clock.now()).await {
+            tracing::warn!(%error, "hour rollups not folded; the next pass goes on");
+        }
         Ok(done)
     }
 

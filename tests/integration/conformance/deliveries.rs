@@ -6,7 +6,7 @@ use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen, Slots};
 
-use super::{Backend, aws, now, retention_policy, sqlite};
+use super::{Backend, aws, now, retention_policy, sqlite, webhook};
 
 fn delivery(event: &str, webhook: &WebhookId, event_type: &str) -> Delivery {
     Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, now())
@@ -127,10 +127,16 @@ async fn held_deliveries_are_released_oldest_first_into_their_slots(backend: &Ba
 
 async fn history_filters_retention_and_health(backend: &Backend) {
     let log = &backend.stores.deliveries;
-    let webhook = WebhookId::generate(3);
+    // Stored webhooks, as every delivery has: an erasure finds the event's deliveries from them.
+    let (stored, gone) = (webhook(&["auth.*"], true), webhook(&["auth.*"], true));
+    for subscriber in [&stored, &gone] {
+        backend.stores.subscriptions.insert(subscriber).await.unwrap();
+    }
+    let webhook = stored.id;
     let login = delivery("evt_h1", &webhook, "auth.login");
     let logout = delivery("evt_h2", &webhook, "auth.logout");
-    log.create(&[login.clone(), logout.clone()]).await.unwrap();
+    let logout_gone = delivery("evt_h2", &gone.id, "auth.logout");
+    log.create(&[login.clone(), logout.clone(), logout_gone.clone()]).await.unwrap();
     let dead = AttemptRecord::new(&login, attempt(1, Some(500), false), DeliveryStatus::Dead, None);
     log.record_attempt(&login.id, &dead, now()).await.unwrap();
     let by = |status, event_type: Option<&str>| DeliveryFilter {
@@ -143,12 +149,15 @@ async fn history_filters_retention_and_health(backend: &Backend) {
     assert_eq!(log.list(&by(Some(DeliveryStatus::Dead), None)).await.unwrap().items.len(), 1);
     assert_eq!(log.list(&by(None, Some("auth.logout"))).await.unwrap().items.len(), 1);
 
+    backend.stores.subscriptions.delete(&gone.id).await.unwrap();
     log.forget_event(&logout.event_id, now()).await.unwrap();
     assert_eq!(log.get(&logout.id).await.unwrap().unwrap().status, DeliveryStatus::Cancelled);
+    assert_eq!(log.get(&logout_gone.id).await.unwrap().unwrap().status, DeliveryStatus::Cancelled, "also a deleted webhook's");
+    assert_eq!(log.get(&login.id).await.unwrap().unwrap().status, DeliveryStatus::Dead, "another event's stays");
     let policy = retention_policy();
     let month_later = now() + Duration::days(31);
     let purged = backend.stores.retention.purge(&policy, month_later).await.unwrap().0;
-    assert_eq!(purged, 1, "the cancelled delivery is past the 30 days; the dead one waits for review");
+    assert_eq!(purged, 2, "the cancelled deliveries are past the 30 days; the dead one waits for review");
     assert!(log.get(&logout.id).await.unwrap().is_none());
     assert!(log.get(&login.id).await.unwrap().is_some());
     assert!(log.acknowledge(&login.id, now()).await.unwrap());

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use hookline_core::adapters::aws::{CountRequests, Dynamo, DynamoDbMetricsStore, PendingRollups};
 use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use hookline_core::domain::ids::{EventId, WebhookId};
-use hookline_core::domain::metrics::{Bucket, Finished, MetricsQuery, Sample, bucket_of};
+use hookline_core::domain::metrics::{Bucket, Counts, Finished, Level, MetricsQuery, RollupKey, RollupSelection, Sample, bucket_of};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, MetricsStore};
 use hookline_tests::emulator::Emulator;
@@ -163,4 +163,57 @@ async fn aws_a_metrics_query_costs_the_same_at_any_traffic() {
     // 32 shards, a day's partition each; a webhook's rollup of a minute in up to 4 of them.
     assert!(requests <= 2 * 32, "one query per shard and day: {requests}");
     assert!(rollups.len() <= 2 * 21 * 4, "at most four items per webhook and minute: {}", rollups.len());
+}
+
+/// On DynamoDB hour rollups are folded from the minutes once an hour has ended (`maintain`):
+/// the hour figures are the same before and after, and an hour once folded is read from its
+/// hour rollups (a sample flushed into it later counts in its minute only).
+#[tokio::test]
+async fn aws_hours_are_folded_from_their_minutes_once_they_end() {
+    let emulator = Emulator::connect().await;
+    let table = emulator.fresh_table().await;
+    let pending = Arc::new(PendingRollups::default());
+    let store = DynamoDbMetricsStore::new(Dynamo::new(emulator.dynamodb.clone(), &table), pending.clone());
+    let first_hour = now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(3);
+    let webhook = WebhookId::generate(7);
+    let sample = |at: DateTime<Utc>| Sample {
+        webhook_id: webhook.clone(),
+        event_type: "invoice.paid".into(),
+        at,
+        attempt_ms: 30,
+        error_kind: None,
+        finished: Some(Finished::Succeeded { latency_ms: 30 }),
+    };
+    // A first pass before the samples: the hours after it are folded from their minutes.
+    store.fold(first_hour + Duration::minutes(10)).await.unwrap();
+    for minutes in [5, 59, 61, 125] {
+        pending.observe(&sample(first_hour + Duration::minutes(minutes)));
+        store.flush().await.unwrap();
+    }
+    let hours = RollupSelection { level: Level::Hour, from: first_hour, until: now(), webhook_id: None, event_type: None };
+    let attempts_by_hour = |rollups: Vec<(RollupKey, Counts)>| {
+        let mut by_hour: Vec<(i64, u64)> = Vec::new();
+        for (key, counts) in rollups {
+            let hour = (key.start - first_hour).num_hours();
+            match by_hour.iter_mut().find(|(h, _)| *h == hour) {
+                Some((_, attempts)) => *attempts += counts.attempts,
+                None => by_hour.push((hour, counts.attempts)),
+            }
+        }
+        by_hour.sort_unstable();
+        by_hour
+    };
+    let before = attempts_by_hour(store.rollups(&hours).await.unwrap());
+    assert_eq!(before, [(0, 2), (1, 1), (2, 1)], "summed from the minutes before any fold");
+
+    store.fold(now()).await.unwrap();
+    store.fold(now()).await.unwrap();
+    assert_eq!(attempts_by_hour(store.rollups(&hours).await.unwrap()), before, "the same figures, folded once");
+
+    pending.observe(&sample(first_hour + Duration::minutes(30)));
+    store.flush().await.unwrap();
+    assert_eq!(attempts_by_hour(store.rollups(&hours).await.unwrap()), before, "a folded hour is read from its hour rollup");
+    let minutes = RollupSelection { level: Level::Minute, ..hours };
+    let in_minutes: u64 = store.rollups(&minutes).await.unwrap().iter().map(|(_, counts)| counts.attempts).sum();
+    assert_eq!(in_minutes, 5, "the late sample is in its minute");
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::item::{Item, get_s, get_time, key, opt_time, put_opt, s, time};
-use super::reads::{get_item, query_all};
+use super::reads::{get_item, index_items};
 use super::{Dynamo, written};
 use crate::domain::api_key::ApiKey;
 use crate::domain::filter::EventPattern;
@@ -84,7 +84,7 @@ impl ApiKeyStore for DynamoDbApiKeyStore {
     }
 
     async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
-        query_all(&self.db, Some("GSI1"), "GSI1PK", "KEYS").await?.iter().map(from_item).collect()
+        index_items(&self.db, "GSI1", "GSI1PK", "KEYS").await?.iter().map(from_item).collect()
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! Every change to a delivery is one conditional `UpdateItem`; a change whose condition no
 //! longer holds (the delivery closed meanwhile) is a no-op, as in the SQLite adapter.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,11 +13,12 @@ use futures_util::future::join_all;
 
 use super::batch::{Transacted, all_distinct, put_all, transact};
 use super::cursor::Cursors;
-use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, log_without_excerpts, to_item};
+use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, legacy_event_partition, log_without_excerpts, to_item};
 use super::held;
 use super::item::{Item, expiry, get_s, is_live, key, n, s, time};
 use super::metrics::PendingRollups;
-use super::reads::{get_item, query_all};
+use super::reads::{get_item, items_of, query_all};
+use super::subscriptions::webhook_ids_ever;
 use super::walk::{Walk, every_item, page};
 use super::{Dynamo, store_error, written};
 use crate::adapters::cipher::SecretCipher;
@@ -150,10 +152,18 @@ impl DynamoDbDeliveryStore {
         from_item(&item).map(Some)
     }
 
-    /// Delivery ids of an event's deliveries (`GSI3`, keys only).
-    async fn ids_of_event(&self, event: &EventId) -> Result<Vec<DeliveryId>, StoreError> {
-        let items = query_all(&self.db, Some("GSI3"), "GSI3PK", &format!("EVD#{event}")).await?;
-        Ok(items.iter().filter_map(|item| DeliveryId::parse(get_s(item, "GSI3SK").ok()?)).collect())
+    /// Delivery ids of an event's deliveries. A delivery's id derives from its event and
+    /// webhook, so each webhook that may have one (those there are and those deleted) gives a
+    /// key to read; deliveries written by earlier versions are also found through their `GSI3`
+    /// entry by event.
+    async fn ids_of_event(&self, event: &EventId) -> Result<BTreeSet<DeliveryId>, StoreError> {
+        let candidates: Vec<Item> =
+            webhook_ids_ever(&self.db).await?.iter().map(|webhook| delivery_key(&DeliveryId::for_pair(event, webhook))).collect();
+        let mut ids: BTreeSet<DeliveryId> =
+            items_of(&self.db, &candidates).await?.iter().map(from_item).map(|d| Ok(d?.id)).collect::<Result<_, StoreError>>()?;
+        let legacy = query_all(&self.db, Some("GSI3"), "GSI3PK", &legacy_event_partition(event)).await?;
+        ids.extend(legacy.iter().filter_map(|item| DeliveryId::parse(get_s(item, "GSI3SK").ok()?)));
+        Ok(ids)
     }
 
     async fn clear_excerpts(&self, id: &DeliveryId) -> Result<(), StoreError> {

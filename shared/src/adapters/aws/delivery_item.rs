@@ -1,7 +1,10 @@
 //! A delivery as stored in DynamoDB: `DLV#<id>` with its attempts in the same item (`log`, one
 //! JSON document per attempt), so recording an attempt is one `UpdateItem` and reading a delivery
 //! with its history one `GetItem`. Index keys: `GSI1` by day (all deliveries, newest first),
-//! `GSI2` by webhook, both sharded by delivery id (`shards`); `GSI3` by event (keys only).
+//! `GSI2` by webhook, both sharded by delivery id (`shards`), keys only, so recording an attempt
+//! writes this item and nothing else. No index by event: a delivery's id derives from its event
+//! and webhook (`DeliveryId::for_pair`), so an event's deliveries are looked up by key
+//! (deliveries written by earlier versions also carry a `GSI3` entry by event, still read).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
@@ -33,14 +36,18 @@ pub fn delivery_key(id: &DeliveryId) -> Item {
     key(format!("DLV#{id}"), "META")
 }
 
-/// The partition keys of a delivery's three index entries: the day's and its webhook's
-/// (sharded by delivery id), its event's.
-pub fn index_partitions(delivery: &Delivery) -> [(&'static str, String); 3] {
+/// The partition keys of a delivery's two index entries: the day's and its webhook's (sharded
+/// by delivery id).
+pub fn index_partitions(delivery: &Delivery) -> [(&'static str, String); 2] {
     [
         ("GSI1PK", sharded(&day_partition(delivery.created_at), delivery.id.as_str(), SHARDS)),
         ("GSI2PK", sharded(&webhook_partition(delivery.webhook_id.as_str()), delivery.id.as_str(), SHARDS)),
-        ("GSI3PK", format!("EVD#{}", delivery.event_id)),
     ]
+}
+
+/// The `GSI3` partition holding an event's deliveries as earlier versions wrote them.
+pub fn legacy_event_partition(event: &EventId) -> String {
+    format!("EVD#{event}")
 }
 
 pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
@@ -59,7 +66,6 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
         ("expires_at", expiry(delivery.created_at, retention)),
         ("GSI1SK", s(&sort)),
         ("GSI2SK", s(&sort)),
-        ("GSI3SK", s(delivery.id.as_str())),
     ] {
         item.insert(name.to_owned(), value);
     }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use chrono::Utc;
 
 use super::item::{Item, expiry, get_s, get_time, is_live, key, n, opt_s, put_opt, s, time};
-use super::reads::{get_item, query_all};
+use super::reads::{get_item, index_items};
 use super::shards::{UNFANNED_SHARDS, every_shard};
 use super::{Dynamo, condition_failed, store_error, written};
 use crate::domain::event::{Event, EventType};
@@ -195,7 +195,7 @@ impl EventStore for DynamoDbEventStore {
         let shards = join_all(
             every_shard(UNFANNED, UNFANNED_SHARDS)
                 .into_iter()
-                .map(|key| async move { query_all(&self.db, Some("GSI1"), "GSI1PK", &key).await }),
+                .map(|key| async move { index_items(&self.db, "GSI1", "GSI1PK", &key).await }),
         );
         let items = shards.await.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect::<Vec<_>>();
         items.iter().filter(|item| is_live(item, Utc::now())).map(read_event).collect()

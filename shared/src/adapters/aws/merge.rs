@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::join_all;
 
 use super::item::{Item, s};
+use super::reads::items_of;
 use super::{Dynamo, store_error};
 use crate::ports::StoreError;
 
@@ -125,7 +126,8 @@ impl<'a> Merge<'a> {
             .send()
             .await
             .map_err(store_error)?;
-        Ok((output.items().to_vec(), output.last_evaluated_key().cloned()))
+        // The index holds keys only: the items themselves come from the table.
+        Ok((items_of(self.db, output.items()).await?, output.last_evaluated_key().cloned()))
     }
 }
 

@@ -44,11 +44,14 @@ impl ReplayStore for DynamoDbReplayStore {
     }
 
     async fn unfinished(&self) -> Result<Vec<Replay>, StoreError> {
-        let items = query_all(&self.db, Some("GSI1"), "GSI1PK", OPEN).await?;
-        let mut open = Vec::with_capacity(items.len());
-        // The index is eventually consistent: read each again, so a finished one is not resumed.
-        for item in &items {
-            if let Some(replay) = self.get(&parse(item)?.id).await?.filter(|replay| !replay.is_finished()) {
+        let entries = query_all(&self.db, Some("GSI1"), "GSI1PK", OPEN).await?;
+        let mut open = Vec::with_capacity(entries.len());
+        // The index holds keys, and is eventually consistent: each is read from the table, so a
+        // finished one is not resumed.
+        for entry in &entries {
+            let Some(item) = get_item(&self.db, key(get_s(entry, "PK")?.to_owned(), get_s(entry, "SK")?)).await? else { continue };
+            let replay = parse(&item)?;
+            if !replay.is_finished() {
                 open.push(replay);
             }
         }

@@ -84,9 +84,17 @@ pub fn sort_prefix(start: i64) -> String {
 
 /// Where `key`'s counts are added on its webhook's `turn`-th write.
 pub fn item_key(key: &RollupKey, turn: u32) -> Item {
-    let pk = partition(key.level, key.start, write_shard(&key.webhook_id, turn));
+    item_in(key, write_shard(&key.webhook_id, turn))
+}
+
+/// Every key `key`'s counts may be stored under, the first write shard first (`read_shards`).
+pub fn spread_keys(key: &RollupKey) -> Vec<Item> {
+    read_shards(Some(&key.webhook_id)).into_iter().map(|shard| item_in(key, shard)).collect()
+}
+
+fn item_in(key: &RollupKey, shard: u32) -> Item {
     let sk = format!("{}#{}#{}", sort_prefix(key.start.timestamp()), key.webhook_id, key.event_type);
-    super::item::key(pk, &sk)
+    super::item::key(partition(key.level, key.start, shard), &sk)
 }
 
 /// The attributes set (not added) on every write: what filters and reads need.

@@ -14,7 +14,7 @@ use super::batch::{Transacted, transact};
 use super::cursor::{Cursors, position_of, start_key};
 use super::health_item::{health_of, update_for};
 use super::item::{Item, get_s, key, s};
-use super::reads::{get_item, query_all};
+use super::reads::{get_item, items_of, query_all};
 use super::webhook_item::{from_doc, to_doc};
 use super::{Dynamo, page_size, store_error, written};
 use crate::adapters::cipher::SecretCipher;
@@ -26,6 +26,10 @@ use crate::domain::webhook::Webhook;
 use crate::ports::{Page, StateChange, StoreError, SubscriptionStore, WebhookFilter};
 
 const LIST_KEYS: [&str; 4] = ["PK", "SK", "GSI1PK", "GSI1SK"];
+
+/// The partition keeping the id of every deleted webhook (`SK = WH#<id>`), so an event's
+/// erasure still finds the deliveries they had (see `webhook_ids_ever`).
+const DELETED: &str = "WEBHOOKS_DELETED";
 
 pub struct DynamoDbSubscriptionStore {
     db: Dynamo,
@@ -63,7 +67,7 @@ impl DynamoDbSubscriptionStore {
             writes.push(delete(&self.db, index_key(event_type, &webhook.id))?);
         }
         for event_type in &new {
-            writes.push(put_index(&self.db, index_item(event_type, &webhook.id, &doc))?);
+            writes.push(put_plain(&self.db, index_item(event_type, &webhook.id, &doc))?);
         }
         self.transact(writes).await
     }
@@ -78,6 +82,15 @@ impl DynamoDbSubscriptionStore {
             }
         }
     }
+}
+
+/// Every webhook id that may have deliveries: the webhooks there are (their listing's index
+/// entries) and the deleted ones.
+pub(super) async fn webhook_ids_ever(db: &Dynamo) -> Result<Vec<WebhookId>, StoreError> {
+    let there = query_all(db, Some("GSI1"), "GSI1PK", "WEBHOOKS").await?;
+    let deleted = query_all(db, None, "PK", DELETED).await?;
+    let named = there.iter().map(|entry| get_s(entry, "PK")).chain(deleted.iter().map(|entry| get_s(entry, "SK")));
+    Ok(named.filter_map(|name| WebhookId::parse(name.ok()?.strip_prefix("WH#")?)).collect())
 }
 
 /// The catalog types a webhook is indexed under.
@@ -122,7 +135,8 @@ fn update_doc(db: &Dynamo, id: &WebhookId, doc: &str, expected: &str) -> Result<
     Ok(TransactWriteItem::builder().update(update.build().map_err(store_error)?).build())
 }
 
-fn put_index(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
+/// A put without a condition.
+fn put_plain(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder().table_name(&*db.table).set_item(Some(item)).build().map_err(store_error)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
@@ -159,7 +173,8 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
                 .send()
                 .await
                 .map_err(store_error)?;
-            for item in output.items() {
+            // The index holds keys only: the webhooks themselves come from the table.
+            for item in &items_of(&self.db, output.items()).await? {
                 let webhook = self.webhook_of(item)?;
                 let wanted = filter.is_active.is_none_or(|active| webhook.is_active() == active)
                     && filter.event_type.as_deref().is_none_or(|t| any_matches(&webhook.events, t));
@@ -197,6 +212,7 @@ impl SubscriptionStore for DynamoDbSubscriptionStore {
         for event_type in catalog::subscribable().map(|info| info.event_type.as_str()) {
             writes.push(delete(&self.db, index_key(event_type, id))?);
         }
+        writes.push(put_plain(&self.db, key(DELETED.into(), &format!("WH#{id}")))?);
         self.transact(writes).await
     }
 

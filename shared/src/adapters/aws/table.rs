@@ -12,12 +12,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::{queue_error, store_error};
 use crate::ports::{QueueError, StoreError};
 
-/// The secondary indexes: name, key attributes, projection.
-const INDEXES: [(&str, &str, &str, ProjectionType); 3] = [
-    ("GSI1", "GSI1PK", "GSI1SK", ProjectionType::All),
-    ("GSI2", "GSI2PK", "GSI2SK", ProjectionType::All),
-    ("GSI3", "GSI3PK", "GSI3SK", ProjectionType::KeysOnly),
-];
+/// The secondary indexes: name and key attributes. Every index projects keys only: an update
+/// that leaves an item's index keys alone (an attempt, a health or state change) then writes
+/// the item and no index, and listings read the items by key (`reads::items_of`).
+const INDEXES: [(&str, &str, &str); 3] = [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK"), ("GSI3", "GSI3PK", "GSI3SK")];
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(store_error)
@@ -41,14 +39,14 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .stream_specification(
             StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build().map_err(store_error)?,
         );
-    for (index, pk, sk, projection) in INDEXES {
+    for (index, pk, sk) in INDEXES {
         request =
             request.attribute_definitions(string_attribute(pk)?).attribute_definitions(string_attribute(sk)?).global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(index)
                     .key_schema(key_element(pk, KeyType::Hash)?)
                     .key_schema(key_element(sk, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(projection).build())
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(store_error)?,
             );
