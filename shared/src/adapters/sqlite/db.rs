@@ -37,13 +37,22 @@ const RESTART_WAIT: Duration = Duration::from_millis(100);
 const STATEMENT_CACHE: usize = 64;
 /// The writer's usual wait for a lock (the `busy_timeout` it opens with).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write nobody waits for (`write_later`) may wait for another write to share its
+/// commit before it is committed on its own.
+pub const LATER_WITHIN: Duration = Duration::from_millis(100);
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 
+/// What the writer is handed: a write someone waits for, or one that may wait for company.
+enum Message {
+    Now(Job),
+    Later(Job),
+}
+
 pub struct Db {
     path: PathBuf,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: Mutex<mpsc::Sender<Message>>,
     readers: Mutex<Vec<Connection>>,
     /// The checkpoint thread runs while this is alive.
     _alive: Arc<()>,
@@ -69,7 +78,7 @@ impl Db {
         writer.pragma_update(None, "journal_size_limit", i64::try_from(wal_limit).unwrap_or(i64::MAX))?;
         schema::create(&writer)?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (jobs, inbox) = mpsc::channel::<Message>();
         let wal = WalBound { file: PathBuf::from(format!("{}-wal", path.display())), limit: wal_limit };
         spawn("hookline-sqlite-writer", move || run_writer(&writer, &inbox, &wal))?;
         let alive = Arc::new(());
@@ -98,8 +107,29 @@ impl Db {
                 let _ = reply.send(outcome);
             })
         });
-        self.jobs.lock().map_err(|_| closed())?.send(job).map_err(|_| closed())?;
+        self.jobs.lock().map_err(|_| closed())?.send(Message::Now(job)).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
+    }
+
+    /// Runs `work` in the group transaction of the next write, or on its own within
+    /// `LATER_WITHIN` if none comes, and returns at once: for writes that are hints, which a
+    /// process that dies first may lose (an event's "fanned out" mark: without it, start-up fans
+    /// the event out again, which changes nothing). Failures are logged.
+    pub fn write_later<F>(&self, work: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            if let Err(error) = in_savepoint(conn, work) {
+                tracing::warn!(%error, "a deferred write failed");
+            }
+            Box::new(|committed: Result<(), String>| {
+                if let Err(error) = committed {
+                    tracing::warn!(%error, "a deferred write was not committed");
+                }
+            })
+        });
+        self.jobs.lock().map_err(|_| closed())?.send(Message::Later(job)).map_err(|_| closed())
     }
 
     /// Runs `work` on a read connection (it sees every committed write). Reads are short
@@ -176,42 +206,80 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T
 }
 
 /// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, adds the metrics
-/// rollups they counted, commits once, then tells each caller the outcome.
-fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Job>, wal: &WalBound) {
+/// rollups they counted, commits once, then tells each caller the outcome. Jobs nobody waits for
+/// (`write_later`) join the next group, or make one of their own after `LATER_WITHIN`.
+fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Message>, wal: &WalBound) {
     let (mut checked_at, mut groups) = (std::time::Instant::now(), 0);
-    while let Ok(first) = inbox.recv() {
+    let mut later: Vec<Job> = Vec::new();
+    let mut later_since = std::time::Instant::now();
+    loop {
+        let first = if later.is_empty() {
+            inbox.recv().ok()
+        } else {
+            match inbox.recv_timeout(LATER_WITHIN.saturating_sub(later_since.elapsed())) {
+                Ok(message) => Some(message),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    commit_group(conn, std::mem::take(&mut later));
+                    return;
+                }
+            }
+        };
+        let mut group: Vec<Job> = match first {
+            Some(Message::Now(job)) => vec![job],
+            Some(Message::Later(job)) => {
+                if later.is_empty() {
+                    later_since = std::time::Instant::now();
+                }
+                later.push(job);
+                continue;
+            }
+            None if later.is_empty() => return,
+            None => Vec::new(),
+        };
+        while group.len() < MAX_GROUP {
+            match inbox.try_recv() {
+                Ok(Message::Now(job) | Message::Later(job)) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        // In the order they were handed over: the deferred ones came first.
+        later.append(&mut group);
+        let group = std::mem::take(&mut later);
         groups += 1;
         if groups >= WAL_CHECK_EVERY_GROUPS || checked_at.elapsed() >= WAL_CHECK_EVERY {
             (checked_at, groups) = (std::time::Instant::now(), 0);
             wal.keep(conn);
         }
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match inbox.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
+        commit_group(conn, group);
+    }
+}
+
+/// Runs `group` in one transaction with the metrics rollups its jobs counted, commits once,
+/// then tells each job the outcome.
+fn commit_group(conn: &Connection, group: Vec<Job>) {
+    if group.is_empty() {
+        return;
+    }
+    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let message = error.to_string();
+        for job in group {
+            // Run nothing: report the failure to every caller.
+            drop(job);
+            tracing::error!(error = %message, "could not begin a write transaction");
         }
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let message = error.to_string();
-            for job in group {
-                // Run nothing: report the failure to every caller.
-                drop(job);
-                tracing::error!(error = %message, "could not begin a write transaction");
-            }
-            continue;
-        }
-        let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
-        // What the jobs counted for the metrics goes into the same transaction.
-        let committed = super::metrics::write_pending(conn)
-            .map_err(|e| e.to_string())
-            .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for finish in finishers {
-            finish(committed.clone());
-        }
+        return;
+    }
+    let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
+    // What the jobs counted for the metrics goes into the same transaction.
+    let committed = super::metrics::write_pending(conn)
+        .map_err(|e| e.to_string())
+        .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for finish in finishers {
+        finish(committed.clone());
     }
 }
 
@@ -239,5 +307,62 @@ impl WalBound {
             Ok(_) => tracing::warn!(size, "the WAL could not be restarted (readers held on); trying again shortly"),
             Err(error) => tracing::warn!(%error, size, "WAL restart failed; trying again shortly"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(name: &str) -> (Db, PathBuf) {
+        let path = std::env::temp_dir().join(format!("hookline-db-{}-{name}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        (Db::open(&path).unwrap(), path)
+    }
+
+    async fn count(db: &Db) -> i64 {
+        db.read(|conn| Ok(conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)).await.unwrap()
+    }
+
+    fn insert(id: &str) -> impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static {
+        let id = id.to_owned();
+        move |conn| {
+            let row = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint) \
+                       VALUES (?1, 'customer.created', '2026-01-01T00:00:00Z', '{}', 'f')";
+            conn.execute(row, [id])?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deferred_write_commits_on_its_own_when_no_other_write_comes() {
+        let (db, _) = fresh("later-alone");
+        db.write_later(insert("evt_1")).unwrap();
+        let started = std::time::Instant::now();
+        while count(&db).await == 0 && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(LATER_WITHIN / 4).await;
+        }
+        assert_eq!(count(&db).await, 1, "committed without another write");
+    }
+
+    #[tokio::test]
+    async fn a_deferred_write_goes_in_before_the_next_write_and_commits_with_it() {
+        let (db, _) = fresh("later-rides");
+        db.write_later(insert("evt_1")).unwrap();
+        db.write_later(insert("evt_2")).unwrap();
+        let seen: i64 = db.write(|conn| Ok(conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)).await.unwrap();
+        assert_eq!(seen, 2, "the deferred writes ran first, in the order handed over");
+        assert_eq!(count(&db).await, 2, "and were committed with it, well within their delay");
+    }
+
+    #[tokio::test]
+    async fn a_failed_deferred_write_leaves_the_others() {
+        let (db, _) = fresh("later-fails");
+        db.write_later(insert("evt_1")).unwrap();
+        db.write_later(insert("evt_1")).unwrap();
+        db.write(insert("evt_2")).await.unwrap();
+        assert_eq!(count(&db).await, 2, "the duplicate rolled back alone");
     }
 }

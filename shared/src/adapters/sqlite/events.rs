@@ -78,17 +78,30 @@ impl EventStore for SqliteEventStore {
         Ok(recorded)
     }
 
+    /// The mark is a hint for start-up (`unfanned`): it rides with the next write's commit
+    /// instead of one of its own, and nobody waits for it. Lost with a process that dies
+    /// first, it makes start-up fan the event out again, which changes nothing: deliveries
+    /// that exist are kept, and tasks of closed ones finish without sending.
     async fn mark_fanned_out(&self, id: &EventId) -> Result<(), StoreError> {
-        let id = id.to_string();
-        self.db
-            .write(move |conn| Ok(conn.prepare_cached("UPDATE events SET fanned_out = 1 WHERE id = ?1")?.execute([id]).map(|_| ())?))
-            .await
+        self.mark_all_fanned_out(std::slice::from_ref(id)).await
+    }
+
+    async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.db.write_later(move |conn| {
+            let mut mark = conn.prepare_cached("UPDATE events SET fanned_out = 1 WHERE id = ?1")?;
+            for id in ids {
+                mark.execute([id])?;
+            }
+            Ok(())
+        })
     }
 
     async fn unfanned(&self) -> Result<Vec<Event>, StoreError> {
+        // On the writer, after the marks handed to it before.
         let ids: Vec<String> = self
             .db
-            .read(|conn| {
+            .write(|conn| {
                 let mut statement = conn.prepare_cached("SELECT id FROM events WHERE fanned_out = 0")?;
                 let rows = statement.query_map([], |row| row.get(0))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
