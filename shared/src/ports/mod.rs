@@ -135,6 +135,12 @@ pub trait EventStore: Send + Sync {
         }
         Ok(recorded)
     }
+    /// `record_all`, and in the same write the deliveries planned for each event recorded now
+    /// (`planned[i]` for `events[i]`): one commit per publish instead of two. `None` from a
+    /// store that cannot write both at once; the caller then records and creates in two steps.
+    async fn record_with_deliveries(&self, _events: &[Event], _planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
+        None
+    }
     /// `mark_fanned_out` for several events.
     async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
         for id in ids {

@@ -94,16 +94,20 @@ impl Hookline {
     pub async fn publish_all(&self, items: Vec<(PublishRequest, PublishAs<'_>)>) -> Vec<Result<PublishOutcome, ServiceError>> {
         let validated: Vec<Result<Event, ServiceError>> = items.into_iter().map(|(request, by)| self.validate(request, by)).collect();
         let events: Vec<Event> = validated.iter().filter_map(|v| v.as_ref().ok().cloned()).collect();
-        let recorded = match self.stores.events.record_all(&events).await {
+        let (recorded, fanned_with) = match self.record_events(&events).await {
             Ok(recorded) => recorded,
-            Err(error) => {
-                let error = ServiceError::from(error);
-                return validated.into_iter().map(|v| v.and_then(|_| Err(retry_later(&error)))).collect();
-            }
+            Err(error) => return validated.into_iter().map(|v| v.and_then(|_| Err(retry_later(&error)))).collect(),
         };
-        let mut stages = recorded.into_iter();
-        let accepted: Vec<Result<Accepted, ServiceError>> =
-            validated.into_iter().map(|v| v.and_then(|event| classify(event, stages.next().ok_or_else(lost)?))).collect();
+        let mut stages = recorded.into_iter().zip(fanned_with);
+        let accepted: Vec<Result<Accepted, ServiceError>> = validated
+            .into_iter()
+            .map(|v| {
+                v.and_then(|event| match stages.next().ok_or_else(lost)? {
+                    (Recorded::New, Some(deliveries)) => Ok(Accepted::Done(outcome(&event, deliveries, false))),
+                    (recorded, _) => classify(event, recorded),
+                })
+            })
+            .collect();
         let to_fan_out: Vec<(&Event, bool)> = accepted
             .iter()
             .filter_map(|a| match a {
@@ -118,7 +122,7 @@ impl Hookline {
             .into_iter()
             .map(|stage| match stage {
                 Err(error) => Err(error),
-                Ok(Accepted::Duplicate(outcome)) => Ok(outcome),
+                Ok(Accepted::Duplicate(outcome) | Accepted::Done(outcome)) => Ok(outcome),
                 Ok(Accepted::FanOut(event, _)) => match (&fanned, counts.next()) {
                     (Ok(_), Some(deliveries)) => Ok(outcome(&event, deliveries, false)),
                     (Err(error), _) => Err(retry_later(error)),
@@ -126,6 +130,39 @@ impl Hookline {
                 },
             })
             .collect()
+    }
+
+    /// Records `events`. Where the store writes an event and its deliveries at once (locally),
+    /// the deliveries planned for each go with it, and the fan-out of those recorded now is
+    /// finished here: their delivery counts come back (`Some`, by event); `None` for events
+    /// whose fan-out is left to the caller (or, on AWS, to the stream).
+    async fn record_events(&self, events: &[Event]) -> Result<(Vec<Recorded>, Vec<Option<usize>>), ServiceError> {
+        let unplanned = |recorded: Vec<Recorded>| {
+            let none = vec![None; recorded.len()];
+            (recorded, none)
+        };
+        if self.fanned_out_by_stream() || events.is_empty() {
+            return Ok(unplanned(self.stores.events.record_all(events).await?));
+        }
+        let as_stored: Vec<(&Event, bool)> = events.iter().map(|event| (event, false)).collect();
+        let FanOutPlan { again, counts, held_for, failures, .. } = self.plan_fan_out(&as_stored).await?;
+        let mut planned = again.into_iter();
+        let by_event: Vec<Vec<Delivery>> = counts.iter().map(|count| planned.by_ref().take(*count).collect()).collect();
+        let Some(recorded) = self.stores.events.record_with_deliveries(events, &by_event).await else {
+            return Ok(unplanned(self.stores.events.record_all(events).await?));
+        };
+        let recorded = recorded?;
+        let is_new: Vec<bool> = recorded.iter().map(|r| *r == Recorded::New).collect();
+        let new_events: Vec<&Event> = events.iter().zip(&is_new).filter(|(_, new)| **new).map(|(event, _)| event).collect();
+        for event in &new_events {
+            self.tally.published(event.event_type.as_str());
+        }
+        let created: Vec<Delivery> =
+            by_event.into_iter().zip(&is_new).filter(|(_, new)| **new).flat_map(|(deliveries, _)| deliveries).collect();
+        let ids: Vec<EventId> = new_events.iter().map(|event| event.id.clone()).collect();
+        self.after_created(&created, &held_for, failures, &ids).await?;
+        let fanned = counts.into_iter().zip(is_new).map(|(count, new)| new.then_some(count)).collect();
+        Ok((recorded, fanned))
     }
 
     /// Checks one request against the publisher's key, the catalog and the size limit.
@@ -175,25 +212,38 @@ impl Hookline {
             return Ok(Vec::new());
         }
         let FanOutPlan { fresh, again, counts, held_for, failures } = self.plan_fan_out(events).await?;
-        let tasks: Vec<DeliveryTask> =
-            fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
-        // All are idempotent and all must be done before an event counts as fanned out. A task
-        // goes out only once its delivery is stored: a consumer that found no delivery would
-        // set the task aside as unknown.
+        // All are idempotent and all must be done before an event counts as fanned out.
         let (created_new, created) = tokio::join!(self.stores.deliveries.create_new(&fresh), self.stores.deliveries.create(&again));
         created_new?;
         created?;
+        let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
+        let stored: Vec<Delivery> = fresh.into_iter().chain(again).collect();
+        self.after_created(&stored, &held_for, failures, &ids).await?;
+        Ok(counts)
+    }
+
+    /// What follows storing the deliveries of `events`: their tasks are queued (a task goes out
+    /// only once its delivery is stored: a consumer that found no delivery would set it aside as
+    /// unknown), the held ones' webhooks checked again, the events marked fanned out (where the
+    /// stream does not fan out) and the filters that failed recorded.
+    async fn after_created(
+        &self,
+        deliveries: &[Delivery],
+        held_for: &[WebhookId],
+        failures: ExpressionFailures,
+        events: &[EventId],
+    ) -> Result<(), ServiceError> {
+        let tasks: Vec<DeliveryTask> = deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
         self.stores.queue.enqueue(&tasks).await?;
-        let held = fresh.iter().chain(&again).filter(|d| d.status == DeliveryStatus::Held).count() as u64;
+        let held = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).count() as u64;
         self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);
         self.tally.created(DeliveryStatus::Held, held);
         self.recheck_held_for(&held_for.iter().collect::<Vec<_>>()).await?;
         if !self.fanned_out_by_stream() {
-            let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
-            self.stores.events.mark_all_fanned_out(&ids).await?;
+            self.stores.events.mark_all_fanned_out(events).await?;
         }
         self.record_expression_failures(failures).await;
-        Ok(counts)
+        Ok(())
     }
 
     /// Who each of `events` goes to, and the deliveries that makes, without writing anything;
@@ -251,6 +301,8 @@ struct FanOutPlan {
 enum Accepted {
     FanOut(Event, bool),
     Duplicate(PublishOutcome),
+    /// Recorded now with its deliveries, and fanned out.
+    Done(PublishOutcome),
 }
 
 fn classify(event: Event, recorded: Recorded) -> Result<Accepted, ServiceError> {

@@ -1,8 +1,40 @@
 //! `EventStore`: write once, duplicates told apart from conflicts, fan-out state, erasure.
 
+use hookline_core::domain::delivery::Delivery;
+use hookline_core::domain::ids::WebhookId;
 use hookline_core::ports::{FanOut, Recorded, StoreError};
 
-use super::{Backend, aws, event, sqlite};
+use super::{Backend, aws, event, now, sqlite};
+
+/// A store that fans out inline writes a new event and its deliveries at once (one commit per
+/// publish); an event recorded before gets none of the deliveries planned for it.
+async fn events_are_recorded_with_their_deliveries_where_the_store_can(backend: &Backend) {
+    let store = &backend.stores.events;
+    let (before, fresh) = (event("evt_with_1", "a"), event("evt_with_2", "b"));
+    store.record(&before).await.unwrap();
+    let webhook = WebhookId::generate(9);
+    let planned: Vec<Vec<Delivery>> =
+        [&before, &fresh].iter().map(|e| vec![Delivery::new(e.id.clone(), webhook.clone(), "auth.login", now())]).collect();
+    let Some(recorded) = store.record_with_deliveries(&[before.clone(), fresh.clone()], &planned).await else {
+        assert_eq!(store.fan_out(), FanOut::FromStream, "only a store whose stream fans out leaves it to the caller");
+        return;
+    };
+    assert_eq!(recorded.unwrap(), [Recorded::Existing { fanned_out: false, same_content: true }, Recorded::New]);
+    let deliveries = &backend.stores.deliveries;
+    assert!(deliveries.get(&planned[0][0].id).await.unwrap().is_none(), "an event recorded before gets no deliveries here");
+    assert!(deliveries.get(&planned[1][0].id).await.unwrap().is_some(), "the new one's are written with it");
+    assert_eq!(store.get(&fresh.id).await.unwrap().map(|e| e.id), Some(fresh.id));
+}
+
+#[tokio::test]
+async fn sqlite_events_are_recorded_with_their_deliveries() {
+    events_are_recorded_with_their_deliveries_where_the_store_can(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_events_leave_their_deliveries_to_the_stream() {
+    events_are_recorded_with_their_deliveries_where_the_store_can(&aws().await).await;
+}
 
 async fn events_are_written_once(backend: &Backend) {
     let store = &backend.stores.events;

@@ -31,7 +31,7 @@ const WAL_CHECK_EVERY_GROUPS: u32 = 64;
 /// How long a restart of the WAL may wait for readers (the writer waits with it).
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// Prepared statements kept per connection: every statement the adapters prepare with
-/// `prepare_cached` (22 call sites), where rusqlite's default of 16 could evict some under load
+/// `prepare_cached` (26 call sites, the transaction statements among them), where rusqlite's default of 16 could evict some under load
 /// and parse them again. With the event's insert and fanned-out mark, which were parsed on every
 /// call, now cached too: 1.26× single-webhook throughput (README, "Benchmark").
 const STATEMENT_CACHE: usize = 64;
@@ -198,11 +198,20 @@ fn closed() -> StoreError {
 }
 
 fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT job")?;
+    run(conn, "SAVEPOINT job")?;
     let result = work(conn);
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    conn.execute_batch(end)?;
+    if result.is_ok() {
+        run(conn, "RELEASE job")?;
+    } else {
+        conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+    }
     result
+}
+
+/// One statement without rows, from the connection's cache: the transaction statements run
+/// several times per group, and `execute_batch` would parse them each time.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, adds the metrics
@@ -261,7 +270,7 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     if group.is_empty() {
         return;
     }
-    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = run(conn, "BEGIN IMMEDIATE") {
         let message = error.to_string();
         for job in group {
             // Run nothing: report the failure to every caller.
@@ -272,9 +281,8 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     }
     let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
     // What the jobs counted for the metrics goes into the same transaction.
-    let committed = super::metrics::write_pending(conn)
-        .map_err(|e| e.to_string())
-        .and_then(|()| conn.execute_batch("COMMIT").map_err(|e| e.to_string()));
+    let committed =
+        super::metrics::write_pending(conn).map_err(|e| e.to_string()).and_then(|()| run(conn, "COMMIT").map_err(|e| e.to_string()));
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }

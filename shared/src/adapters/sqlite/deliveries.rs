@@ -37,19 +37,7 @@ impl DeliveryStore for SqliteDeliveryStore {
             return Ok(());
         }
         let deliveries = deliveries.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut insert = conn.prepare_cached(
-                    "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at, body) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, ?8) ON CONFLICT (id) DO NOTHING",
-                )?;
-                for d in &deliveries {
-                    let next = d.next_attempt_at.map(to_text);
-                    insert.execute(params![d.id.as_str(), d.event_id.as_str(), d.webhook_id.as_str(), d.event_type, d.status.as_str(), next, to_text(d.created_at), d.body])?;
-                }
-                Ok(())
-            })
-            .await
+        self.db.write(move |conn| insert_rows(conn, &deliveries)).await
     }
 
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
@@ -192,6 +180,29 @@ static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Cancels the unfinished deliveries `selection` picks (?1), with the reason ?2 at ?3.
+/// Inserts `deliveries`, keeping any that exist, inside the caller's transaction (also the
+/// events' store's, which writes an event and its deliveries at once).
+pub(super) fn insert_rows(conn: &Connection, deliveries: &[Delivery]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+    )?;
+    for d in deliveries {
+        let next = d.next_attempt_at.map(to_text);
+        insert.execute(params![
+            d.id.as_str(),
+            d.event_id.as_str(),
+            d.webhook_id.as_str(),
+            d.event_type,
+            d.status.as_str(),
+            next,
+            to_text(d.created_at),
+            d.body
+        ])?;
+    }
+    Ok(())
+}
+
 fn cancel_where(selection: &str) -> String {
     format!(
         "UPDATE deliveries SET status = {cancelled}, next_attempt_at = NULL, last_error = ?2, updated_at = ?3 \

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
+use super::deliveries::insert_rows;
 use super::{Db, corrupt, from_text, to_text};
+use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::trace::TraceContext;
@@ -69,13 +71,18 @@ impl SqliteEventStore {
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn record(&self, event: &Event) -> Result<Recorded, StoreError> {
-        let recorded = self.insert(event).await?;
-        if recorded == Recorded::New
-            && let Ok(mut recent) = self.recent.lock()
-        {
-            recent.remember(event);
-        }
-        Ok(recorded)
+        let mut recorded = self.record_all(std::slice::from_ref(event)).await?;
+        recorded.pop().ok_or_else(|| StoreError::Backend("an event's insert reported nothing".into()))
+    }
+
+    /// Every event in one write (a batch of a hundred is one commit, not a hundred).
+    async fn record_all(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
+        self.record_all_with(events, Vec::new()).await
+    }
+
+    /// The events and the deliveries of those recorded now in one write: one commit per publish.
+    async fn record_with_deliveries(&self, events: &[Event], planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
+        Some(self.record_all_with(events, planned.to_vec()).await)
     }
 
     /// The mark is a hint for start-up (`unfanned`): it rides with the next write's commit
@@ -141,22 +148,52 @@ impl EventStore for SqliteEventStore {
 }
 
 impl SqliteEventStore {
-    async fn insert(&self, event: &Event) -> Result<Recorded, StoreError> {
-        let values =
-            (event.id.to_string(), event.event_type.as_str(), to_text(event.occurred_at), event.body.clone(), event.fingerprint.clone());
-        let trace = event.trace.map(|trace| trace.to_string());
+    /// `record_with_deliveries` (no deliveries: `record_all`), remembering the new events.
+    async fn record_all_with(&self, events: &[Event], planned: Vec<Vec<Delivery>>) -> Result<Vec<Recorded>, StoreError> {
+        let recorded = self.insert_all(events, planned).await?;
+        if let Ok(mut recent) = self.recent.lock() {
+            for (event, _) in events.iter().zip(&recorded).filter(|(_, recorded)| **recorded == Recorded::New) {
+                recent.remember(event);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Inserts each event unless its id is stored, and with each one inserted its planned
+    /// deliveries (`planned[i]` for `events[i]`, if given), in one write; what became of each.
+    async fn insert_all(&self, events: &[Event], mut planned: Vec<Vec<Delivery>>) -> Result<Vec<Recorded>, StoreError> {
+        let rows: Vec<_> = events
+            .iter()
+            .map(|event| {
+                let trace = event.trace.map(|trace| trace.to_string());
+                (
+                    event.id.to_string(),
+                    event.event_type.as_str(),
+                    to_text(event.occurred_at),
+                    event.body.clone(),
+                    event.fingerprint.clone(),
+                    trace,
+                )
+            })
+            .collect();
         self.db
             .write(move |conn| {
-                let (id, event_type, occurred_at, body, fingerprint) = values;
                 let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                            ON CONFLICT (id) DO NOTHING";
-                if conn.prepare_cached(sql)?.execute(params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
-                    return Ok(Recorded::New);
+                let mut insert = conn.prepare_cached(sql)?;
+                let mut stored = conn.prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?;
+                let mut recorded = Vec::with_capacity(rows.len());
+                planned.resize_with(rows.len(), Vec::new);
+                for ((id, event_type, occurred_at, body, fingerprint, trace), deliveries) in rows.into_iter().zip(planned) {
+                    if insert.execute(params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
+                        insert_rows(conn, &deliveries)?;
+                        recorded.push(Recorded::New);
+                        continue;
+                    }
+                    let (fanned_out, kept): (bool, String) = stored.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    recorded.push(Recorded::Existing { fanned_out, same_content: kept == fingerprint });
                 }
-                let (fanned_out, stored): (bool, String) = conn
-                    .prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?
-                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-                Ok(Recorded::Existing { fanned_out, same_content: stored == fingerprint })
+                Ok(recorded)
             })
             .await
     }
