@@ -136,11 +136,15 @@ async fn a_transformation_that_fails_on_an_event_skips_it_and_says_why_in_health
     let without = json!({"invoice_id": "INV-1", "customer_id": 7, "amount": 1.0, "paid_at": "2026-01-01T00:00:00Z"});
     let mut with = without.clone();
     with["payment_id"] = json!("PAY-1");
-    assert_eq!(app.publish("invoice.paid", without).await["deliveries"], 0);
+    let once = json!({"id": "evt_no_payment", "event_type": "invoice.paid", "data": without});
+    for (duplicate, answer) in [(false, 202), (true, 200)] {
+        let (status, published) = app.post("/api/v1/events", &once).await;
+        assert_eq!((status, published["deliveries"].as_u64(), published["duplicate"].as_bool()), (answer, Some(0), Some(duplicate)));
+    }
     assert_eq!(app.publish("invoice.paid", with).await["deliveries"], 1);
     assert_eq!(receiver.wait_for(1).await[0].body, r#"{"ref":"PAY-1"}"#);
     let (_, webhook) = app.get(&format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap())).await;
-    assert_eq!(webhook["health"]["expression_errors"], 1);
+    assert_eq!(webhook["health"]["expression_errors"], 1, "once for the event, not again for its duplicate");
     assert!(webhook["health"]["last_expression_error"].as_str().unwrap().starts_with("transform: "), "{webhook}");
     let (status, refused) =
         app.post("/api/v1/webhooks", &json!({"name": "t", "url": receiver.url, "events": ["*"], "transform": "{\"a\": "})).await;

@@ -160,6 +160,12 @@ impl Hookline {
         let created: Vec<Delivery> =
             by_event.into_iter().zip(&is_new).filter(|(_, new)| **new).flat_map(|(deliveries, _)| deliveries).collect();
         let ids: Vec<EventId> = new_events.iter().map(|event| event.id.clone()).collect();
+        // A failed filter counts once per event: with duplicates among them, the new ones' again.
+        let failures = if new_events.len() == events.len() {
+            failures
+        } else {
+            self.plan_fan_out(&new_events.iter().map(|event| (*event, false)).collect::<Vec<_>>()).await?.failures
+        };
         self.after_created(&created, &held_for, failures, &ids).await?;
         let fanned = counts.into_iter().zip(is_new).map(|(count, new)| new.then_some(count)).collect();
         Ok((recorded, fanned))
