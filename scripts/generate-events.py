@@ -227,7 +227,9 @@ def main():
         "version": "0", "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c", "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": "2026-03-12T19:04:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/hookline-prod-maintain"], "detail": {}})
-    task = {"delivery_id": "dlv_sample", "webhook_id": "wh_sample", "event_id": "evt_sample"}
+    # A task as the fan-out queues it: carrying its delivery, which is stored with its first attempt.
+    task = {"delivery_id": "dlv_sample", "webhook_id": "wh_sample", "event_id": "evt_sample",
+            "carried": {"event_type": "customer.created", "created_at": "2026-03-12T19:04:00.000Z"}}
     write("deliver-batch", {"Records": [
         sqs_record("5a1d3c55-2f0e-4a8e-8d6c-0b9a6f7e2b01", json.dumps(task), "hookline-deliveries"),
         sqs_record("5a1d3c55-2f0e-4a8e-8d6c-0b9a6f7e2b02", "not a delivery task", "hookline-deliveries"),

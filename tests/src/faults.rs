@@ -23,7 +23,8 @@ pub struct FaultPlan {
     pub throttled: f64,
     pub server_error: f64,
     pub answer_lost: f64,
-    /// Of `deliver`'s attempt records (the `UpdateItem` that appends to a delivery's log).
+    /// Of `deliver`'s attempt records (the `UpdateItem` that appends to a delivery's log, or
+    /// the `PutItem` that stores a delivery with its first attempt).
     pub kill_before_record: f64,
     /// The first calls through the layer are all throttled.
     pub throttle_first: u64,
@@ -122,8 +123,9 @@ fn is_operation(request: &HttpRequest, operation: &str) -> bool {
 
 /// The `UpdateItem` that records an attempt: it appends to the delivery's `log`.
 fn is_attempt_record(request: &HttpRequest) -> bool {
-    let body = request.body().bytes().unwrap_or_default();
-    is_operation(request, "UpdateItem") && String::from_utf8_lossy(body).contains("list_append(if_not_exists(#log")
+    let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default());
+    (is_operation(request, "UpdateItem") && body.contains("list_append(if_not_exists(#log"))
+        || (is_operation(request, "PutItem") && body.contains(r#""log":{"L":[{"#))
 }
 
 /// An error answer in the JSON protocols DynamoDB and SQS speak.

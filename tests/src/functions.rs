@@ -247,13 +247,18 @@ impl Functions {
     /// One round of the Lambda pollers: the stream's (`fan_out`), then the delivery queue's:
     /// receive up to ten, invoke, delete the successes.
     pub async fn poll(&self) -> Poll {
+        self.poll_by(&self.deliver_function, 10).await
+    }
+
+    /// `poll` with another instance of `deliver` (one with faults), taking up to `max` messages.
+    pub async fn poll_by(&self, deliver_function: &Function, max: i32) -> Poll {
         self.fan_out().await;
         let output = self
             .emulator
             .sqs
             .receive_message()
             .queue_url(&self.queues.queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(max)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
@@ -262,7 +267,7 @@ impl Functions {
             return Poll::default();
         }
         let event = sqs_event(output.messages());
-        let response = deliver::handle(&self.deliver_function, event).await;
+        let response = deliver::handle(deliver_function, event).await;
         let failed = self.acknowledge(output.messages(), &response).await;
         Poll { received: output.messages().len(), failed }
     }

@@ -1,6 +1,7 @@
 //! The fan-out of recorded events, invoked by the table's DynamoDB stream (`ingest`'s fifth
-//! source): publishing is one write (the event's item) and answers after it; this creates and
-//! queues the deliveries of every event inserted. The event source mapping filters the stream
+//! source): publishing is one write (the event's item) and answers after it; this queues the
+//! deliveries of every event inserted, each task carrying its delivery, which `deliver` stores
+//! with its first attempt (held ones, and those too large to carry, are stored here). The event source mapping filters the stream
 //! down to inserted `EVT#` items; anything else that arrives is passed over.
 //!
 //! Lambda hands each record over at least once and retries a failed invocation (halving the

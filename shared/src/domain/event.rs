@@ -99,7 +99,22 @@ pub struct Event {
     pub trace: Option<TraceContext>,
 }
 
+/// An erased event's body is at most this long (an id, a type and the flag).
+const ERASED_BODY_MAX: usize = 512;
+
 impl Event {
+    /// The body an erased event keeps: its id and type, and that it was erased (the SQLite
+    /// adapter writes the same object in SQL).
+    pub fn erased_body(id: &EventId, event_type: &str) -> String {
+        serde_json::json!({"id": id.as_str(), "event_type": event_type, "erased": true}).to_string()
+    }
+
+    /// Whether this event was erased (an envelope has no `erased` member).
+    pub fn is_erased(&self) -> bool {
+        self.body.len() <= ERASED_BODY_MAX
+            && serde_json::from_str::<Value>(&self.body).is_ok_and(|body| body.get("erased") == Some(&Value::Bool(true)))
+    }
+
     /// Parses and validates a publish request against the catalog.
     /// `source` names the ingestion path and fills `metadata.source` when the publisher left it out.
     pub fn from_request(request: PublishRequest, now: DateTime<Utc>, source: &str) -> Result<Self, Invalid> {
@@ -190,6 +205,17 @@ mod tests {
         assert_eq!(body["timestamp"], format_timestamp(now));
         assert_eq!(body["data"], data);
         assert_eq!(body["metadata"]["source"], "api");
+    }
+
+    #[test]
+    fn an_erased_event_is_told_from_one_whose_data_says_erased() {
+        let data = json!({"user_id": "u1", "erased": true});
+        let event = Event::from_request(request(json!({"event_type": "auth.logout", "data": data})), Utc::now(), "api").unwrap();
+        assert!(!event.is_erased());
+        let erased = Event { body: Event::erased_body(&event.id, "auth.logout"), ..event.clone() };
+        assert!(erased.is_erased());
+        let sqlite_order = format!(r#"{{"id":"{}","event_type":"auth.logout","erased":true}}"#, event.id);
+        assert!(Event { body: sqlite_order, ..event }.is_erased());
     }
 
     #[test]

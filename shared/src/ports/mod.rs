@@ -24,7 +24,8 @@ use crate::domain::webhook::Webhook;
 mod queue;
 
 pub use queue::{
-    ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueDepth, QueueError, Settled,
+    Carried, ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, MAX_CARRIED_BODY, QueueDepth,
+    QueueError, Settled,
 };
 
 /// Who a bearer token says the caller is: what the management API needs to authenticate.
@@ -208,6 +209,20 @@ pub trait DeliveryStore: Send + Sync {
     /// same transaction, or held back until `MetricsStore::flush` by a store that writes
     /// rollups per batch.
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Whether a new pending delivery is left unstored until its first attempt: its task
+    /// carries it (`DeliveryTask::carrying`) and `store_attempted` stores it with that attempt,
+    /// one write instead of two where every write is billed (DynamoDB). Until then no listing
+    /// shows it. Only a queue that keeps what a task carries (SQS) goes with such a store.
+    fn stores_at_first_attempt(&self) -> bool {
+        false
+    }
+    /// Stores `delivery` (pending, not stored yet) with its first attempt, as `record_attempt`
+    /// would leave it; one stored meanwhile (a task handed over twice) is left to
+    /// `record_attempt`, which records the same attempt number once.
+    async fn store_attempted(&self, delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.create(std::slice::from_ref(delivery)).await?;
+        self.record_attempt(&delivery.id, record, at).await
+    }
     /// Closes an unfinished (open or held) delivery without an attempt.
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Holds an open delivery (its webhook is not active); false when it was not open.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::delivery::Delivery;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
@@ -20,11 +21,44 @@ pub struct DeliveryTask {
     pub delivery_id: DeliveryId,
     pub webhook_id: WebhookId,
     pub event_id: EventId,
+    /// The delivery itself, where it is not stored before its first attempt
+    /// (`DeliveryStore::stores_at_first_attempt`).
+    pub carried: Option<Carried>,
 }
+
+/// What a task carries of a delivery not stored yet; the rest is a new delivery's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    pub event_type: String,
+    pub created_at: DateTime<Utc>,
+    pub body: Option<String>,
+}
+
+/// The longest transformed body a task carries (a queue message holds 256 KiB, and escaping
+/// can make a body up to six times longer); a delivery with a longer one is stored first.
+pub const MAX_CARRIED_BODY: usize = 32 * 1024;
 
 impl DeliveryTask {
     pub fn of(delivery: &Delivery) -> Self {
-        Self { delivery_id: delivery.id.clone(), webhook_id: delivery.webhook_id.clone(), event_id: delivery.event_id.clone() }
+        Self {
+            delivery_id: delivery.id.clone(),
+            webhook_id: delivery.webhook_id.clone(),
+            event_id: delivery.event_id.clone(),
+            carried: None,
+        }
+    }
+
+    /// A task carrying `delivery`, which is not stored; `None` when it is too large to carry.
+    pub fn carrying(delivery: &Delivery) -> Option<Self> {
+        let carried = Carried { event_type: delivery.event_type.clone(), created_at: delivery.created_at, body: delivery.body.clone() };
+        (carried.body.as_ref().map_or(0, String::len) <= MAX_CARRIED_BODY).then(|| Self { carried: Some(carried), ..Self::of(delivery) })
+    }
+
+    /// The delivery this task carries, as it was planned: pending, never attempted.
+    pub fn carried_delivery(&self) -> Option<Delivery> {
+        let carried = self.carried.as_ref()?;
+        let planned = Delivery::new(self.event_id.clone(), self.webhook_id.clone(), &carried.event_type, carried.created_at);
+        Some(Delivery { id: self.delivery_id.clone(), body: carried.body.clone(), ..planned })
     }
 }
 

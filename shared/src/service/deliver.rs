@@ -76,9 +76,15 @@ impl Hookline {
 
     /// Makes the next attempt of a queued delivery and records it. Tasks whose delivery is
     /// already closed (a redelivered message, a deleted webhook) are finished without sending.
+    /// A task may carry a delivery not stored yet: it is stored with its first attempt, or
+    /// held; one with nothing to attempt (its webhook or event gone) is dropped unstored.
     pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
-        let Some(delivery) = self.stores.deliveries.get(&task.delivery_id).await? else {
-            return Ok(Disposition::Unknown);
+        let (delivery, stored) = match self.stores.deliveries.get(&task.delivery_id).await? {
+            Some(delivery) => (delivery, true),
+            None => match task.carried_delivery() {
+                Some(delivery) => (delivery, false),
+                None => return Ok(Disposition::Unknown),
+            },
         };
         if !delivery.status.is_open() {
             return Ok(Disposition::Done);
@@ -93,15 +99,17 @@ impl Hookline {
         let webhook = match self.stores.subscriptions.get(&task.webhook_id).await? {
             Some(webhook) if webhook.is_active() => webhook,
             Some(webhook) => {
-                if self.stores.deliveries.hold(&delivery, self.clock.now()).await? {
+                if self.hold_unattempted(&delivery, stored).await? {
                     self.recheck_held_for(&[&webhook.id]).await?;
                 }
                 return Ok(Disposition::Done);
             }
-            None => return self.cancel(&delivery.id, "webhook was deleted").await,
+            None => return self.cancel_unattempted(&delivery, stored, "webhook was deleted").await,
         };
-        let Some(event) = self.stores.events.get(&task.event_id).await? else {
-            return self.cancel(&delivery.id, "event is no longer stored").await;
+        let event = match self.stores.events.get(&task.event_id).await? {
+            Some(event) if !event.is_erased() => event,
+            Some(_) => return self.cancel_unattempted(&delivery, stored, "event was erased").await,
+            None => return self.cancel_unattempted(&delivery, stored, "event is no longer stored").await,
         };
         if let Some(wait) = self.wait_for_rate_limit(&webhook).await? {
             return Ok(Disposition::RetryIn(wait));
@@ -116,14 +124,40 @@ impl Hookline {
         let (plan, hold) = spare_when_down(plan, receiver, self.settings.health.probe_interval);
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord::new(&delivery, result.attempt.clone(), plan.status, result.error_summary());
-        self.record_attempt(&delivery.id, &record).await?;
+        self.record_attempt_of(&delivery, stored, &record).await?;
         let attempted = Delivery { attempts: number, last_error: record.last_error, ..delivery };
         self.conclude(&webhook, attempted, plan, hold).await
     }
 
-    /// Records an attempt in the store (and its rollups) and in this process's tally.
-    pub(crate) async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord) -> Result<(), ServiceError> {
-        self.stores.deliveries.record_attempt(id, record, self.clock.now()).await?;
+    /// Holds a delivery not attempted now (its webhook is not active): the stored one as
+    /// `hold` does, one carried by its task by storing it held. False when it was not open.
+    async fn hold_unattempted(&self, delivery: &Delivery, stored: bool) -> Result<bool, ServiceError> {
+        if stored {
+            return Ok(self.stores.deliveries.hold(delivery, self.clock.now()).await?);
+        }
+        self.stores.deliveries.create(&[delivery.clone().held()]).await?;
+        Ok(true)
+    }
+
+    /// Cancels a delivery that will never be attempted; one its task carried was never stored,
+    /// so nothing is.
+    async fn cancel_unattempted(&self, delivery: &Delivery, stored: bool, reason: &str) -> Result<Disposition, ServiceError> {
+        if stored {
+            return self.cancel(&delivery.id, reason).await;
+        }
+        tracing::info!(delivery_id = %delivery.id, reason, "delivery dropped before it was stored");
+        Ok(Disposition::Done)
+    }
+
+    /// Records an attempt: appended to a stored delivery, or stored with it (a delivery its
+    /// task carried, or a ping's); in the store (and its rollups) and in this process's tally.
+    pub(crate) async fn record_attempt_of(&self, delivery: &Delivery, stored: bool, record: &AttemptRecord) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        if stored {
+            self.stores.deliveries.record_attempt(&delivery.id, record, now).await?;
+        } else {
+            self.stores.deliveries.store_attempted(delivery, record, now).await?;
+        }
         self.tally.attempted(&record.sample);
         Ok(())
     }

@@ -166,7 +166,7 @@ impl Hookline {
         } else {
             self.plan_fan_out(&new_events.iter().map(|event| (*event, false)).collect::<Vec<_>>()).await?.failures
         };
-        self.after_created(&created, &held_for, failures, &ids).await?;
+        self.after_created(&created, Vec::new(), &held_for, failures, &ids).await?;
         let fanned = counts.into_iter().zip(is_new).map(|(count, new)| new.then_some(count)).collect();
         Ok((recorded, fanned))
     }
@@ -218,28 +218,52 @@ impl Hookline {
             return Ok(Vec::new());
         }
         let FanOutPlan { fresh, again, counts, held_for, failures } = self.plan_fan_out(events).await?;
+        let (fresh_carried, fresh) = self.carried_apart(fresh);
+        let (again_carried, again) = self.carried_apart(again);
         // All are idempotent and all must be done before an event counts as fanned out.
         let (created_new, created) = tokio::join!(self.stores.deliveries.create_new(&fresh), self.stores.deliveries.create(&again));
         created_new?;
         created?;
         let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
         let stored: Vec<Delivery> = fresh.into_iter().chain(again).collect();
-        self.after_created(&stored, &held_for, failures, &ids).await?;
+        let carried: Vec<DeliveryTask> = fresh_carried.into_iter().chain(again_carried).collect();
+        self.after_created(&stored, carried, &held_for, failures, &ids).await?;
         Ok(counts)
     }
 
-    /// What follows storing the deliveries of `events`: their tasks are queued (a task goes out
-    /// only once its delivery is stored: a consumer that found no delivery would set it aside as
-    /// unknown), the held ones' webhooks checked again, the events marked fanned out (where the
-    /// stream does not fan out) and the filters that failed recorded.
+    /// The pending deliveries the store leaves unstored until their first attempt, as the
+    /// tasks that carry them, and the deliveries to store now.
+    fn carried_apart(&self, deliveries: Vec<Delivery>) -> (Vec<DeliveryTask>, Vec<Delivery>) {
+        if !self.stores.deliveries.stores_at_first_attempt() {
+            return (Vec::new(), deliveries);
+        }
+        let mut carried = Vec::new();
+        let mut stored = Vec::new();
+        for delivery in deliveries {
+            match DeliveryTask::carrying(&delivery).filter(|_| delivery.status == DeliveryStatus::Pending) {
+                Some(task) => carried.push(task),
+                None => stored.push(delivery),
+            }
+        }
+        (carried, stored)
+    }
+
+    /// What follows storing the deliveries of `events`: their tasks are queued with those that
+    /// carry theirs (a task goes out only once its delivery is stored or carried: a consumer
+    /// that found neither would set it aside as unknown), the held ones' webhooks checked
+    /// again, the events marked fanned out (where the stream does not fan out) and the filters
+    /// that failed recorded.
     async fn after_created(
         &self,
         deliveries: &[Delivery],
+        carried: Vec<DeliveryTask>,
         held_for: &[WebhookId],
         failures: ExpressionFailures,
         events: &[EventId],
     ) -> Result<(), ServiceError> {
-        let tasks: Vec<DeliveryTask> = deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
+        let mut tasks: Vec<DeliveryTask> =
+            deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
+        tasks.extend(carried);
         self.stores.queue.enqueue(&tasks).await?;
         let held = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).count() as u64;
         self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);

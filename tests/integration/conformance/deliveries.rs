@@ -69,6 +69,45 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
     assert_eq!(log.get(&open[0].id).await.unwrap().unwrap().last_error.as_deref(), Some("webhook was deleted"));
 }
 
+async fn a_delivery_is_stored_with_its_first_attempt(backend: &Backend) {
+    let log = &backend.stores.deliveries;
+    let webhook = WebhookId::generate(2);
+    let body = Some(r#"{"invoice":"INV-2"}"#.to_owned());
+    let planned = Delivery { body: body.clone(), ..delivery("evt_f1", &webhook, "invoice.paid") };
+    let failed = AttemptRecord::new(&planned, attempt(1, Some(503), true), DeliveryStatus::Retrying, Some("HTTP 503".into()));
+    log.store_attempted(&planned, &failed, now()).await.unwrap();
+    let read = log.get(&planned.id).await.unwrap().unwrap();
+    assert_eq!((read.status, read.attempts, read.last_status_code), (DeliveryStatus::Retrying, 1, Some(503)));
+    assert_eq!((read.last_error.as_deref(), read.next_attempt_at.is_some(), &read.body), (Some("HTTP 503"), true, &body));
+    assert_eq!((read.event_type.as_str(), read.created_at.timestamp_millis()), ("invoice.paid", planned.created_at.timestamp_millis()));
+    let again = AttemptRecord::new(&planned, attempt(1, Some(200), false), DeliveryStatus::Succeeded, None);
+    log.store_attempted(&planned, &again, now()).await.unwrap();
+    let attempts = log.attempts(&planned.id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "the same attempt handed over twice is recorded once: {attempts:?}");
+    assert_eq!(attempts[0].response_excerpt.as_deref(), Some("body"));
+    let next = AttemptRecord::new(&planned, attempt(2, Some(200), false), DeliveryStatus::Succeeded, None);
+    log.record_attempt(&planned.id, &next, now()).await.unwrap();
+    assert_eq!(log.get(&planned.id).await.unwrap().unwrap().status, DeliveryStatus::Succeeded, "later attempts append");
+    let dead = delivery("evt_f2", &webhook, "invoice.paid");
+    let gone = AttemptRecord::new(&dead, attempt(1, Some(410), false), DeliveryStatus::Dead, Some("HTTP 410".into()));
+    log.store_attempted(&dead, &gone, now()).await.unwrap();
+    assert_eq!(log.get(&dead.id).await.unwrap().unwrap().status, DeliveryStatus::Dead);
+    let filter = DeliveryFilter { limit: 10, webhook_id: Some(webhook), ..DeliveryFilter::default() };
+    assert_eq!(log.list(&filter).await.unwrap().items.len(), 2, "both are listed under their webhook");
+    let everyone = log.list(&DeliveryFilter { limit: 10, ..DeliveryFilter::default() }).await.unwrap().items;
+    assert!(everyone.iter().any(|d| d.id == dead.id), "and among everyone's");
+}
+
+#[tokio::test]
+async fn sqlite_a_delivery_is_stored_with_its_first_attempt() {
+    a_delivery_is_stored_with_its_first_attempt(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_a_delivery_is_stored_with_its_first_attempt() {
+    a_delivery_is_stored_with_its_first_attempt(&aws().await).await;
+}
+
 async fn closed_deliveries_reopen_for_a_replay(backend: &Backend) {
     let log = &backend.stores.deliveries;
     let webhook = WebhookId::generate(2);

@@ -10,7 +10,7 @@ use super::{Backend, VISIBILITY, aws, sqlite};
 
 fn task(n: u32, webhook: &WebhookId) -> DeliveryTask {
     let event = EventId::parse(&format!("evt_q{n}")).unwrap();
-    DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event }
+    DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event, carried: None }
 }
 
 fn limits(max: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use hookline_core::adapters::aws::{CountRequests, is_dynamodb_write};
@@ -11,7 +12,7 @@ use hookline_lambda::ingest;
 use hookline_tests::TestReceiver;
 use hookline_tests::emulator::{Emulator, endpoint};
 use hookline_tests::faults::{FaultCounts, FaultLayer, FaultPlan};
-use hookline_tests::functions::{Functions, sample_event, spawn_functions, spawn_functions_with};
+use hookline_tests::functions::{Functions, QueueSettings, sample_event, spawn_functions, spawn_functions_over, spawn_functions_with};
 use serde_json::{Value, json};
 
 use super::{SAMPLE_KEY, create_webhook, deliveries_of, record};
@@ -46,11 +47,14 @@ async fn a_single_http_publish_is_one_write_and_no_queue_request_before_its_202(
     assert_eq!(receiver.wait_for(6).await.len(), 6, "one delivery of each event to each webhook");
 }
 
-/// Killed before its first delivery is written, and again after its deliveries are written but
-/// before their tasks are sent; then handed over twice more as if Lambda never heard the answer.
+/// Killed before it sent its tasks (it writes nothing: a task carries its delivery, stored
+/// with its first attempt); then handed over twice more as if Lambda never heard the answer.
+/// The consumer that finds a delivery stored already does not send it again, and one killed
+/// between sending and storing sends it again under the same webhook-id.
 #[tokio::test]
 async fn a_fan_out_killed_between_its_steps_finishes_when_the_stream_hands_it_over_again() {
-    let functions = spawn_functions(3, "1").await;
+    let queue = QueueSettings { visibility: Duration::from_secs(2), ..QueueSettings::default() };
+    let functions = spawn_functions_over(Emulator::connect().await, 3, "1", &[], queue).await;
     let receiver = TestReceiver::start().await;
     let (webhook, _) = create_webhook(&functions, &receiver.url, &["invoice.*"]).await;
     let mut ids = BTreeSet::new();
@@ -60,19 +64,26 @@ async fn a_fan_out_killed_between_its_steps_finishes_when_the_stream_hands_it_ov
     let batches = functions.stream.take().await;
     assert_eq!(batches.len(), 1);
     let batch = &batches[0];
-    for operation in ["PutItem", "SendMessageBatch"] {
-        killed_at(&functions, operation, batch).await;
-    }
-    assert_eq!(functions.visible_tasks().await, 0, "the killed fan-outs sent no task");
-    assert_eq!(deliveries_of(&functions, &webhook).await.len(), 3, "the second wrote every delivery before it was killed");
+    killed_at(&functions, "SendMessageBatch", batch).await;
+    assert_eq!(functions.visible_tasks().await, 0, "the killed fan-out sent no task");
+    assert_eq!(deliveries_of(&functions, &webhook).await.len(), 0, "and stored nothing");
     for _ in 0..2 {
         let answer = ingest::handle(&functions.ingest_function, batch.clone()).await.unwrap();
         assert_eq!((answer["events"].as_u64(), answer["deliveries"].as_u64()), (Some(3), Some(3)), "{answer}");
     }
+    assert_eq!(functions.visible_tasks().await, 6, "each delivery's task twice");
+    let layer = FaultLayer::new(FaultPlan { kill_before_record: 1.0, ..FaultPlan::default() }, Arc::new(FaultCounts::default()));
+    let doomed = functions.cold_start("deliver", Some(&layer)).await;
+    tokio::select! {
+        poll = functions.poll_by(&doomed, 1) => panic!("not killed before storing its first attempt: {poll:?}"),
+        () = layer.killed() => {}
+    }
+    assert_eq!(receiver.wait_for(1).await.len(), 1, "sent before it was killed");
     while functions.poll().await.received > 0 {}
+    assert_eq!(functions.poll_when_due(Duration::from_secs(10)).await.received, 1, "the killed one's task, back after its visibility");
     let deliveries = deliveries_of(&functions, &webhook).await;
     assert_eq!(deliveries.len(), 3, "one record per event: {deliveries:?}");
-    assert!(deliveries.iter().all(|d| d["status"] == "succeeded"), "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d["status"] == "succeeded" && d["attempts"] == 1), "{deliveries:?}");
     for request in receiver.received() {
         ids.insert(request.header("webhook-id").to_owned());
     }

@@ -2,6 +2,7 @@
 //! `events/`, and deliveries end to end with the queue drained the way the Lambda poller does.
 
 mod bulk_replay;
+mod carried;
 mod end_to_end;
 mod endpoint_health;
 mod event_files;

@@ -13,7 +13,10 @@ use futures_util::future::join_all;
 
 use super::batch::{Transacted, all_distinct, put_all, transact};
 use super::cursor::Cursors;
-use super::delivery_item::{attempt_value, attempts_of, delivery_key, from_item, legacy_event_partition, log_without_excerpts, to_item};
+use super::delivery_item::{
+    attempt_value, attempted_item, attempts_of, delivery_key, from_item, legacy_event_partition, log_without_excerpts, open_statuses,
+    status_in, to_item, unfinished_statuses,
+};
 use super::held;
 use super::item::{Item, expiry, get_s, is_live, key, n, s, time};
 use super::metrics::PendingRollups;
@@ -184,24 +187,6 @@ impl DynamoDbDeliveryStore {
     }
 }
 
-/// The statuses that still expect an attempt, from the domain.
-fn open_statuses() -> Vec<DeliveryStatus> {
-    DeliveryStatus::ALL.into_iter().filter(|status| status.is_open()).collect()
-}
-
-/// The statuses that are not finished (open or held), from the domain.
-fn unfinished_statuses() -> Vec<DeliveryStatus> {
-    DeliveryStatus::ALL.into_iter().filter(|status| status.is_unfinished()).collect()
-}
-
-/// `#status IN (:status0, …)` and its values, for a condition on a delivery's status.
-fn status_in(statuses: &[DeliveryStatus]) -> (String, Vec<(String, AttributeValue)>) {
-    let values: Vec<(String, AttributeValue)> =
-        statuses.iter().enumerate().map(|(i, status)| (format!(":status{i}"), s(status.as_str()))).collect();
-    let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
-    (format!("#status IN ({})", names.join(", ")), values)
-}
-
 #[async_trait]
 impl DeliveryStore for DynamoDbDeliveryStore {
     async fn create(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -282,6 +267,21 @@ impl DeliveryStore for DynamoDbDeliveryStore {
             Some(item) if record.status == DeliveryStatus::Dead => self.expire_as(&item).await,
             _ => Ok(()),
         }
+    }
+
+    /// A delivery costs one put with its first attempt instead of a put and an update.
+    fn stores_at_first_attempt(&self) -> bool {
+        true
+    }
+
+    async fn store_attempted(&self, delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let item = attempted_item(delivery, record, at, self.period(&delivery.event_type));
+        let request = self.db.client.put_item().table_name(&*self.db.table).set_item(Some(item.clone()));
+        if written(request.condition_expression("attribute_not_exists(PK)").send().await)?.is_none() {
+            return self.record_attempt(&delivery.id, record, at).await;
+        }
+        self.pending.observe(&record.sample);
+        if record.status == DeliveryStatus::Dead { self.expire_as(&item).await } else { Ok(()) }
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ use super::shards::{SHARDS, sharded};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
-use crate::ports::StoreError;
+use crate::ports::{AttemptRecord, StoreError};
 
 /// The day partition of `GSI1` a delivery created at `at` lives in, before sharding.
 pub fn day_partition(at: DateTime<Utc>) -> String {
@@ -77,6 +77,24 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
     put_opt(&mut item, "last_error", delivery.last_error.as_deref().map(s));
     put_opt(&mut item, "acknowledged_at", delivery.acknowledged_at.map(time));
     put_opt(&mut item, "body", delivery.body.as_deref().map(s));
+    item
+}
+
+/// The item of a delivery stored with its first attempt (`record`), as `record_attempt` would
+/// leave it.
+pub fn attempted_item(delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>, retention: Duration) -> Item {
+    let attempt = &record.attempt;
+    let attempted = Delivery {
+        status: record.status,
+        attempts: attempt.number,
+        next_attempt_at: attempt.next_attempt_at,
+        last_status_code: attempt.status_code,
+        last_error: record.last_error.clone(),
+        updated_at: at,
+        ..delivery.clone()
+    };
+    let mut item = to_item(&attempted, retention);
+    item.insert("log".to_owned(), AttributeValue::L(vec![attempt_value(attempt)]));
     item
 }
 
@@ -152,4 +170,22 @@ pub fn attempts_of(item: &Item) -> Result<Vec<Attempt>, StoreError> {
 /// The log with every response excerpt removed (after an event's erasure).
 pub fn log_without_excerpts(attempts: &[Attempt]) -> AttributeValue {
     AttributeValue::L(attempts.iter().map(|a| attempt_value(&Attempt { response_excerpt: None, ..a.clone() })).collect())
+}
+
+/// The statuses that still expect an attempt, from the domain.
+pub fn open_statuses() -> Vec<DeliveryStatus> {
+    DeliveryStatus::ALL.into_iter().filter(|status| status.is_open()).collect()
+}
+
+/// The statuses that are not finished (open or held), from the domain.
+pub fn unfinished_statuses() -> Vec<DeliveryStatus> {
+    DeliveryStatus::ALL.into_iter().filter(|status| status.is_unfinished()).collect()
+}
+
+/// `#status IN (:status0, …)` and its values, for a condition on a delivery's status.
+pub fn status_in(statuses: &[DeliveryStatus]) -> (String, Vec<(String, AttributeValue)>) {
+    let values: Vec<(String, AttributeValue)> =
+        statuses.iter().enumerate().map(|(i, status)| (format!(":status{i}"), s(status.as_str()))).collect();
+    let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+    (format!("#status IN ({})", names.join(", ")), values)
 }

@@ -203,7 +203,7 @@ impl EventStore for DynamoDbEventStore {
 
     async fn erase(&self, id: &EventId) -> Result<(), StoreError> {
         let Some(stored) = self.load(id).await? else { return Err(StoreError::NotFound) };
-        let marker = serde_json::json!({"id": id.as_str(), "event_type": get_s(&stored, "event_type")?, "erased": true}).to_string();
+        let marker = Event::erased_body(id, get_s(&stored, "event_type")?);
         let result = self
             .db
             .client

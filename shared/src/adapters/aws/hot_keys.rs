@@ -4,7 +4,8 @@
 //! second.
 //!
 //! The writes counted are those every successful delivery makes to a key shared with others: the
-//! delivery put's two index entries (keys only, so its attempts write no index), and the minute
+//! delivery put's two index entries (the put that stores it with its first attempt; keys only,
+//! so later attempts write no index), and the minute
 //! rollups a `deliver` batch of ten adds. Writes to a table item's own key (`EVT#`, `DLV#`) are
 //! one item each and never hot; an event, fanned out from the table's stream, writes nothing
 //! else. Not counted: a

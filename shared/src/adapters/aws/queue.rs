@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, SendMessageBatchRequestEntry};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::queue_error;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled};
+use crate::ports::{
+    Carried, ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, QueueError, Settled,
+};
 
 /// SQS caps a message's visibility at 12 hours; a longer wait is served in 12-hour steps
 /// (`deliver_one` puts back a task that comes back before its delivery is due).
@@ -22,6 +25,17 @@ struct TaskBody {
     delivery_id: String,
     webhook_id: String,
     event_id: String,
+    /// Absent from tasks whose delivery is stored (and from every task of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    carried: Option<CarriedBody>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CarriedBody {
+    event_type: String,
+    created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
 }
 
 pub fn encode_task(task: &DeliveryTask) -> String {
@@ -29,6 +43,11 @@ pub fn encode_task(task: &DeliveryTask) -> String {
         delivery_id: task.delivery_id.to_string(),
         webhook_id: task.webhook_id.to_string(),
         event_id: task.event_id.to_string(),
+        carried: task.carried.as_ref().map(|carried| CarriedBody {
+            event_type: carried.event_type.clone(),
+            created_at: carried.created_at,
+            body: carried.body.clone(),
+        }),
     };
     serde_json::to_string(&body).unwrap_or_default()
 }
@@ -40,6 +59,7 @@ pub fn decode_task(body: &str) -> Option<DeliveryTask> {
         delivery_id: DeliveryId::parse(&body.delivery_id)?,
         webhook_id: WebhookId::parse(&body.webhook_id)?,
         event_id: EventId::parse(&body.event_id).ok()?,
+        carried: body.carried.map(|carried| Carried { event_type: carried.event_type, created_at: carried.created_at, body: carried.body }),
     })
 }
 
@@ -252,5 +272,24 @@ mod tests {
         assert_eq!(decode_task(&encode_task(&task)), Some(task));
         assert!(decode_task("not a delivery task").is_none());
         assert!(decode_task(r#"{"delivery_id":"x","webhook_id":"wh_b","event_id":"evt_c"}"#).is_none());
+    }
+
+    #[test]
+    fn a_carried_delivery_round_trips_and_comes_back_as_planned() {
+        let event = EventId::parse("evt_c").unwrap();
+        let webhook = WebhookId::parse("wh_b").unwrap();
+        let created_at = DateTime::parse_from_rfc3339("2026-12-05T10:00:00.123456Z").unwrap().with_timezone(&Utc);
+        let planned = crate::domain::delivery::Delivery {
+            body: Some("{\"quoted\": \"\u{1}\"}".into()),
+            ..crate::domain::delivery::Delivery::new(event, webhook, "invoice.paid", created_at)
+        };
+        let task = DeliveryTask::carrying(&planned).unwrap();
+        let decoded = decode_task(&encode_task(&task)).unwrap();
+        assert_eq!(decoded, task);
+        let carried = decoded.carried_delivery().unwrap();
+        assert_eq!((&carried.id, carried.created_at, &carried.body), (&planned.id, created_at, &planned.body));
+        assert_eq!((carried.status, carried.attempts, carried.event_type.as_str()), (planned.status, 0, "invoice.paid"));
+        let too_long = crate::domain::delivery::Delivery { body: Some("x".repeat(crate::ports::MAX_CARRIED_BODY + 1)), ..carried };
+        assert!(DeliveryTask::carrying(&too_long).is_none());
     }
 }

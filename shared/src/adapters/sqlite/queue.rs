@@ -88,6 +88,7 @@ fn parse_task(delivery_id: &str, webhook_id: &str, event_id: &str) -> Option<Del
         delivery_id: DeliveryId::parse(delivery_id)?,
         webhook_id: WebhookId::parse(webhook_id)?,
         event_id: EventId::parse(event_id).ok()?,
+        carried: None,
     })
 }
 

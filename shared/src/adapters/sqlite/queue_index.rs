@@ -163,7 +163,7 @@ impl QueueIndex {
                 }
             }
         }
-        Some(DeliveryTask { delivery_id, webhook_id: webhook.clone(), event_id })
+        Some(DeliveryTask { delivery_id, webhook_id: webhook.clone(), event_id, carried: None })
     }
 }
 
@@ -173,7 +173,7 @@ mod tests {
 
     fn task(n: u32, webhook: &WebhookId) -> DeliveryTask {
         let event = EventId::parse(&format!("evt_i{n}")).unwrap();
-        DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event }
+        DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event, carried: None }
     }
 
     fn limits(max: usize, per_webhook: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> {
