@@ -198,10 +198,10 @@ def walk_samples(walk: Walk, receiver: Receiver) -> None:
         failures = [f["itemIdentifier"] for f in walk.invoke("ingest", "ingest-sqs")["batchItemFailures"]]
         if failures != ["0f1c2b7e-6f0a-4e57-9d44-5d0c1f3c1a02"]:
             sys.exit(f"ingest-sqs should refuse its second record only: {failures}")
-        # The sample stream batch: an event nobody subscribes to, its erasure, a delivery item
-        # and a removal; only the inserted event is fanned out.
+        # The sample stream batch: an event nobody subscribes to, its erasure, a delivery item,
+        # an attempt's write and a removal; the inserted event is fanned out, the attempt counted.
         fanned = walk.invoke("ingest", "ingest-stream")
-        if fanned != {"events": 1, "deliveries": 0, "unreadable": 0}:
+        if fanned != {"events": 1, "deliveries": 0, "attempts": 1, "unreadable": 0}:
             sys.exit(f"ingest-stream: {fanned}")
     walk.http("api", "api-test-webhook", 200)
     # What was published is fanned out by the README's local-poller.py, from the table's stream.

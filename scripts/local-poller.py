@@ -2,9 +2,9 @@
 """The triggers AWS runs, for local runs: the table's stream for the fan-out (`ingest`) and
 the delivery queue for `deliver`, which `cargo lambda watch` does not emulate.
 
-The stream: every record written since the last poll that template.yaml's filter lets through
-(an inserted `EVT#` item), up to 100 at once, handed to `ingest` as Lambda's DynamoDB stream
-event; the position moves on only when the invocation succeeds, so a failed fan-out is handed
+The stream: every record written since the last poll that template.yaml's filters let through
+(an inserted `EVT#` item; an inserted or modified `DLV#` item, whose attempts are counted), up
+to 100 at once, handed to `ingest` as Lambda's DynamoDB stream event; the position moves on only when the invocation succeeds, so a failed fan-out is handed
 over again, as Lambda retries it.
 
 The queue: it receives up to --batch-size messages (template.yaml's BatchSize, 10) from the delivery
@@ -84,17 +84,24 @@ class StreamTrigger:
             records = self.records(shard)
             for at in range(0, len(records), self.BATCH_SIZE):
                 batch = records[at:at + self.BATCH_SIZE]
-                inserted = [self.lambda_record(r) for r in batch if r["eventName"] == "INSERT"
-                            and r["dynamodb"]["Keys"]["PK"].get("S", "").startswith("EVT#")]
-                if inserted:
-                    answer = invoke(self.url, {"Records": inserted}, "ingest")
+                passed = [self.lambda_record(r) for r in batch if passes_filters(r)]
+                if passed:
+                    answer = invoke(self.url, {"Records": passed}, "ingest")
                     if answer is None:
                         return handed
                     print(f"local-poller: ingest fanned out {answer.get('events')} event(s) into "
-                          f"{answer.get('deliveries')} deliveries", flush=True)
-                    handed += len(inserted)
+                          f"{answer.get('deliveries')} deliveries and counted {answer.get('attempts')} attempt(s)", flush=True)
+                    handed += len(passed)
                 self.read_up_to[shard] = batch[-1]["dynamodb"]["SequenceNumber"]
         return handed
+
+
+def passes_filters(record: dict) -> bool:
+    """What template.yaml's two stream mappings let through: inserted `EVT#` items (the fan-out)
+    and inserted or modified `DLV#` items (attempts, counted into the metrics)."""
+    key = record["dynamodb"]["Keys"]["PK"].get("S", "")
+    return (record["eventName"] == "INSERT" and key.startswith("EVT#")) or \
+        (record["eventName"] in ("INSERT", "MODIFY") and key.startswith("DLV#"))
 
 
 def message_attribute(value: dict) -> dict:

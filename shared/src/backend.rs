@@ -156,19 +156,18 @@ async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<Secret
 async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::aws::{
         Cursors, Dynamo, DynamoDbApiKeyStore, DynamoDbAuditLog, DynamoDbDeliveryStore, DynamoDbEventStore, DynamoDbMetricsStore,
-        DynamoDbRateGate, DynamoDbReplayStore, DynamoDbRetention, DynamoDbSubscriptionStore, PendingRollups, SqsDeliveryQueue,
+        DynamoDbRateGate, DynamoDbReplayStore, DynamoDbRetention, DynamoDbSubscriptionStore, SqsDeliveryQueue,
     };
     let db = Dynamo::new(aws.dynamodb, &aws.table);
     check_secret_key(&db, &cipher).await?;
     let retention = config.retention.clone();
-    let pending = Arc::new(PendingRollups::default());
     Ok(Stores {
         subscriptions: Arc::new(DynamoDbSubscriptionStore::new(db.clone(), cipher.clone())),
         api_keys: Arc::new(DynamoDbApiKeyStore::new(db.clone())),
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
         events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
-        deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention, pending.clone())),
-        metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), pending)),
+        deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
+        metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), Arc::default())),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
         rate_gate: Arc::new(DynamoDbRateGate::new(db.clone())),

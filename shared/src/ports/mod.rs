@@ -206,8 +206,8 @@ pub trait DeliveryStore: Send + Sync {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError>;
     /// Appends an attempt and moves the delivery to `record.status`, and counts `record.sample`
     /// in the metrics rollups once (an attempt recorded again is not counted again): in the
-    /// same transaction, or held back until `MetricsStore::flush` by a store that writes
-    /// rollups per batch.
+    /// same transaction, or, for a store whose change stream shows each attempt once
+    /// (DynamoDB), from that stream (`MetricsStore::count_from_stream`).
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Whether a new pending delivery is left unstored until its first attempt: its task
     /// carries it (`DeliveryTask::carrying`) and `store_attempted` stores it with that attempt,
@@ -253,6 +253,12 @@ pub trait MetricsStore: Send + Sync {
     /// Writes the rollups of attempts recorded but held back (a batch's, aggregated in memory)
     /// and returns what it wrote; empty for a store that writes them with the attempt.
     async fn flush(&self) -> Result<Rollup, StoreError>;
+    /// Counts the attempts a store's change stream handed over (DynamoDB counts attempts from
+    /// its table's stream, many deliveries per write) and writes them; nothing for a store
+    /// that counts them with the attempt.
+    async fn count_from_stream(&self, _samples: &[Sample]) -> Result<Rollup, StoreError> {
+        Ok(Rollup::default())
+    }
     /// Derives what a store does not write per attempt (on DynamoDB, the hour rollups from the
     /// minutes of the hours ended by `now`); nothing for a store that writes every level.
     async fn fold(&self, _now: DateTime<Utc>) -> Result<(), StoreError> {

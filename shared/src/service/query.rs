@@ -9,8 +9,8 @@ use super::{Hookline, ServiceError};
 use crate::domain::delivery::{Attempt, Delivery};
 use crate::domain::health::WebhookState;
 use crate::domain::ids::DeliveryId;
-use crate::domain::metrics::{MetricsQuery, MetricsReport, Rollup};
-use crate::ports::{DeliveryFilter, Page, WebhookFilter};
+use crate::domain::metrics::{MetricsQuery, MetricsReport, Rollup, Sample};
+use crate::ports::{DeliveryFilter, Page, StoreError, WebhookFilter};
 
 /// One delivery with every attempt and the payload that was sent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -35,13 +35,13 @@ impl Hookline {
     /// Writes the metrics a store holds back (a batch's rollups); logs and keeps them for the
     /// next flush when that fails, since metrics never hold up a delivery.
     pub async fn flush_metrics(&self) -> Rollup {
-        match self.stores.metrics.flush().await {
-            Ok(rollup) => rollup,
-            Err(error) => {
-                tracing::warn!(%error, "metrics rollups not written; they go with the next flush");
-                Rollup::default()
-            }
-        }
+        kept_when_unwritten(self.stores.metrics.flush().await)
+    }
+
+    /// Counts the attempts the store's change stream handed over
+    /// (`MetricsStore::count_from_stream`), kept for the next flush when that fails.
+    pub async fn count_from_stream(&self, samples: &[Sample]) -> Rollup {
+        kept_when_unwritten(self.stores.metrics.count_from_stream(samples).await)
     }
 
     /// How many webhooks are in each state (every state present), reading every webhook: for
@@ -71,4 +71,13 @@ impl Hookline {
         };
         Ok(DeliveryDetail { delivery, attempts_log, payload })
     }
+}
+
+/// What a metrics write wrote; nothing when it failed (the store keeps the rest for its next
+/// flush), logged.
+fn kept_when_unwritten(written: Result<Rollup, StoreError>) -> Rollup {
+    written.unwrap_or_else(|error| {
+        tracing::warn!(%error, "metrics rollups not written; they go with the next flush");
+        Rollup::default()
+    })
 }

@@ -1,5 +1,6 @@
-//! `MetricsStore`: rollups written as attempts are recorded, read back as known figures; on
-//! DynamoDB, a query's cost depends on its buckets, not on how many deliveries there were.
+//! `MetricsStore`: rollups written as attempts are recorded (on DynamoDB, counted from the
+//! table's stream), read back as known figures; on DynamoDB, a query's cost depends on its
+//! buckets, not on how many deliveries there were.
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use hookline_core::domain::metrics::{Bucket, Counts, Finished, Level, MetricsQue
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, MetricsStore};
 use hookline_tests::emulator::Emulator;
+use hookline_tests::stream::StreamPoller;
 
-use super::{Backend, aws, now, sqlite};
+use super::{Backend, aws_with_table, now, sqlite};
 
 /// The start of a minute ten minutes before the first call: every attempt below falls inside
 /// it. Taken once, so a test that runs across a minute's end keeps one base.
@@ -43,7 +45,8 @@ fn query(bucket: Bucket) -> MetricsQuery {
     MetricsQuery::new(Some(base() - Duration::minutes(5)), Some(base() + Duration::minutes(5)), Some(bucket), now()).unwrap()
 }
 
-async fn metrics_add_up_to_the_attempts_recorded(backend: &Backend) {
+/// `stream`: where attempts are counted from the table's stream (DynamoDB), its poller.
+async fn metrics_add_up_to_the_attempts_recorded(backend: &Backend, stream: Option<&StreamPoller>) {
     let (crm, noc) = (WebhookId::generate(1), WebhookId::generate(2));
     let new = |event: &str, webhook: &WebhookId, event_type: &str| {
         let mut delivery = Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, base());
@@ -58,7 +61,10 @@ async fn metrics_add_up_to_the_attempts_recorded(backend: &Backend) {
     record(backend, &retried, attempt(2, 5_000, 20, 200), DeliveryStatus::Succeeded).await;
     record(backend, &first_time, attempt(1, 1_000, 40, 200), DeliveryStatus::Succeeded).await;
     record(backend, &dead, attempt(1, 2_000, 300, 500), DeliveryStatus::Dead).await;
-    backend.stores.metrics.flush().await.unwrap();
+    match stream {
+        Some(stream) => backend.stores.metrics.count_from_stream(&stream.take_samples().await).await.unwrap(),
+        None => backend.stores.metrics.flush().await.unwrap(),
+    };
 
     let q = query(Bucket::Minute);
     let report = q.report(&backend.stores.metrics.rollups(&q.selection()).await.unwrap());
@@ -100,12 +106,14 @@ async fn metrics_add_up_to_the_attempts_recorded(backend: &Backend) {
 
 #[tokio::test]
 async fn sqlite_metrics_add_up_to_the_attempts_recorded() {
-    metrics_add_up_to_the_attempts_recorded(&sqlite().await).await;
+    metrics_add_up_to_the_attempts_recorded(&sqlite().await, None).await;
 }
 
 #[tokio::test]
 async fn aws_metrics_add_up_to_the_attempts_recorded() {
-    metrics_add_up_to_the_attempts_recorded(&aws().await).await;
+    let (backend, emulator, table) = aws_with_table().await;
+    let stream = StreamPoller::of(&emulator, &table).await;
+    metrics_add_up_to_the_attempts_recorded(&backend, Some(&stream)).await;
 }
 
 /// How many deliveries the cost check counts: `HOOKLINE_TEST_METRICS_DELIVERIES`, 10,000 unless set.

@@ -2,6 +2,7 @@
 //! check runs against the SQLite adapters and against the DynamoDB and SQS adapters on the
 //! emulator, with the same inputs and the same expected results.
 
+mod attempt_stream;
 mod deliveries;
 mod events;
 mod health;

@@ -14,12 +14,11 @@ use futures_util::future::join_all;
 use super::batch::{Transacted, all_distinct, put_all, transact};
 use super::cursor::Cursors;
 use super::delivery_item::{
-    attempt_value, attempted_item, attempts_of, delivery_key, from_item, legacy_event_partition, log_without_excerpts, open_statuses,
-    status_in, to_item, unfinished_statuses,
+    FRESH, attempt_value, attempted_item, attempts_of, delivery_key, from_item, legacy_event_partition, log_without_excerpts,
+    open_statuses, recording_no_attempt, status_in, to_item, unfinished_statuses,
 };
 use super::held;
 use super::item::{Item, expiry, get_s, is_live, key, n, s, time};
-use super::metrics::PendingRollups;
 use super::reads::{get_item, items_of, query_all};
 use super::subscriptions::webhook_ids_ever;
 use super::walk::{Walk, every_item, page};
@@ -38,15 +37,13 @@ pub struct DynamoDbDeliveryStore {
     db: Dynamo,
     cursors: Cursors,
     retention: RetentionPolicy,
-    /// Recorded attempts' samples, written by `MetricsStore::flush`.
-    pending: Arc<PendingRollups>,
 }
 
 impl DynamoDbDeliveryStore {
     /// Delivery items expire (TTL) their retention (`RetentionPolicy::for_delivery`) after
     /// their creation; a delivery that dies, is acknowledged or is replayed gets its expiry again.
-    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: RetentionPolicy, pending: Arc<PendingRollups>) -> Self {
-        Self { db, cursors: Cursors::new(cipher), retention, pending }
+    pub fn new(db: Dynamo, cipher: Arc<SecretCipher>, retention: RetentionPolicy) -> Self {
+        Self { db, cursors: Cursors::new(cipher), retention }
     }
 
     /// The retention of a new delivery of `event_type`.
@@ -66,7 +63,7 @@ impl DynamoDbDeliveryStore {
                 .update_item()
                 .table_name(&*self.db.table)
                 .set_key(Some(key))
-                .update_expression("SET expires_at = :until")
+                .update_expression(recording_no_attempt("SET expires_at = :until"))
                 .condition_expression(condition)
                 .expression_attribute_values(":until", until.clone())
         };
@@ -107,7 +104,7 @@ impl DynamoDbDeliveryStore {
     async fn cancel_item(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let set = "SET #status = :cancelled, last_error = :reason, updated_at = :at REMOVE next_attempt_at";
         let request = self
-            .update_if_status(id, set, &unfinished_statuses(), "")
+            .update_if_status(id, recording_no_attempt(set), &unfinished_statuses(), "")
             .expression_attribute_values(":cancelled", s(DeliveryStatus::Cancelled.as_str()))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":at", time(at));
@@ -143,7 +140,7 @@ impl DynamoDbDeliveryStore {
         let set =
             "SET #status = :pending, attempts_before_replay = attempts, next_attempt_at = :due, updated_at = :at REMOVE acknowledged_at";
         let request = self
-            .update_if_status(id, set, from, "")
+            .update_if_status(id, recording_no_attempt(set), from, "")
             .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":due", time(due))
             .expression_attribute_values(":at", time(Utc::now().min(due)))
@@ -177,7 +174,7 @@ impl DynamoDbDeliveryStore {
             .update_item()
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(id)))
-            .update_expression("SET #log = :log")
+            .update_expression(recording_no_attempt("SET #log = :log"))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#log", "log")
             .expression_attribute_values(":log", log_without_excerpts(&attempts_of(&item)?))
@@ -225,8 +222,13 @@ impl DeliveryStore for DynamoDbDeliveryStore {
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
         let attempt = &record.attempt;
         let logged = if attempt.number > EXCERPTS_KEPT { Attempt { response_excerpt: None, ..attempt.clone() } } else { attempt.clone() };
-        let mut set =
-            vec!["#status = :status", "attempts = :number", "updated_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)"];
+        let mut set = vec![
+            "#status = :status",
+            "attempts = :number",
+            "updated_at = :at",
+            "#log = list_append(if_not_exists(#log, :empty), :entry)",
+            "#fresh = :number",
+        ];
         let mut remove = Vec::new();
         let mut values: Vec<(String, AttributeValue)> = vec![
             (":status".into(), s(record.status.as_str())),
@@ -255,15 +257,12 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         let mut request = self
             .update_if_status(id, expression, &open_statuses(), " AND attempts < :number")
             .expression_attribute_names("#log", "log")
+            .expression_attribute_names("#fresh", FRESH)
             .return_values(ReturnValue::AllNew);
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        let updated = written(request.send().await)?.and_then(|output| output.attributes);
-        if updated.is_some() {
-            self.pending.observe(&record.sample);
-        }
-        match updated {
+        match written(request.send().await)?.and_then(|output| output.attributes) {
             Some(item) if record.status == DeliveryStatus::Dead => self.expire_as(&item).await,
             _ => Ok(()),
         }
@@ -280,7 +279,6 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         if written(request.condition_expression("attribute_not_exists(PK)").send().await)?.is_none() {
             return self.record_attempt(&delivery.id, record, at).await;
         }
-        self.pending.observe(&record.sample);
         if record.status == DeliveryStatus::Dead { self.expire_as(&item).await } else { Ok(()) }
     }
 
@@ -294,7 +292,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         let mut update = Update::builder()
             .table_name(&*self.db.table)
             .set_key(Some(delivery_key(&delivery.id)))
-            .update_expression("SET #status = :held, updated_at = :at REMOVE next_attempt_at")
+            .update_expression(recording_no_attempt("SET #status = :held, updated_at = :at REMOVE next_attempt_at"))
             .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":held", s(DeliveryStatus::Held.as_str()))
@@ -339,7 +337,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
         let request = self
             .update_if_status(
                 id,
-                "SET acknowledged_at = :at, updated_at = :at",
+                recording_no_attempt("SET acknowledged_at = :at, updated_at = :at"),
                 &[DeliveryStatus::Dead],
                 " AND attribute_not_exists(acknowledged_at)",
             )

@@ -14,6 +14,7 @@ use super::item::{Item, expiry, get_n, get_s, get_time, key, n, opt_n, opt_s, op
 use super::shards::{SHARDS, sharded};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
+use crate::domain::metrics::Sample;
 use crate::domain::outcome::ErrorKind;
 use crate::ports::{AttemptRecord, StoreError};
 
@@ -31,6 +32,11 @@ pub fn webhook_partition(webhook: &str) -> String {
 pub fn created_key(at: DateTime<Utc>, id: &DeliveryId) -> String {
     format!("{}#{id}", crate::domain::event::format_timestamp(at))
 }
+
+/// The attribute naming the attempt the item's last write recorded: set by every write of an
+/// attempt and removed by every other write, so the table's stream shows each attempt in one
+/// record (`sample_of_item`), which the rollups are counted from.
+pub const FRESH: &str = "fresh";
 
 pub fn delivery_key(id: &DeliveryId) -> Item {
     key(format!("DLV#{id}"), "META")
@@ -95,7 +101,22 @@ pub fn attempted_item(delivery: &Delivery, record: &AttemptRecord, at: DateTime<
     };
     let mut item = to_item(&attempted, retention);
     item.insert("log".to_owned(), AttributeValue::L(vec![attempt_value(attempt)]));
+    item.insert(FRESH.to_owned(), n(attempt.number));
     item
+}
+
+/// `expression` (an update of a delivery that records no attempt) also removing `FRESH`.
+pub fn recording_no_attempt(expression: &str) -> String {
+    if expression.contains(" REMOVE ") { format!("{expression}, {FRESH}") } else { format!("{expression} REMOVE {FRESH}") }
+}
+
+/// The metrics sample of the attempt a delivery item's last write recorded, as the table's
+/// stream shows the item; `None` when that write recorded no attempt.
+pub fn sample_of_item(item: &Item) -> Result<Option<Sample>, StoreError> {
+    let Some(number) = opt_n::<u32>(item, FRESH)? else { return Ok(None) };
+    let delivery = from_item(item)?;
+    let attempt = attempts_of(item)?.into_iter().rev().find(|attempt| attempt.number == number);
+    Ok(attempt.map(|attempt| Sample::of(&delivery, &attempt, delivery.status)))
 }
 
 pub fn from_item(item: &Item) -> Result<Delivery, StoreError> {

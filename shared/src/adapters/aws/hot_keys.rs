@@ -6,7 +6,8 @@
 //! The writes counted are those every successful delivery makes to a key shared with others: the
 //! delivery put's two index entries (the put that stores it with its first attempt; keys only,
 //! so later attempts write no index), and the minute
-//! rollups a `deliver` batch of ten adds. Writes to a table item's own key (`EVT#`, `DLV#`) are
+//! rollups, as if every ten deliveries wrote theirs (the stream's batches of up to 1,000
+//! attempts write fewer: an upper bound). Writes to a table item's own key (`EVT#`, `DLV#`) are
 //! one item each and never hot; an event, fanned out from the table's stream, writes nothing
 //! else. Not counted: a
 //! webhook's health item (written on failures, and once a minute on success) and held-delivery
@@ -27,7 +28,8 @@ use crate::domain::metrics::{Counts, Level, RollupKey};
 const LIMIT: u64 = 1_000;
 const RATE: u64 = 10_000;
 const DELIVERIES: u64 = 1_000_000;
-/// A `deliver` batch: the rollups it touched are written once per batch.
+/// Deliveries per rollup write: the rollups a batch touched are written once per batch (ten, a
+/// `deliver` batch, when the rollups were written there; the stream's batches are larger).
 const BATCH: u64 = 10;
 
 /// Write units per (partition key, second).

@@ -1,9 +1,11 @@
-//! `MetricsStore` over DynamoDB. `record_attempt` only counts its sample in memory
-//! (`PendingRollups`); `flush`, called once per `deliver` batch and by every `maintain` pass,
-//! writes each minute rollup the batch touched with one `UpdateItem` of `ADD`s (into its
-//! webhook's next shard, see `rollup_item`), so a batch of ten deliveries to one webhook is one
-//! write, whatever its size. A process that dies before flushing loses those counts, never a
-//! delivery or an attempt.
+//! `MetricsStore` over DynamoDB. Attempts are counted from the table's stream: every write of
+//! an attempt marks the delivery item `fresh` (`delivery_item::FRESH`), `ingest` reads the
+//! samples of the stream's batch (up to 1,000 records, `stream::sample_of_image`) and
+//! `count_from_stream` writes each minute rollup they touch with one `UpdateItem` of `ADD`s
+//! (into its webhook's next shard, see `rollup_item`), so a stream batch of a thousand
+//! deliveries to ten webhooks is ten writes, whatever its size. What a write fails to add waits
+//! in memory (`PendingRollups`) for the process's next flush; a process that dies before it
+//! loses those counts, never a delivery or an attempt.
 //!
 //! Hour rollups are not written per batch: `fold`, run by every `maintain` pass, sums each hour's
 //! minute rollups once the hour is `FOLD_GRACE` old and puts the totals (a put, so folding an
@@ -204,6 +206,14 @@ impl MetricsStore for DynamoDbMetricsStore {
             }
         }
         Ok(rollup)
+    }
+
+    /// The stream's samples go with what earlier flushes could not write.
+    async fn count_from_stream(&self, samples: &[Sample]) -> Result<Rollup, StoreError> {
+        for sample in samples {
+            self.pending.observe(sample);
+        }
+        self.flush().await
     }
 
     async fn fold(&self, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -47,7 +47,7 @@ pub use queue::{Acknowledgement, SqsDeliveryQueue, decode_task, encode_task, vis
 pub use rate_gate::DynamoDbRateGate;
 pub use replays::DynamoDbReplayStore;
 pub use retention::DynamoDbRetention;
-pub use stream::event_of_image;
+pub use stream::{event_of_image, sample_of_image};
 pub use subscriptions::DynamoDbSubscriptionStore;
 pub use table::{Queues, create_queues, create_table};
 pub use units::{item_size, read_units, write_units};

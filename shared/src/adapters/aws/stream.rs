@@ -1,5 +1,6 @@
-//! Events as the table's stream hands them to a function: a stream record's `NewImage`, in
-//! DynamoDB's JSON (`{"S": "…"}`, `{"N": "…"}`, …), read back into the `Event` recorded.
+//! Items as the table's stream hands them to a function: a stream record's `NewImage`, in
+//! DynamoDB's JSON (`{"S": "…"}`, `{"N": "…"}`, …), read back into the `Event` recorded or the
+//! metrics sample of the attempt a delivery's write recorded.
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -7,19 +8,36 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
+use super::delivery_item::{FRESH, sample_of_item};
 use super::events::read_event;
 use super::item::Item;
 use crate::domain::event::Event;
+use crate::domain::metrics::Sample;
 use crate::ports::StoreError;
 
 /// The event a stream record's new image holds; `None` for an item that is not an event.
 pub fn event_of_image(image: &Map<String, Value>) -> Result<Option<Event>, StoreError> {
-    let is_event = image.get("PK").and_then(|pk| pk.get("S")).and_then(Value::as_str).is_some_and(|pk| pk.starts_with("EVT#"));
-    if !is_event {
+    if !has_prefix(image, "EVT#") {
         return Ok(None);
     }
-    let item: Item = image.iter().map(|(name, value)| Ok((name.clone(), attribute(value)?))).collect::<Result<_, StoreError>>()?;
-    read_event(&item).map(Some)
+    read_event(&item_of(image)?).map(Some)
+}
+
+/// The metrics sample of the attempt a stream record's new image shows recorded (a delivery
+/// item marked `fresh`); `None` for any other item or write.
+pub fn sample_of_image(image: &Map<String, Value>) -> Result<Option<Sample>, StoreError> {
+    if !has_prefix(image, "DLV#") || !image.contains_key(FRESH) {
+        return Ok(None);
+    }
+    sample_of_item(&item_of(image)?)
+}
+
+fn has_prefix(image: &Map<String, Value>, prefix: &str) -> bool {
+    image.get("PK").and_then(|pk| pk.get("S")).and_then(Value::as_str).is_some_and(|pk| pk.starts_with(prefix))
+}
+
+fn item_of(image: &Map<String, Value>) -> Result<Item, StoreError> {
+    image.iter().map(|(name, value)| Ok((name.clone(), attribute(value)?))).collect()
 }
 
 /// One attribute in DynamoDB's JSON: an object with exactly one key naming its type.
