@@ -109,9 +109,11 @@ impl Event {
         serde_json::json!({"id": id.as_str(), "event_type": event_type, "erased": true}).to_string()
     }
 
-    /// Whether this event was erased (an envelope has no `erased` member).
+    /// Whether this event was erased (an envelope has no `erased` member). Checked before every
+    /// attempt, so only a short body that mentions the flag is parsed.
     pub fn is_erased(&self) -> bool {
         self.body.len() <= ERASED_BODY_MAX
+            && self.body.contains(r#""erased":true"#)
             && serde_json::from_str::<Value>(&self.body).is_ok_and(|body| body.get("erased") == Some(&Value::Bool(true)))
     }
 

@@ -240,7 +240,8 @@ impl Hookline {
         let mut carried = Vec::new();
         let mut stored = Vec::new();
         for delivery in deliveries {
-            match DeliveryTask::carrying(&delivery).filter(|_| delivery.status == DeliveryStatus::Pending) {
+            let task = if delivery.status == DeliveryStatus::Pending { DeliveryTask::carrying(&delivery) } else { None };
+            match task {
                 Some(task) => carried.push(task),
                 None => stored.push(delivery),
             }
