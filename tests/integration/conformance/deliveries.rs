@@ -6,7 +6,7 @@ use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen, Slots};
 
-use super::{Backend, aws, now, retention_policy, sqlite, webhook};
+use super::{Backend, aws, now, retention_policy, sqlite, stored_webhook, webhook};
 
 fn delivery(event: &str, webhook: &WebhookId, event_type: &str) -> Delivery {
     Delivery::new(EventId::parse(event).unwrap(), webhook.clone(), event_type, now())
@@ -71,7 +71,7 @@ async fn deliveries_record_attempts_and_close(backend: &Backend) {
 
 async fn a_delivery_is_stored_with_its_first_attempt(backend: &Backend) {
     let log = &backend.stores.deliveries;
-    let webhook = WebhookId::generate(2);
+    let webhook = stored_webhook(backend).await;
     let body = Some(r#"{"invoice":"INV-2"}"#.to_owned());
     let planned = Delivery { body: body.clone(), ..delivery("evt_f1", &webhook, "invoice.paid") };
     let failed = AttemptRecord::new(&planned, attempt(1, Some(503), true), DeliveryStatus::Retrying, Some("HTTP 503".into()));
@@ -221,10 +221,10 @@ async fn every_page(backend: &Backend, mut filter: DeliveryFilter) -> Vec<String
     }
 }
 
-/// Listings page newest first with nothing skipped or repeated, whatever partitions (days,
-/// shards) the deliveries are spread over.
+/// Listings page newest first with nothing skipped or repeated, whatever partitions (webhooks,
+/// shards, days) the deliveries are spread over; a deleted webhook's stay listed.
 async fn listings_page_newest_first_across_days(backend: &Backend) {
-    let (busy, quiet) = (WebhookId::generate(7), WebhookId::generate(8));
+    let (busy, quiet) = (stored_webhook(backend).await, stored_webhook(backend).await);
     let mut made = Vec::new();
     for n in (0..45).rev() {
         let webhook = if n % 3 == 0 { &quiet } else { &busy };
@@ -241,6 +241,10 @@ async fn listings_page_newest_first_across_days(backend: &Backend) {
     };
     let all = DeliveryFilter { limit: 7, ..DeliveryFilter::default() };
     assert_eq!(every_page(backend, all.clone()).await, newest_first(None), "all deliveries, over four days");
+    backend.stores.subscriptions.delete(&quiet).await.unwrap();
+    assert_eq!(every_page(backend, all.clone()).await, newest_first(None), "a deleted webhook's too");
+    let of_quiet = DeliveryFilter { webhook_id: Some(quiet.clone()), ..all.clone() };
+    assert_eq!(every_page(backend, of_quiet).await, newest_first(Some(&quiet)));
     let of_busy = DeliveryFilter { webhook_id: Some(busy.clone()), ..all.clone() };
     assert_eq!(every_page(backend, of_busy).await, newest_first(Some(&busy)));
     let since = DeliveryFilter { since: Some(now() - Duration::hours(31)), limit: 4, ..all.clone() };
@@ -262,7 +266,7 @@ async fn aged(backend: &Backend, event: &str, webhook: &WebhookId, event_type: &
 
 async fn retention_follows_the_event_type_and_dead_letters_wait_for_review(backend: &Backend) {
     let log = &backend.stores.deliveries;
-    let webhook = WebhookId::generate(5);
+    let webhook = stored_webhook(backend).await;
     let policy = retention_policy();
     let login = aged(backend, "evt_t1", &webhook, "auth.login", 10, DeliveryStatus::Succeeded).await;
     let invoice = aged(backend, "evt_t2", &webhook, "invoice.paid", 10, DeliveryStatus::Succeeded).await;

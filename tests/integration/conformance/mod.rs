@@ -86,6 +86,14 @@ pub fn now() -> DateTime<Utc> {
     chrono::SubsecRound::trunc_subsecs(Utc::now(), 3)
 }
 
+/// A webhook stored in `backend`, as every delivery's is (everyone's deliveries are listed
+/// through the webhooks there are and were).
+pub async fn stored_webhook(backend: &Backend) -> WebhookId {
+    let subscriber = webhook(&["*"], true);
+    backend.stores.subscriptions.insert(&subscriber).await.unwrap();
+    subscriber.id
+}
+
 pub fn webhook(events: &[&str], active: bool) -> Webhook {
     let request: WebhookRequest = serde_json::from_value(json!({
         "name": "conformance", "url": "https://example.com/hook", "events": events, "is_active": active,

@@ -1,5 +1,5 @@
 //! DynamoDB only: items written before the keys that every delivery and event writes were
-//! sharded (the delivery indexes' day and webhook partitions, the partition of events not yet
+//! sharded (the delivery index's webhook partitions, the partition of events not yet
 //! fanned out, metrics rollups sharded over four by another hash), and events waiting to be
 //! fanned out from before the stream did it, are still read after the upgrade, in order among
 //! the new ones.
@@ -7,12 +7,12 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
 use hookline_core::domain::delivery::Delivery;
-use hookline_core::domain::ids::{EventId, WebhookId};
+use hookline_core::domain::ids::EventId;
 use hookline_core::domain::metrics::{Level, RollupSelection};
 use hookline_core::ports::DeliveryFilter;
 use hookline_tests::emulator::Emulator;
 
-use super::{aws_with_table, event, now};
+use super::{aws_with_table, event, now, stored_webhook};
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -32,7 +32,7 @@ async fn rewrite(emulator: &Emulator, table: &str, pk: String, attributes: &[(&s
 #[tokio::test]
 async fn aws_items_under_the_unsharded_keys_are_still_read() {
     let (backend, emulator, table) = aws_with_table().await;
-    let webhook = WebhookId::generate(9);
+    let webhook = stored_webhook(&backend).await;
     let made: Vec<Delivery> = (0..3)
         .rev()
         .map(|n| {

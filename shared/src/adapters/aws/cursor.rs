@@ -1,6 +1,6 @@
-//! Pagination cursors: DynamoDB's `LastEvaluatedKey` (plus any position of our own, such as the
-//! day partition being walked), sealed with the deployment's secret key and bound to the query
-//! it came from. A client can neither read one nor forge one that starts another query.
+//! Pagination cursors: DynamoDB's `LastEvaluatedKey` (or a position of our own, such as the
+//! sort key a merged delivery listing stopped at), sealed with the deployment's secret key and
+//! bound to the query it came from. A client can neither read one nor forge one that starts another query.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

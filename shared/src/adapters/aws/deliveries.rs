@@ -214,7 +214,7 @@ impl DeliveryStore for DynamoDbDeliveryStore {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
         let walk = match &filter.webhook_id {
             Some(webhook) => Walk::of_webhook(webhook.as_str(), filter.since),
-            None => Walk::all(Utc::now(), filter.since, self.retention.longest()),
+            None => Walk::of_webhooks(&webhook_ids_ever(&self.db).await?, filter.since),
         };
         page(&self.db, &self.cursors, &walk, filter).await
     }

@@ -1,10 +1,11 @@
 //! A delivery as stored in DynamoDB: `DLV#<id>` with its attempts in the same item (`log`, one
 //! JSON document per attempt), so recording an attempt is one `UpdateItem` and reading a delivery
-//! with its history one `GetItem`. Index keys: `GSI1` by day (all deliveries, newest first),
-//! `GSI2` by webhook, both sharded by delivery id (`shards`), keys only, so recording an attempt
-//! writes this item and nothing else. No index by event: a delivery's id derives from its event
-//! and webhook (`DeliveryId::for_pair`), so an event's deliveries are looked up by key
-//! (deliveries written by earlier versions also carry a `GSI3` entry by event, still read).
+//! with its history one `GetItem`. One index entry: `GSI2` by webhook, sharded by delivery id
+//! (`shards`), keys only, so recording an attempt writes this item and nothing else; everyone's
+//! deliveries are the webhooks' merged (`walk`). No index by event: a delivery's id derives
+//! from its event and webhook (`DeliveryId::for_pair`), so an event's deliveries are looked up
+//! by key. Deliveries written by earlier versions also carry a `GSI1` entry by day and a `GSI3`
+//! entry by event; the first is no longer read, the second still is.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
@@ -18,17 +19,12 @@ use crate::domain::metrics::Sample;
 use crate::domain::outcome::ErrorKind;
 use crate::ports::{AttemptRecord, StoreError};
 
-/// The day partition of `GSI1` a delivery created at `at` lives in, before sharding.
-pub fn day_partition(at: DateTime<Utc>) -> String {
-    format!("DAY#{}", at.format("%Y-%m-%d"))
-}
-
 /// A webhook's partition of `GSI2`, before sharding.
 pub fn webhook_partition(webhook: &str) -> String {
     format!("WHD#{webhook}")
 }
 
-/// Sort key shared by the delivery indexes: creation time, then id.
+/// Sort key in the webhook index: creation time, then id.
 pub fn created_key(at: DateTime<Utc>, id: &DeliveryId) -> String {
     format!("{}#{id}", crate::domain::event::format_timestamp(at))
 }
@@ -42,13 +38,9 @@ pub fn delivery_key(id: &DeliveryId) -> Item {
     key(format!("DLV#{id}"), "META")
 }
 
-/// The partition keys of a delivery's two index entries: the day's and its webhook's (sharded
-/// by delivery id).
-pub fn index_partitions(delivery: &Delivery) -> [(&'static str, String); 2] {
-    [
-        ("GSI1PK", sharded(&day_partition(delivery.created_at), delivery.id.as_str(), SHARDS)),
-        ("GSI2PK", sharded(&webhook_partition(delivery.webhook_id.as_str()), delivery.id.as_str(), SHARDS)),
-    ]
+/// The partition key of a delivery's index entry: its webhook's, sharded by delivery id.
+pub fn index_partition(delivery: &Delivery) -> String {
+    sharded(&webhook_partition(delivery.webhook_id.as_str()), delivery.id.as_str(), SHARDS)
 }
 
 /// The `GSI3` partition holding an event's deliveries as earlier versions wrote them.
@@ -70,13 +62,10 @@ pub fn to_item(delivery: &Delivery, retention: Duration) -> Item {
         ("updated_at", time(delivery.updated_at)),
         ("log", AttributeValue::L(Vec::new())),
         ("expires_at", expiry(delivery.created_at, retention)),
-        ("GSI1SK", s(&sort)),
+        ("GSI2PK", s(index_partition(delivery))),
         ("GSI2SK", s(&sort)),
     ] {
         item.insert(name.to_owned(), value);
-    }
-    for (name, value) in index_partitions(delivery) {
-        item.insert(name.to_owned(), s(value));
     }
     put_opt(&mut item, "next_attempt_at", delivery.next_attempt_at.map(time));
     put_opt(&mut item, "last_status_code", delivery.last_status_code.map(n));

@@ -1,19 +1,24 @@
-//! Reading sharded index partitions as one: each shard is queried newest first, a few items at
-//! a time, and the shards' heads are merged by sort key, so the items come out newest first
+//! Reading sharded index partitions as one: each shard is queried newest first, a few entries at
+//! a time, and the shards' heads are merged by sort key, so the entries come out newest first
 //! across all of them. A shard is queried again only when its buffer runs dry, and the shards
-//! that need it are queried together, so a page usually costs one round trip.
+//! that need it are queried together (`CONCURRENT_QUERIES` at a time), so a page of a few
+//! hundred shards usually costs one round trip. The indexes hold keys only: the merge gives
+//! entries, and the caller reads the items of those it uses (`reads::items_of`).
 
 use std::collections::VecDeque;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream;
 
 use super::item::{Item, s};
-use super::reads::items_of;
 use super::{Dynamo, store_error};
 use crate::ports::StoreError;
 
 /// One index and the key range a merge reads from each of its partitions.
+/// Queries of one merge in flight at once: a walk of every webhook's shards may have thousands.
+const CONCURRENT_QUERIES: usize = 64;
+
 pub struct Range<'a> {
     pub index: &'static str,
     pub keys: [&'static str; 2],
@@ -54,7 +59,7 @@ impl<'a> Merge<'a> {
         merge
     }
 
-    /// The newest item not yet given, of all the shards.
+    /// The newest entry not yet given, of all the shards.
     pub async fn next(&mut self) -> Result<Option<Item>, StoreError> {
         self.refill().await?;
         let sort = self.range.keys[1];
@@ -68,6 +73,18 @@ impl<'a> Merge<'a> {
         Ok(newest.and_then(|at| self.shards[at].buffered.pop_front()))
     }
 
+    /// Up to `count` entries, newest first.
+    pub async fn take(&mut self, count: usize) -> Result<Vec<Item>, StoreError> {
+        let mut taken = Vec::with_capacity(count);
+        while taken.len() < count {
+            match self.next().await? {
+                Some(entry) => taken.push(entry),
+                None => break,
+            }
+        }
+        Ok(taken)
+    }
+
     /// Queries every shard whose buffer is empty and that has more, until each has an item or
     /// is exhausted.
     async fn refill(&mut self) -> Result<(), StoreError> {
@@ -77,8 +94,9 @@ impl<'a> Merge<'a> {
             if dry.is_empty() {
                 return Ok(());
             }
-            let queries = dry.iter().map(|&at| self.query(&self.shards[at].partition, self.shards[at].start.clone()));
-            let answers = join_all(queries).await;
+            // Collected first: a stream over a closure is not `Send` in an `async_trait` method.
+            let queries: Vec<_> = dry.iter().map(|&at| self.query(&self.shards[at].partition, self.shards[at].start.clone())).collect();
+            let answers: Vec<_> = stream::iter(queries).buffered(CONCURRENT_QUERIES).collect().await;
             for (at, answer) in dry.into_iter().zip(answers) {
                 let (items, next) = answer?;
                 let shard = &mut self.shards[at];
@@ -126,12 +144,11 @@ impl<'a> Merge<'a> {
             .send()
             .await
             .map_err(store_error)?;
-        // The index holds keys only: the items themselves come from the table.
-        Ok((items_of(self.db, output.items()).await?, output.last_evaluated_key().cloned()))
+        Ok((output.items().to_vec(), output.last_evaluated_key().cloned()))
     }
 }
 
-/// An item's sort key in the index (empty if it has none, so it sorts last).
+/// An entry's (or item's) sort key in the index (empty if it has none, so it sorts last).
 pub fn sort_key<'i>(item: &'i Item, name: &str) -> &'i str {
     match item.get(name) {
         Some(AttributeValue::S(value)) => value,

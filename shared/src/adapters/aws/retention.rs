@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::delivery_item::from_item;
 use super::item::{get_n, key};
+use super::subscriptions::webhook_ids_ever;
 use super::walk::{Walk, every_stored_item};
 use super::{Dynamo, store_error};
 use crate::domain::retention::RetentionPolicy;
@@ -29,7 +30,7 @@ impl DynamoDbRetention {
 #[async_trait]
 impl Retention for DynamoDbRetention {
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
-        let walk = Walk::days(now - policy.longest() - TTL_LAG, now);
+        let walk = Walk::of_webhooks(&webhook_ids_ever(&self.db).await?, Some(now - policy.longest() - TTL_LAG));
         let mut deleted = 0;
         for item in every_stored_item(&self.db, &walk).await? {
             let expires_at: i64 = get_n(&item, "expires_at")?;

@@ -1,13 +1,12 @@
-//! Spreading the partition keys that every delivery or event writes (the day index of all
-//! deliveries, a webhook's deliveries, the metrics rollups; the events earlier versions had not
-//! fanned out yet) over
-//! `SHARDS` partitions, so that none takes more than DynamoDB's 1,000 write units a second at
+//! Spreading the partition keys that every delivery or event writes (a webhook's partition of
+//! the delivery index, the metrics rollups; the events earlier versions had not fanned out
+//! yet) over `SHARDS` partitions, so that none takes more than DynamoDB's 1,000 write units a second at
 //! 10,000 deliveries a second (`hot_keys` below shows it). A writer picks the shard from the
 //! item's own id; a reader queries every shard, plus the unsharded key written before sharding,
 //! and merges.
 
-/// How many partitions the delivery indexes' keys (by day, by webhook) and the metrics rollups
-/// are spread over. Fixed once deployed: a reader finds only the shards below it. 32 keeps the
+/// How many partitions the delivery index's keys (by webhook) and the metrics rollups are
+/// spread over. Fixed once deployed: a reader finds only the shards below it. 32 keeps the
 /// busiest shard under three quarters of the partition limit at 10,000 deliveries a second
 /// (see `hot_keys`) while a listing's scatter stays one round trip of 33 queries.
 pub const SHARDS: u32 = 32;
@@ -44,7 +43,7 @@ mod tests {
 
     #[test]
     fn shards_are_stable_and_every_one_is_read() {
-        assert_eq!(sharded("DAY#2026-12-03", "dlv_01abc", SHARDS), sharded("DAY#2026-12-03", "dlv_01abc", SHARDS));
+        assert_eq!(sharded("WHD#wh_1", "dlv_01abc", SHARDS), sharded("WHD#wh_1", "dlv_01abc", SHARDS));
         let keys = every_shard("UNFANNED", UNFANNED_SHARDS);
         assert_eq!(keys.len(), UNFANNED_SHARDS as usize + 1);
         assert!(keys.contains(&sharded("UNFANNED", "evt_1", UNFANNED_SHARDS)));

@@ -1,83 +1,58 @@
-//! Listing deliveries newest first: a webhook's (its `GSI2` shards), or all of them day by day
-//! (each day's `GSI1` shards), filtered, in pages with sealed cursors. A group of shards is read
-//! as one (`merge`); a cursor is the group and the sort key of the last delivery given.
+//! Listing deliveries newest first from the webhook index (`GSI2`, keys only): a webhook's
+//! shards, or everyone's: the shards of every webhook there is or was, merged as one (`merge`).
+//! A delivery has no other index entry, so each costs one index write; a listing of everyone's
+//! costs a query per shard of every webhook. Filtered, in pages with sealed cursors; a cursor
+//! is the sort key of the last delivery given.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream;
 
 use super::Dynamo;
 use super::cursor::{Cursors, Position};
-use super::delivery_item::{day_partition, from_item, webhook_partition};
+use super::delivery_item::{from_item, webhook_partition};
 use super::item::{Item, is_live};
 use super::merge::{Merge, Range, sort_key};
+use super::reads::items_of;
 use super::shards::{SHARDS, every_shard};
 use crate::domain::delivery::Delivery;
 use crate::domain::event::format_timestamp;
+use crate::domain::ids::WebhookId;
 use crate::ports::{DeliveryFilter, Page, StoreError};
 
-/// Which index partitions hold the deliveries, in the order to walk them.
+const KEYS: [&str; 2] = ["GSI2PK", "GSI2SK"];
+
+/// Partitions read at once when a walk is read whole.
+const CONCURRENT_PARTITIONS: usize = 16;
+
+/// Which index partitions hold the deliveries.
 pub struct Walk {
-    index: &'static str,
-    /// Walked one after another (newest day first): a base key and the partitions it is
-    /// sharded into.
-    groups: Vec<(String, Vec<String>)>,
+    partitions: Vec<String>,
     /// Only items whose sort key is at or after this (creation time).
     since: Option<String>,
-    scope: &'static str,
+    /// The listing a cursor is sealed for (and for a webhook's, which webhook).
+    scope: String,
 }
 
 impl Walk {
     /// A webhook's deliveries.
     pub fn of_webhook(webhook: &str, since: Option<DateTime<Utc>>) -> Self {
         let base = webhook_partition(webhook);
-        let shards = every_shard(&base, SHARDS);
-        Self { index: "GSI2", groups: vec![(base, shards)], since: since.map(format_timestamp), scope: "deliveries:webhook" }
+        Self { partitions: every_shard(&base, SHARDS), since: since.map(format_timestamp), scope: format!("deliveries:webhook:{base}") }
     }
 
-    /// All deliveries, day by day from today back to `since` or to the start of retention.
-    pub fn all(now: DateTime<Utc>, since: Option<DateTime<Utc>>, retention: Duration) -> Self {
-        let mut walk = Self::days(since.unwrap_or(now - retention), now);
-        walk.since = since.map(format_timestamp);
-        walk
-    }
-
-    /// Every delivery created on the days from `from`'s to `to`'s, newest first.
-    pub fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
-        let groups = days_between(from, to)
-            .into_iter()
-            .map(|day| {
-                let shards = every_shard(&day, SHARDS);
-                (day, shards)
-            })
-            .collect();
-        Self { index: "GSI1", groups, since: None, scope: "deliveries:all" }
-    }
-
-    fn keys(&self) -> [&'static str; 2] {
-        if self.index == "GSI1" { ["GSI1PK", "GSI1SK"] } else { ["GSI2PK", "GSI2SK"] }
+    /// Everyone's deliveries: those of `webhooks` (every webhook there is or was).
+    pub fn of_webhooks(webhooks: &[WebhookId], since: Option<DateTime<Utc>>) -> Self {
+        let partitions = webhooks.iter().flat_map(|webhook| every_shard(&webhook_partition(webhook.as_str()), SHARDS)).collect();
+        Self { partitions, since: since.map(format_timestamp), scope: "deliveries:all:".to_owned() }
     }
 
     fn range<'a>(&'a self, below: Option<&'a str>) -> Range<'a> {
-        Range { index: self.index, keys: self.keys(), from: self.since.as_deref(), below }
-    }
-
-    /// The scope a cursor is sealed for: the listing, and for a webhook's, which webhook.
-    fn scope(&self) -> String {
-        format!("{}:{}", self.scope, self.groups.first().filter(|_| self.index == "GSI2").map_or("", |(base, _)| base.as_str()))
+        Range { index: "GSI2", keys: KEYS, from: self.since.as_deref(), below }
     }
 }
 
-/// Day partitions from `to`'s day back to `from`'s day, newest first.
-fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
-    let mut days = Vec::new();
-    let mut day = to;
-    while day.date_naive() >= from.date_naive() && days.len() < 400 {
-        days.push(day_partition(day));
-        day -= Duration::days(1);
-    }
-    days
-}
-
-/// Every live item of the walk, unpaged (health figures, bulk changes).
+/// Every live item of the walk, unpaged (bulk changes of a webhook's deliveries).
 pub async fn every_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
     let mut all = every_stored_item(db, walk).await?;
     all.retain(|item| is_live(item, Utc::now()));
@@ -87,42 +62,49 @@ pub async fn every_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreErro
 /// Every item of the walk, expired ones included (what a purge deletes before TTL does), in no
 /// particular order.
 pub async fn every_stored_item(db: &Dynamo, walk: &Walk) -> Result<Vec<Item>, StoreError> {
+    let reads: Vec<_> = walk.partitions.iter().map(|partition| whole_partition(db, walk, partition)).collect();
+    let parts: Vec<_> = stream::iter(reads).buffer_unordered(CONCURRENT_PARTITIONS).collect().await;
     let mut all = Vec::new();
-    for (_, partitions) in &walk.groups {
-        let parts = futures_util::future::join_all(partitions.iter().map(|partition| whole_partition(db, walk, partition))).await;
-        for items in parts {
-            all.extend(items?);
-        }
+    for items in parts {
+        all.extend(items?);
     }
     Ok(all)
 }
 
 async fn whole_partition(db: &Dynamo, walk: &Walk, partition: &str) -> Result<Vec<Item>, StoreError> {
     let mut merge = Merge::new(db, walk.range(None), std::slice::from_ref(&partition.to_owned()), 500);
-    let mut items = Vec::new();
-    while let Some(item) = merge.next().await? {
-        items.push(item);
+    let mut entries = Vec::new();
+    while let Some(entry) = merge.next().await? {
+        entries.push(entry);
     }
-    Ok(items)
+    items_of(db, &entries).await
+}
+
+/// How many entries to read the items of next, when the page still needs `needed` deliveries.
+fn chunk(filter: &DeliveryFilter, needed: usize) -> usize {
+    if filter.status.is_some() || filter.event_type.is_some() { needed.max(100) } else { needed }
 }
 
 fn wanted(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
     filter.status.is_none_or(|status| delivery.status == status) && filter.event_type.as_deref().is_none_or(|t| delivery.event_type == t)
 }
 
-/// One page of the walk's deliveries that pass `filter`.
+/// One page of the walk's deliveries that pass `filter`. The items are read by key as many as
+/// the page still needs at a time (and one more, to know whether another page follows), or a
+/// hundred when a status or type filter may pass few of them.
 pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
-    let scope = walk.scope();
-    let (first, mut below) = match cursors.open_opt(&scope, filter.cursor.as_deref())? {
-        Some(position) => resume_at(walk, &position)?,
-        None => (0, None),
+    let below = match cursors.open_opt(&walk.scope, filter.cursor.as_deref())? {
+        Some(position) => Some(position.get("below").cloned().ok_or(StoreError::InvalidCursor)?),
+        None => None,
     };
-    let sort = walk.keys()[1];
+    let mut merge = Merge::new(db, walk.range(below.as_deref()), &walk.partitions, filter.limit);
     let (mut items, mut last): (Vec<Delivery>, Option<Position>) = (Vec::new(), None);
-    for (base, partitions) in &walk.groups[first..] {
-        let below_here = below.take();
-        let mut merge = Merge::new(db, walk.range(below_here.as_deref()), partitions, filter.limit);
-        while let Some(item) = merge.next().await? {
+    loop {
+        let entries = merge.take(chunk(filter, filter.limit + 1 - items.len())).await?;
+        if entries.is_empty() {
+            return Ok(Page { items, next_cursor: None });
+        }
+        for item in items_of(db, &entries).await? {
             if !is_live(&item, Utc::now()) {
                 continue;
             }
@@ -131,20 +113,10 @@ pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &Delivery
                 continue;
             }
             if items.len() == filter.limit {
-                return Ok(Page { items, next_cursor: last.map(|p| cursors.seal(&scope, &p)) });
+                return Ok(Page { items, next_cursor: last.map(|p| cursors.seal(&walk.scope, &p)) });
             }
             items.push(delivery);
-            last = Some(Position::from([("group".to_owned(), base.clone()), ("below".to_owned(), sort_key(&item, sort).to_owned())]));
+            last = Some(Position::from([("below".to_owned(), sort_key(&item, KEYS[1]).to_owned())]));
         }
-    }
-    Ok(Page { items, next_cursor: None })
-}
-
-/// The group a cursor stopped in and the sort key to continue below.
-fn resume_at(walk: &Walk, position: &Position) -> Result<(usize, Option<String>), StoreError> {
-    let group = position.get("group").and_then(|base| walk.groups.iter().position(|(b, _)| b == base));
-    match (group, position.get("below")) {
-        (Some(group), Some(below)) => Ok((group, Some(below.clone()))),
-        _ => Err(StoreError::InvalidCursor),
     }
 }
