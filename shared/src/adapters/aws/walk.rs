@@ -93,10 +93,7 @@ fn wanted(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
 /// the page still needs at a time (and one more, to know whether another page follows), or a
 /// hundred when a status or type filter may pass few of them.
 pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
-    let below = match cursors.open_opt(&walk.scope, filter.cursor.as_deref())? {
-        Some(position) => Some(position.get("below").cloned().ok_or(StoreError::InvalidCursor)?),
-        None => None,
-    };
+    let below = resume_below(cursors, &walk.scope, filter.cursor.as_deref())?;
     let mut merge = Merge::new(db, walk.range(below.as_deref()), &walk.partitions, filter.limit);
     let (mut items, mut last): (Vec<Delivery>, Option<Position>) = (Vec::new(), None);
     loop {
@@ -118,5 +115,37 @@ pub async fn page(db: &Dynamo, cursors: &Cursors, walk: &Walk, filter: &Delivery
             items.push(delivery);
             last = Some(Position::from([("below".to_owned(), sort_key(&item, KEYS[1]).to_owned())]));
         }
+    }
+}
+
+/// The sort key a cursor says to continue below. Cursors of versions that listed everyone's
+/// deliveries day by day also name the day (`group`): the sort key alone still places them.
+fn resume_below(cursors: &Cursors, scope: &str, cursor: Option<&str>) -> Result<Option<String>, StoreError> {
+    match cursors.open_opt(scope, cursor)? {
+        Some(position) => position.get("below").cloned().map(Some).ok_or(StoreError::InvalidCursor),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::adapters::cipher::SecretCipher;
+
+    #[test]
+    fn a_cursor_of_the_day_by_day_listing_resumes_below_its_sort_key() {
+        let cursors = Cursors::new(Arc::new(SecretCipher::new(&[7; 32]).unwrap()));
+        let all = Walk::of_webhooks(&[], None);
+        let below = "2026-12-05T10:00:00.000Z#dlv_1".to_owned();
+        let old = Position::from([("group".to_owned(), "DAY#2026-12-05".to_owned()), ("below".to_owned(), below.clone())]);
+        let sealed = cursors.seal(&all.scope, &old);
+        assert_eq!(resume_below(&cursors, &all.scope, Some(&sealed)).unwrap(), Some(below));
+        assert_eq!(resume_below(&cursors, &all.scope, None).unwrap(), None);
+        let of_webhook = Walk::of_webhook("wh_1", None);
+        assert!(matches!(resume_below(&cursors, &of_webhook.scope, Some(&sealed)), Err(StoreError::InvalidCursor)), "bound to its listing");
+        let without = cursors.seal(&all.scope, &Position::new());
+        assert!(matches!(resume_below(&cursors, &all.scope, Some(&without)), Err(StoreError::InvalidCursor)));
     }
 }
