@@ -15,10 +15,10 @@ use super::item::{Item, s};
 use super::{Dynamo, store_error};
 use crate::ports::StoreError;
 
-/// One index and the key range a merge reads from each of its partitions.
 /// Queries of one merge in flight at once: a walk of every webhook's shards may have thousands.
 const CONCURRENT_QUERIES: usize = 64;
 
+/// One index and the key range a merge reads from each of its partitions.
 pub struct Range<'a> {
     pub index: &'static str,
     pub keys: [&'static str; 2],

@@ -4,6 +4,8 @@
 //! costs a query per shard of every webhook. Filtered, in pages with sealed cursors; a cursor
 //! is the sort key of the last delivery given.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -41,9 +43,11 @@ impl Walk {
         Self { partitions: every_shard(&base, SHARDS), since: since.map(format_timestamp), scope: format!("deliveries:webhook:{base}") }
     }
 
-    /// Everyone's deliveries: those of `webhooks` (every webhook there is or was).
+    /// Everyone's deliveries: those of `webhooks` (every webhook there is or was; one named twice
+    /// is read once, so no delivery is listed twice).
     pub fn of_webhooks(webhooks: &[WebhookId], since: Option<DateTime<Utc>>) -> Self {
-        let partitions = webhooks.iter().flat_map(|webhook| every_shard(&webhook_partition(webhook.as_str()), SHARDS)).collect();
+        let webhooks: BTreeSet<&WebhookId> = webhooks.iter().collect();
+        let partitions = webhooks.into_iter().flat_map(|webhook| every_shard(&webhook_partition(webhook.as_str()), SHARDS)).collect();
         Self { partitions, since: since.map(format_timestamp), scope: "deliveries:all:".to_owned() }
     }
 
@@ -147,5 +151,12 @@ mod tests {
         assert!(matches!(resume_below(&cursors, &of_webhook.scope, Some(&sealed)), Err(StoreError::InvalidCursor)), "bound to its listing");
         let without = cursors.seal(&all.scope, &Position::new());
         assert!(matches!(resume_below(&cursors, &all.scope, Some(&without)), Err(StoreError::InvalidCursor)));
+    }
+
+    #[test]
+    fn everyone_s_listing_reads_each_webhook_s_shards_once() {
+        let (crm, noc) = (WebhookId::generate(1), WebhookId::generate(2));
+        let walk = Walk::of_webhooks(&[crm.clone(), noc, crm], None);
+        assert_eq!(walk.partitions.len(), 2 * (SHARDS as usize + 1), "every shard and the unsharded key, once per webhook");
     }
 }
