@@ -167,7 +167,7 @@ async fn open_aws(aws: AwsBackend, config: &Config, cipher: Arc<SecretCipher>) -
         audit: Arc::new(DynamoDbAuditLog::new(db.clone(), Cursors::new(cipher.clone()))),
         events: Arc::new(DynamoDbEventStore::new(db.clone(), retention.clone())),
         deliveries: Arc::new(DynamoDbDeliveryStore::new(db.clone(), cipher, retention)),
-        metrics: Arc::new(DynamoDbMetricsStore::new(db.clone(), Arc::default())),
+        metrics: Arc::new(DynamoDbMetricsStore::new(db.clone())),
         retention: Arc::new(DynamoDbRetention::new(db.clone())),
         queue: Arc::new(SqsDeliveryQueue::new(aws.sqs, &aws.queue_url, &aws.dlq_url, aws.acknowledgement)),
         rate_gate: Arc::new(DynamoDbRateGate::new(db.clone())),

@@ -2,10 +2,8 @@
 //! table's stream), read back as known figures; on DynamoDB, a query's cost depends on its
 //! buckets, not on how many deliveries there were.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use hookline_core::adapters::aws::{CountRequests, Dynamo, DynamoDbMetricsStore, PendingRollups};
+use hookline_core::adapters::aws::{CountRequests, Dynamo, DynamoDbMetricsStore};
 use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::metrics::{Bucket, Counts, Finished, Level, MetricsQuery, RollupKey, RollupSelection, Sample, bucket_of};
@@ -121,19 +119,18 @@ fn deliveries() -> u64 {
     std::env::var("HOOKLINE_TEST_METRICS_DELIVERIES").ok().and_then(|raw| raw.parse().ok()).unwrap_or(10_000)
 }
 
-/// 10,000 deliveries over 20 minutes to two webhooks, their samples written through the flush
-/// `deliver` uses (in 100 flushes, to keep the emulator's time down; what one batch writes is
+/// 10,000 deliveries over 20 minutes to two webhooks, their samples written as the table's
+/// stream hands them to `ingest` (in 100 batches, to keep the emulator's time down; what one batch writes is
 /// checked above); the query for the hour reads a few items in a few requests, counted by the
 /// SDK request counter the benchmark uses.
 #[tokio::test]
 async fn aws_a_metrics_query_costs_the_same_at_any_traffic() {
     let emulator = Emulator::connect().await;
     let table = emulator.fresh_table().await;
-    let pending = Arc::new(PendingRollups::default());
-    let writer = DynamoDbMetricsStore::new(Dynamo::new(emulator.dynamodb.clone(), &table), pending.clone());
+    let writer = DynamoDbMetricsStore::new(Dynamo::new(emulator.dynamodb.clone(), &table));
     let webhooks = [WebhookId::generate(1), WebhookId::generate(2)];
     let total = deliveries();
-    let mut flushes = 0;
+    let (mut flushes, mut batch) = (0, Vec::new());
     for n in 0..total {
         let at = base() - Duration::minutes(20) + Duration::milliseconds(i64::try_from(n * 1_200_000 / total).unwrap());
         let latency_ms = 10 + n % 1_000;
@@ -145,17 +142,17 @@ async fn aws_a_metrics_query_costs_the_same_at_any_traffic() {
             error_kind: None,
             finished: Some(Finished::Succeeded { latency_ms }),
         };
-        pending.observe(&sample);
+        batch.push(sample);
         if n % 100 == 99 {
-            writer.flush().await.unwrap();
+            writer.count_from_stream(&std::mem::take(&mut batch)).await.unwrap();
             flushes += 1;
         }
     }
-    writer.flush().await.unwrap();
+    writer.count_from_stream(&batch).await.unwrap();
 
     let counter = CountRequests::default();
     let counted = Emulator::connect_to(&hookline_tests::emulator::endpoint(), Some(counter.clone())).await;
-    let reader = DynamoDbMetricsStore::new(Dynamo::new(counted.dynamodb, &table), Arc::default());
+    let reader = DynamoDbMetricsStore::new(Dynamo::new(counted.dynamodb, &table));
     let hour =
         MetricsQuery::new(Some(base() - Duration::minutes(30)), Some(base() + Duration::minutes(30)), Some(Bucket::Minute), now()).unwrap();
     let started = std::time::Instant::now();
@@ -180,8 +177,7 @@ async fn aws_a_metrics_query_costs_the_same_at_any_traffic() {
 async fn aws_hours_are_folded_from_their_minutes_once_they_end() {
     let emulator = Emulator::connect().await;
     let table = emulator.fresh_table().await;
-    let pending = Arc::new(PendingRollups::default());
-    let store = DynamoDbMetricsStore::new(Dynamo::new(emulator.dynamodb.clone(), &table), pending.clone());
+    let store = DynamoDbMetricsStore::new(Dynamo::new(emulator.dynamodb.clone(), &table));
     let first_hour = now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(3);
     let webhook = WebhookId::generate(7);
     let sample = |at: DateTime<Utc>| Sample {
@@ -195,8 +191,7 @@ async fn aws_hours_are_folded_from_their_minutes_once_they_end() {
     // A first pass before the samples: the hours after it are folded from their minutes.
     store.fold(first_hour + Duration::minutes(10)).await.unwrap();
     for minutes in [5, 59, 61, 125] {
-        pending.observe(&sample(first_hour + Duration::minutes(minutes)));
-        store.flush().await.unwrap();
+        store.count_from_stream(&[sample(first_hour + Duration::minutes(minutes))]).await.unwrap();
     }
     let hours = RollupSelection { level: Level::Hour, from: first_hour, until: now(), webhook_id: None, event_type: None };
     let attempts_by_hour = |rollups: Vec<(RollupKey, Counts)>| {
@@ -218,8 +213,7 @@ async fn aws_hours_are_folded_from_their_minutes_once_they_end() {
     store.fold(now()).await.unwrap();
     assert_eq!(attempts_by_hour(store.rollups(&hours).await.unwrap()), before, "the same figures, folded once");
 
-    pending.observe(&sample(first_hour + Duration::minutes(30)));
-    store.flush().await.unwrap();
+    store.count_from_stream(&[sample(first_hour + Duration::minutes(30))]).await.unwrap();
     assert_eq!(attempts_by_hour(store.rollups(&hours).await.unwrap()), before, "a folded hour is read from its hour rollup");
     let minutes = RollupSelection { level: Level::Minute, ..hours };
     let in_minutes: u64 = store.rollups(&minutes).await.unwrap().iter().map(|(_, counts)| counts.attempts).sum();

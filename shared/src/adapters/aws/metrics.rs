@@ -13,8 +13,8 @@
 //! of hours takes the hour rollups before the watermark and sums the minute rollups after it.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -43,7 +43,7 @@ fn watermark_key() -> Item {
 
 /// Samples recorded by this process and not yet written.
 #[derive(Default)]
-pub struct PendingRollups(Mutex<Rollup>);
+struct PendingRollups(Mutex<Rollup>);
 
 impl PendingRollups {
     pub fn observe(&self, sample: &Sample) {
@@ -65,15 +65,15 @@ impl PendingRollups {
 
 pub struct DynamoDbMetricsStore {
     db: Dynamo,
-    pending: Arc<PendingRollups>,
+    pending: PendingRollups,
     /// Counts this store's writes, to take a webhook's shards in turn (`rollup_item`); starts
     /// anywhere, so instances do not move in step.
     turn: AtomicU32,
 }
 
 impl DynamoDbMetricsStore {
-    pub fn new(db: Dynamo, pending: Arc<PendingRollups>) -> Self {
-        Self { db, pending, turn: AtomicU32::new(rand::random::<u32>()) }
+    pub fn new(db: Dynamo) -> Self {
+        Self { db, pending: PendingRollups::default(), turn: AtomicU32::new(rand::random::<u32>()) }
     }
 
     async fn add(&self, key: &RollupKey, counts: &Counts) -> Result<(), StoreError> {

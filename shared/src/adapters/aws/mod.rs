@@ -42,7 +42,7 @@ pub use counting::{CountRequests, RequestCounts, is_dynamodb_write};
 pub use cursor::{Cursors, Position};
 pub use deliveries::DynamoDbDeliveryStore;
 pub use events::DynamoDbEventStore;
-pub use metrics::{DynamoDbMetricsStore, PendingRollups};
+pub use metrics::DynamoDbMetricsStore;
 pub use queue::{Acknowledgement, SqsDeliveryQueue, decode_task, encode_task, visibility_for};
 pub use rate_gate::DynamoDbRateGate;
 pub use replays::DynamoDbReplayStore;
