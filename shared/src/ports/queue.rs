@@ -21,17 +21,29 @@ pub struct DeliveryTask {
     pub delivery_id: DeliveryId,
     pub webhook_id: WebhookId,
     pub event_id: EventId,
-    /// The delivery itself, where it is not stored before its first attempt
-    /// (`DeliveryStore::stores_at_first_attempt`).
+    /// The delivery itself: where it is not stored before its first attempt
+    /// (`DeliveryStore::stores_at_first_attempt`), or where it was stored just now and the
+    /// queue keeps what it carries only while nothing else changes it (`Carried::stored`).
     pub carried: Option<Carried>,
 }
 
-/// What a task carries of a delivery not stored yet; the rest is a new delivery's.
+/// What a task carries of a delivery never attempted; the rest is a new delivery's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Carried {
     pub event_type: String,
     pub created_at: DateTime<Utc>,
     pub body: Option<String>,
+    /// The store holds this delivery just as carried, so its first attempt needs no read. Only
+    /// a queue that sees every change to a waiting task's delivery keeps such a copy (the local
+    /// one: its delivery store drops the copy of a delivery it cancels or holds, and a task
+    /// claimed once comes back without it); SQS drops it, and the delivery is read.
+    pub stored: bool,
+}
+
+impl Carried {
+    fn of(delivery: &Delivery, stored: bool) -> Self {
+        Self { event_type: delivery.event_type.clone(), created_at: delivery.created_at, body: delivery.body.clone(), stored }
+    }
 }
 
 /// The longest transformed body a task carries (a queue message holds 256 KiB, and escaping
@@ -50,8 +62,22 @@ impl DeliveryTask {
 
     /// A task carrying `delivery`, which is not stored; `None` when it is too large to carry.
     pub fn carrying(delivery: &Delivery) -> Option<Self> {
-        let carried = Carried { event_type: delivery.event_type.clone(), created_at: delivery.created_at, body: delivery.body.clone() };
+        let carried = Carried::of(delivery, false);
         (carried.body.as_ref().map_or(0, String::len) <= MAX_CARRIED_BODY).then(|| Self { carried: Some(carried), ..Self::of(delivery) })
+    }
+
+    /// A task for `delivery`, stored just now as planned (pending, never attempted), carrying
+    /// it unless its body was transformed: the local queue holds tens of thousands of waiting
+    /// tasks, which share one copy of a fan-out's event type but not of a body.
+    pub fn of_stored(delivery: &Delivery) -> Self {
+        let carried = delivery.body.is_none().then(|| Carried::of(delivery, true));
+        Self { carried, ..Self::of(delivery) }
+    }
+
+    /// The delivery as the store holds it, when the task carries that (`Carried::stored`).
+    pub fn stored_delivery(&self) -> Option<Delivery> {
+        self.carried.as_ref().filter(|carried| carried.stored)?;
+        self.carried_delivery()
     }
 
     /// The delivery this task carries, as it was planned: pending, never attempted.

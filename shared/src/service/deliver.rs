@@ -79,13 +79,7 @@ impl Hookline {
     /// A task may carry a delivery not stored yet: it is stored with its first attempt, or
     /// held; one with nothing to attempt (its webhook or event gone) is dropped unstored.
     pub async fn deliver_one(&self, task: &DeliveryTask) -> Result<Disposition, ServiceError> {
-        let (delivery, stored) = match self.stores.deliveries.get(&task.delivery_id).await? {
-            Some(delivery) => (delivery, true),
-            None => match task.carried_delivery() {
-                Some(delivery) => (delivery, false),
-                None => return Ok(Disposition::Unknown),
-            },
-        };
+        let Some((delivery, stored)) = self.delivery_of(task).await? else { return Ok(Disposition::Unknown) };
         if !delivery.status.is_open() {
             return Ok(Disposition::Done);
         }
@@ -127,6 +121,18 @@ impl Hookline {
         self.record_attempt_of(&delivery, stored, &record).await?;
         let attempted = Delivery { attempts: number, last_error: record.last_error, ..delivery };
         self.conclude(&webhook, attempted, plan, hold).await
+    }
+
+    /// The delivery `task` is for and whether it is stored: the copy it carries of a stored
+    /// one (no read), else the store's, else the copy it carries of one not stored yet.
+    async fn delivery_of(&self, task: &DeliveryTask) -> Result<Option<(Delivery, bool)>, ServiceError> {
+        if let Some(delivery) = task.stored_delivery() {
+            return Ok(Some((delivery, true)));
+        }
+        Ok(match self.stores.deliveries.get(&task.delivery_id).await? {
+            Some(delivery) => Some((delivery, true)),
+            None => task.carried_delivery().map(|delivery| (delivery, false)),
+        })
     }
 
     /// Holds a delivery not attempted now (its webhook is not active): the stored one as

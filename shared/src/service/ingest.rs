@@ -166,7 +166,9 @@ impl Hookline {
         } else {
             self.plan_fan_out(&new_events.iter().map(|event| (*event, false)).collect::<Vec<_>>()).await?.failures
         };
-        self.after_created(&created, Vec::new(), &held_for, failures, &ids).await?;
+        // The deliveries of a new event are stored as planned (none of them could exist).
+        let tasks = pending(&created).map(DeliveryTask::of_stored).collect();
+        self.after_created(&created, tasks, &held_for, failures, &ids).await?;
         let fanned = counts.into_iter().zip(is_new).map(|(count, new)| new.then_some(count)).collect();
         Ok((recorded, fanned))
     }
@@ -225,9 +227,11 @@ impl Hookline {
         created_new?;
         created?;
         let ids: Vec<EventId> = events.iter().map(|(event, _)| event.id.clone()).collect();
+        // A fresh delivery is stored as planned; one stored before may have moved on since.
+        let tasks = pending(&fresh).map(DeliveryTask::of_stored).chain(pending(&again).map(DeliveryTask::of));
+        let tasks: Vec<DeliveryTask> = tasks.chain(fresh_carried).chain(again_carried).collect();
         let stored: Vec<Delivery> = fresh.into_iter().chain(again).collect();
-        let carried: Vec<DeliveryTask> = fresh_carried.into_iter().chain(again_carried).collect();
-        self.after_created(&stored, carried, &held_for, failures, &ids).await?;
+        self.after_created(&stored, tasks, &held_for, failures, &ids).await?;
         Ok(counts)
     }
 
@@ -249,22 +253,19 @@ impl Hookline {
         (carried, stored)
     }
 
-    /// What follows storing the deliveries of `events`: their tasks are queued with those that
-    /// carry theirs (a task goes out only once its delivery is stored or carried: a consumer
-    /// that found neither would set it aside as unknown), the held ones' webhooks checked
-    /// again, the events marked fanned out (where the stream does not fan out) and the filters
-    /// that failed recorded.
+    /// What follows storing the deliveries of `events`: their `tasks` are queued, with those
+    /// that carry theirs (a task goes out only once its delivery is stored or carried: a
+    /// consumer that found neither would set it aside as unknown), the held ones' webhooks
+    /// checked again, the events marked fanned out (where the stream does not fan out) and the
+    /// filters that failed recorded.
     async fn after_created(
         &self,
         deliveries: &[Delivery],
-        carried: Vec<DeliveryTask>,
+        tasks: Vec<DeliveryTask>,
         held_for: &[WebhookId],
         failures: ExpressionFailures,
         events: &[EventId],
     ) -> Result<(), ServiceError> {
-        let mut tasks: Vec<DeliveryTask> =
-            deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending).map(DeliveryTask::of).collect();
-        tasks.extend(carried);
         self.stores.queue.enqueue(&tasks).await?;
         let held = deliveries.iter().filter(|d| d.status == DeliveryStatus::Held).count() as u64;
         self.tally.created(DeliveryStatus::Pending, tasks.len() as u64);
@@ -334,6 +335,11 @@ enum Accepted {
     Duplicate(PublishOutcome),
     /// Recorded now with its deliveries, and fanned out.
     Done(PublishOutcome),
+}
+
+/// The deliveries among `deliveries` to queue now (not held).
+fn pending(deliveries: &[Delivery]) -> impl Iterator<Item = &Delivery> {
+    deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending)
 }
 
 fn classify(event: Event, recorded: Recorded) -> Result<Accepted, ServiceError> {

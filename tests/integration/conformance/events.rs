@@ -1,10 +1,13 @@
 //! `EventStore`: write once, duplicates told apart from conflicts, fan-out state, erasure.
 
-use hookline_core::domain::delivery::Delivery;
+use chrono::Duration;
+use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+use hookline_core::domain::event::{Event, PublishRequest, format_timestamp};
 use hookline_core::domain::ids::WebhookId;
-use hookline_core::ports::{FanOut, Recorded, StoreError};
+use hookline_core::ports::{AttemptRecord, FanOut, Recorded, StoreError};
+use serde_json::json;
 
-use super::{Backend, aws, event, now, sqlite};
+use super::{Backend, aws, event, now, retention_policy, sqlite, stored_webhook};
 
 /// A store that fans out inline writes a new event and its deliveries at once (one commit per
 /// publish); an event recorded before gets none of the deliveries planned for it.
@@ -126,4 +129,39 @@ async fn aws_expired_events_are_hidden_before_ttl_deletes_them() {
     let live = DynamoDbEventStore::new(db, policy(chrono::Duration::days(30)));
     assert_eq!(live.record(&stored).await.unwrap(), Recorded::New, "an expired item does not block its id");
     assert!(live.get(&stored.id).await.unwrap().is_some());
+}
+
+/// SQLite purges an event only once none of its deliveries is left (a delivery's page shows its
+/// event), whatever the publisher's timestamp says: its id published again stays a duplicate,
+/// never a new event whose deliveries would be queued as new while the old ones exist.
+/// (DynamoDB expires each item by its own time; its tasks never carry a delivery.)
+#[tokio::test]
+async fn sqlite_an_event_stays_while_any_of_its_deliveries_does() {
+    let backend = sqlite().await;
+    let published = json!({"id": "evt_backfilled", "event_type": "auth.login", "timestamp": format_timestamp(now() - Duration::days(40)), "data": {"user_id": "ada"}});
+    let old = Event::from_request(serde_json::from_value::<PublishRequest>(published).unwrap(), now(), "conformance").unwrap();
+    assert_eq!(backend.stores.events.record(&old).await.unwrap(), Recorded::New);
+    let delivery = Delivery::new(old.id.clone(), stored_webhook(&backend).await, "auth.login", now());
+    backend.stores.deliveries.create(std::slice::from_ref(&delivery)).await.unwrap();
+    let attempt = Attempt {
+        number: 1,
+        started_at: now(),
+        duration_ms: 3,
+        status_code: Some(200),
+        response_excerpt: None,
+        error_kind: None,
+        error_detail: None,
+        next_attempt_at: None,
+    };
+    let record = AttemptRecord::new(&delivery, attempt, DeliveryStatus::Succeeded, None);
+    backend.stores.deliveries.record_attempt(&delivery.id, &record, now()).await.unwrap();
+    let retention = &backend.stores.retention;
+    assert_eq!(
+        retention.purge(&retention_policy(), now()).await.unwrap(),
+        (0, 0),
+        "its delivery is new, though the event says 40 days old"
+    );
+    assert!(matches!(backend.stores.events.record(&old).await.unwrap(), Recorded::Existing { .. }));
+    let week_later = now() + Duration::days(8);
+    assert_eq!(retention.purge(&retention_policy(), week_later).await.unwrap(), (1, 1), "both go once the delivery is past its 7 days");
 }

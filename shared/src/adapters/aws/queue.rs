@@ -43,7 +43,8 @@ pub fn encode_task(task: &DeliveryTask) -> String {
         delivery_id: task.delivery_id.to_string(),
         webhook_id: task.webhook_id.to_string(),
         event_id: task.event_id.to_string(),
-        carried: task.carried.as_ref().map(|carried| CarriedBody {
+        // A copy of a stored delivery is not sent: SQS cannot drop it when the delivery changes.
+        carried: task.carried.as_ref().filter(|carried| !carried.stored).map(|carried| CarriedBody {
             event_type: carried.event_type.clone(),
             created_at: carried.created_at,
             body: carried.body.clone(),
@@ -59,7 +60,12 @@ pub fn decode_task(body: &str) -> Option<DeliveryTask> {
         delivery_id: DeliveryId::parse(&body.delivery_id)?,
         webhook_id: WebhookId::parse(&body.webhook_id)?,
         event_id: EventId::parse(&body.event_id).ok()?,
-        carried: body.carried.map(|carried| Carried { event_type: carried.event_type, created_at: carried.created_at, body: carried.body }),
+        carried: body.carried.map(|carried| Carried {
+            event_type: carried.event_type,
+            created_at: carried.created_at,
+            body: carried.body,
+            stored: false,
+        }),
     })
 }
 
@@ -291,5 +297,8 @@ mod tests {
         assert_eq!((carried.status, carried.attempts, carried.event_type.as_str()), (planned.status, 0, "invoice.paid"));
         let too_long = crate::domain::delivery::Delivery { body: Some("x".repeat(crate::ports::MAX_CARRIED_BODY + 1)), ..carried };
         assert!(DeliveryTask::carrying(&too_long).is_none());
+        let stored = DeliveryTask::of_stored(&crate::domain::delivery::Delivery { body: None, ..planned });
+        assert!(stored.stored_delivery().is_some());
+        assert_eq!(decode_task(&encode_task(&stored)), Some(DeliveryTask::of(&too_long)), "a stored delivery's copy is not sent");
     }
 }

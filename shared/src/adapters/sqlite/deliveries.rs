@@ -20,7 +20,8 @@ const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attemp
 
 pub struct SqliteDeliveryStore {
     db: Arc<Db>,
-    /// The queue's tasks, which forget the deliveries this store cancels.
+    /// The queue's tasks, which forget the deliveries this store cancels and drop their copy
+    /// of one it changes otherwise.
     queue: SharedIndex,
 }
 
@@ -96,11 +97,13 @@ impl DeliveryStore for SqliteDeliveryStore {
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        lock(&self.queue).drop_carried(id);
         let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
         self.db.write(move |conn| Ok(conn.execute(&cancel_where("id = ?1"), params![id, reason, at]).map(|_| ())?)).await
     }
 
     async fn hold(&self, delivery: &Delivery, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        lock(&self.queue).drop_carried(&delivery.id);
         let (id, at) = (delivery.id.to_string(), to_text(at));
         let sql = format!(
             "UPDATE deliveries SET status = {held}, next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ({open})",

@@ -21,7 +21,8 @@ use super::queue_index::QueueIndex;
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueDepth, QueueError, Settled};
 
-/// The tasks, shared with the delivery store, which forgets the ones it cancels.
+/// The tasks, shared with the delivery store, which forgets the ones it cancels and drops
+/// the copy a task carries of a delivery it changes.
 pub type SharedIndex = Arc<Mutex<QueueIndex>>;
 
 pub struct SqliteDeliveryQueue {

@@ -1,22 +1,35 @@
 //! The local queue's tasks in memory, found by webhook and by when they are due. A claim is a
 //! lease held here: one that is never settled runs out, as SQS's visibility timeout does.
+//! A waiting task may carry a copy of its stored delivery (`Carried::stored`) until its first
+//! claim or a change to the delivery (`drop_carried`): a task that comes back from a lease
+//! comes back without it, since its delivery may have been attempted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use chrono::SubsecRound;
+
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
-use crate::ports::{ClaimLimits, DeliveryTask};
+use crate::ports::{Carried, ClaimLimits, DeliveryTask};
 
 /// When a waiting task becomes visible (epoch ms), then the order it was added in.
 type Due = (i64, u64);
 
 /// A waiting task as its webhook's map keeps it. A fan-out queues tens of thousands of tasks
 /// faster than they are delivered, so each is kept small: its delivery id is one allocation,
-/// shared with `waiting`, and consecutive tasks of one event (a fan-out's) share its id: a
-/// fan-out's peak RSS grows by about 240 bytes per queued delivery, from 380 with owned copies.
+/// shared with `waiting`, and consecutive tasks of one event (a fan-out's) share its id and
+/// copy of their deliveries: a fan-out's peak RSS grows by about 240 bytes per queued
+/// delivery, from 380 with owned copies.
 struct Waiting {
     delivery: Arc<DeliveryId>,
-    event: Arc<EventId>,
+    event: Arc<OfEvent>,
+}
+
+/// What a fan-out's tasks have in common: the event, and what they carry of their deliveries.
+#[derive(Clone, PartialEq, Eq)]
+struct OfEvent {
+    id: EventId,
+    carried: Option<Carried>,
 }
 
 /// A claimed task, invisible until `until` (epoch ms) unless settled with `receipt`.
@@ -37,8 +50,8 @@ pub struct QueueIndex {
     waiting: HashMap<Arc<DeliveryId>, Due>,
     leases: HashMap<DeliveryId, Lease>,
     added: u64,
-    /// The event of the task added last, whose id the next task may share.
-    last_event: Option<Arc<EventId>>,
+    /// The event of the task added last, which the next task may share.
+    last_event: Option<Arc<OfEvent>>,
 }
 
 impl QueueIndex {
@@ -52,7 +65,7 @@ impl QueueIndex {
         let due = (visible_at, self.added);
         let delivery = Arc::new(task.delivery_id);
         self.waiting.insert(delivery.clone(), due);
-        let event = self.share_event(task.event_id);
+        let event = self.share_event(task.event_id, task.carried);
         let tasks = self.by_webhook.entry(task.webhook_id.clone()).or_default();
         let old_head = tasks.first_key_value().map(|(due, _)| *due);
         tasks.insert(due, Waiting { delivery, event });
@@ -85,12 +98,23 @@ impl QueueIndex {
         claimed
     }
 
-    /// Ends the lease `receipt` holds on `delivery`, returning its task; `None` when it holds
-    /// none (it ran out, or the task was claimed again since).
+    /// Ends the lease `receipt` holds on `delivery`, returning its task without a copy of the
+    /// delivery; `None` when it holds none (it ran out, or the task was claimed again since).
     pub fn release(&mut self, delivery: &DeliveryId, receipt: &str) -> Option<DeliveryTask> {
         match self.leases.get(delivery) {
-            Some(lease) if lease.receipt == receipt => self.leases.remove(delivery).map(|lease| lease.task),
+            Some(lease) if lease.receipt == receipt => self.leases.remove(delivery).map(|lease| uncarried(lease.task)),
             _ => None,
+        }
+    }
+
+    /// Drops the copy the waiting task of `delivery` carries (the delivery is changing), so its
+    /// attempt reads the delivery; a claimed task's attempt read or carried it already.
+    pub fn drop_carried(&mut self, delivery: &DeliveryId) {
+        let Some(due) = self.waiting.get(delivery) else { return };
+        // `due` is unique across webhooks (it holds the order of adding).
+        let Some(waiting) = self.by_webhook.values_mut().find_map(|tasks| tasks.get_mut(due)) else { return };
+        if waiting.event.carried.is_some() {
+            waiting.event = Arc::new(OfEvent { id: waiting.event.id.clone(), carried: None });
         }
     }
 
@@ -111,7 +135,7 @@ impl QueueIndex {
             .by_webhook
             .iter()
             .flat_map(|(webhook, tasks)| {
-                tasks.values().filter(|w| *w.event == *event).map(|w| (webhook.clone(), DeliveryId::clone(&w.delivery)))
+                tasks.values().filter(|w| w.event.id == *event).map(|w| (webhook.clone(), DeliveryId::clone(&w.delivery)))
             })
             .collect();
         for (webhook, delivery) in of_event {
@@ -141,7 +165,7 @@ impl QueueIndex {
         let expired: Vec<DeliveryId> = self.leases.iter().filter(|(_, l)| l.until <= now).map(|(id, _)| id.clone()).collect();
         for delivery in expired {
             if let Some(lease) = self.leases.remove(&delivery) {
-                self.add(lease.task, lease.until);
+                self.add(uncarried(lease.task), lease.until);
             }
         }
     }
@@ -179,12 +203,16 @@ impl QueueIndex {
                 }
             }
         }
-        let (delivery_id, event_id) = (Arc::unwrap_or_clone(delivery), Arc::unwrap_or_clone(event));
-        Some(DeliveryTask { delivery_id, webhook_id: webhook.clone(), event_id, carried: None })
+        let OfEvent { id: event_id, carried } = Arc::unwrap_or_clone(event);
+        Some(DeliveryTask { delivery_id: Arc::unwrap_or_clone(delivery), webhook_id: webhook.clone(), event_id, carried })
     }
 
-    /// `event` as an `Arc`, the last task's when it is the same event.
-    fn share_event(&mut self, event: EventId) -> Arc<EventId> {
+    /// `event` and the copy of a stored delivery in `carried` (only that: the delivery store
+    /// drops it when the delivery changes) as an `Arc`, the last task's when they are the same.
+    fn share_event(&mut self, id: EventId, carried: Option<Carried>) -> Arc<OfEvent> {
+        // The store keeps times to the millisecond, and the copy is what it holds.
+        let carried = carried.filter(|c| c.stored).map(|c| Carried { created_at: c.created_at.trunc_subsecs(3), ..c });
+        let event = OfEvent { id, carried };
         match &self.last_event {
             Some(last) if **last == event => last.clone(),
             _ => {
@@ -194,6 +222,11 @@ impl QueueIndex {
             }
         }
     }
+}
+
+/// `task` as it comes back from a lease: its delivery may have been attempted since.
+fn uncarried(task: DeliveryTask) -> DeliveryTask {
+    DeliveryTask { carried: None, ..task }
 }
 
 #[cfg(test)]
@@ -269,6 +302,30 @@ mod tests {
         let mut expected = vec![task(1, &a), task(1, &b), task(2, &a), task(2, &b)];
         expected.sort_by(|x, y| x.delivery_id.as_str().cmp(y.delivery_id.as_str()));
         assert_eq!(claimed, expected);
+    }
+
+    #[test]
+    fn a_copy_of_a_stored_delivery_comes_out_of_the_first_claim_only() {
+        use crate::domain::delivery::Delivery;
+        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
+        let event = EventId::parse("evt_i1").unwrap();
+        let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
+        let stored =
+            |webhook: &WebhookId| DeliveryTask::of_stored(&Delivery::new(event.clone(), webhook.clone(), "invoice.paid", created_at));
+        let mut index = QueueIndex::default();
+        for task in [stored(&a), stored(&b), DeliveryTask::carrying(&Delivery::new(event.clone(), a.clone(), "x", created_at)).unwrap()] {
+            index.add(task, 0);
+        }
+        index.drop_carried(&stored(&b).delivery_id);
+        let none = HashMap::new();
+        let claimed = index.claim(0, &limits(10, 10, &none), 100, "r");
+        let copies: Vec<_> = claimed.iter().map(|t| t.stored_delivery().map(|d| (d.webhook_id, d.created_at.timestamp_millis()))).collect();
+        assert_eq!(copies, [Some((a, 1_700_000_000_123)), None], "b's copy was dropped; one task per delivery");
+        assert_eq!(claimed[0].carried.as_ref().unwrap().created_at.timestamp_subsec_nanos(), 123_000_000, "to the store's millisecond");
+        assert!(index.release(&claimed[1].delivery_id, "r").is_some_and(|t| t.carried.is_none()));
+        let expired = index.claim(100, &limits(10, 10, &none), 200, "s");
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].carried, None, "a lease that ran out gives the task back without its copy");
     }
 
     #[test]

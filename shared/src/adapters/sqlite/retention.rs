@@ -46,14 +46,12 @@ impl Retention for SqliteRetention {
                 let params = rusqlite::params![by_type, default, dead];
                 conn.execute(&format!("DELETE FROM attempts WHERE delivery_id IN ({expired})"), params)?;
                 let deliveries = conn.execute(&format!("DELETE FROM deliveries WHERE id IN ({expired})"), params)?;
+                // An event stays while any of its deliveries does, whatever its timestamp says: a
+                // delivery's page shows it, and its id published again must stay a duplicate (a
+                // new event's tasks carry its deliveries as new, `DeliveryTask::of_stored`).
                 let events = conn.execute(
-                    &format!(
-                        "DELETE FROM events WHERE occurred_at < COALESCE((SELECT value FROM json_each(?1) WHERE key = events.event_type), ?2) \
-                         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND (d.status IN ({unfinished}) \
-                         OR (d.status = {dead_status} AND d.acknowledged_at IS NULL)))",
-                        unfinished = *status::UNFINISHED,
-                        dead_status = status::literal(DeliveryStatus::Dead)
-                    ),
+                    "DELETE FROM events WHERE occurred_at < COALESCE((SELECT value FROM json_each(?1) WHERE key = events.event_type), ?2) \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
                     rusqlite::params![by_type, default],
                 )?;
                 super::metrics::purge(conn, now)?;
