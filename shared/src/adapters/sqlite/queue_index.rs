@@ -1,8 +1,9 @@
 //! The local queue's tasks in memory, found by webhook and by when they are due. A claim is a
 //! lease held here: one that is never settled runs out, as SQS's visibility timeout does.
 //! A waiting task may carry a copy of its stored delivery (`Carried::stored`) until its first
-//! claim or a change to the delivery (`drop_carried`): a task that comes back from a lease
-//! comes back without it, since its delivery may have been attempted.
+//! claim or a change to the delivery (`drop_carried`): a lease keeps its task without it, so
+//! a task that comes back from a lease comes back without it (its delivery may have been
+//! attempted).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -32,7 +33,8 @@ struct OfEvent {
     carried: Option<Carried>,
 }
 
-/// A claimed task, invisible until `until` (epoch ms) unless settled with `receipt`.
+/// A claimed task, invisible until `until` (epoch ms) unless settled with `receipt`; `task`
+/// carries no copy of its delivery.
 struct Lease {
     receipt: String,
     until: i64,
@@ -88,7 +90,7 @@ impl QueueIndex {
             let in_flight = limits.in_flight.get(&webhook).copied().unwrap_or(0);
             let allowance = limits.per_webhook.saturating_sub(in_flight).min(limits.max - claimed.len());
             for task in self.take_due(&webhook, now, allowance) {
-                self.leases.insert(task.delivery_id.clone(), Lease { receipt: receipt.to_owned(), until, task: task.clone() });
+                self.leases.insert(task.delivery_id.clone(), Lease { receipt: receipt.to_owned(), until, task: uncarried(&task) });
                 claimed.push(task);
             }
             if claimed.len() == limits.max {
@@ -98,11 +100,11 @@ impl QueueIndex {
         claimed
     }
 
-    /// Ends the lease `receipt` holds on `delivery`, returning its task without a copy of the
-    /// delivery; `None` when it holds none (it ran out, or the task was claimed again since).
+    /// Ends the lease `receipt` holds on `delivery`, returning its task (without a copy of the
+    /// delivery); `None` when it holds none (it ran out, or the task was claimed again since).
     pub fn release(&mut self, delivery: &DeliveryId, receipt: &str) -> Option<DeliveryTask> {
         match self.leases.get(delivery) {
-            Some(lease) if lease.receipt == receipt => self.leases.remove(delivery).map(|lease| uncarried(lease.task)),
+            Some(lease) if lease.receipt == receipt => self.leases.remove(delivery).map(|lease| lease.task),
             _ => None,
         }
     }
@@ -165,7 +167,7 @@ impl QueueIndex {
         let expired: Vec<DeliveryId> = self.leases.iter().filter(|(_, l)| l.until <= now).map(|(id, _)| id.clone()).collect();
         for delivery in expired {
             if let Some(lease) = self.leases.remove(&delivery) {
-                self.add(uncarried(lease.task), lease.until);
+                self.add(lease.task, lease.until);
             }
         }
     }
@@ -224,9 +226,14 @@ impl QueueIndex {
     }
 }
 
-/// `task` as it comes back from a lease: its delivery may have been attempted since.
-fn uncarried(task: DeliveryTask) -> DeliveryTask {
-    DeliveryTask { carried: None, ..task }
+/// `task` as its lease keeps it and gives it back: its delivery may have been attempted since.
+fn uncarried(task: &DeliveryTask) -> DeliveryTask {
+    DeliveryTask {
+        delivery_id: task.delivery_id.clone(),
+        webhook_id: task.webhook_id.clone(),
+        event_id: task.event_id.clone(),
+        carried: None,
+    }
 }
 
 #[cfg(test)]
