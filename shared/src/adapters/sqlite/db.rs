@@ -70,9 +70,12 @@ impl Db {
         // Commits do not wait for fsync (a commit survives the process dying, not a power cut);
         // checkpoints, which do, run on their own thread so they never stall a commit.
         // `secure_delete` zeroes what updates and deletes free, so erased payloads leave the file.
+        // `temp_store = MEMORY` keeps the sub-journal in memory: each job's savepoint copies
+        // every page it is the first to change there, and as a temporary file those copies
+        // were a `pwrite` each, 24 % of the server's CPU while a fan-out was stored.
         writer.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA secure_delete = ON;",
+             PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
         )?;
         // A WAL that was started over is cut back to this size rather than kept at its peak.
         writer.pragma_update(None, "journal_size_limit", i64::try_from(wal_limit).unwrap_or(i64::MAX))?;
@@ -342,6 +345,13 @@ mod tests {
             conn.execute(row, [id])?;
             Ok(())
         }
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_its_savepoints_copies_in_memory() {
+        let (db, _) = fresh("temp-store");
+        let store: i64 = db.write(|conn| Ok(conn.query_row("PRAGMA temp_store", [], |row| row.get(0))?)).await.unwrap();
+        assert_eq!(store, 2, "MEMORY: a sub-journal page is not a file write");
     }
 
     #[tokio::test]
