@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, seq);
 CREATE INDEX IF NOT EXISTS deliveries_held ON deliveries (webhook_id, seq) WHERE status = 'held';
+-- An event's deliveries: retention keeps an event while any remains, and erasing one cancels them.
+CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_id);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     number INTEGER NOT NULL,
