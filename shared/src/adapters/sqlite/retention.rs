@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-
 use rusqlite::{Connection, params};
 
 use super::{Db, status, to_text};
@@ -182,7 +181,7 @@ mod tests {
         let db = Arc::new(Db::open(&path).unwrap());
         db.write(expired_and_kept).await.unwrap();
         let purged = SqliteRetention::new(db.clone()).purge_in_batches(&RetentionPolicy::default(), Utc::now(), 2).await.unwrap();
-        assert_eq!(purged, (5, 6), "five deliveries in three batches; six events in three, the last one full");
+        assert_eq!(purged, (5, 6), "five deliveries in three writes; six events in three full ones and an empty fourth");
         assert_eq!(ids_left(&db, "deliveries").await, "dlv_5");
         assert_eq!(ids_left(&db, "attempts").await, "dlv_5", "the purged deliveries' attempts went with them");
         assert_eq!(ids_left(&db, "events").await, "evt_5", "kept while its delivery is");
