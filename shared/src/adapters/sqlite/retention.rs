@@ -4,7 +4,7 @@
 //! deliveries, and their events, stay until they close, and unacknowledged dead ones (and their
 //! events) until the dead-letter limit. Metrics rollups go after their level's retention.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,14 +88,7 @@ impl Cutoffs {
 
 /// Deletes up to `batch` closed deliveries past their retention, with their attempts.
 fn delete_expired_deliveries(conn: &Connection, cutoffs: &Cutoffs, batch: usize) -> Result<usize, StoreError> {
-    let expired = format!(
-        "SELECT id FROM deliveries WHERE status IN ({closed}) AND created_at < CASE \
-         WHEN status = {dead_status} AND acknowledged_at IS NULL THEN ?3 \
-         ELSE COALESCE((SELECT value FROM json_each(?1) WHERE key = deliveries.event_type), ?2) END LIMIT ?4",
-        closed = *status::CLOSED,
-        dead_status = status::literal(DeliveryStatus::Dead)
-    );
-    let ids = select_ids(conn, &expired, params![cutoffs.by_type, cutoffs.default, cutoffs.dead, limit(batch)])?;
+    let ids = select_ids(conn, &EXPIRED_DELIVERIES, params![cutoffs.by_type, cutoffs.default, cutoffs.dead, limit(batch)])?;
     let mut attempts = conn.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?;
     let mut delivery = conn.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?;
     for id in &ids {
@@ -117,6 +110,18 @@ fn delete_expired_events(conn: &Connection, cutoffs: &Cutoffs, batch: usize) -> 
     }
     Ok(ids.len())
 }
+
+/// Up to ?4 closed deliveries past their type's cut-off (in ?1, else ?2), or unreviewed dead
+/// ones past ?3.
+static EXPIRED_DELIVERIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id FROM deliveries WHERE status IN ({closed}) AND created_at < CASE \
+         WHEN status = {dead_status} AND acknowledged_at IS NULL THEN ?3 \
+         ELSE COALESCE((SELECT value FROM json_each(?1) WHERE key = deliveries.event_type), ?2) END LIMIT ?4",
+        closed = *status::CLOSED,
+        dead_status = status::literal(DeliveryStatus::Dead)
+    )
+});
 
 /// Up to ?3 events past their type's cut-off (in ?1, else ?2) with no delivery left.
 const EXPIRED_EVENTS: &str = "SELECT id FROM events \
