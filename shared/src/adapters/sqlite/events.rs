@@ -1,13 +1,14 @@
 //! `EventStore` over SQLite: events are written once; a second write of the same id reports
 //! whether the first one finished its fan-out.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::deliveries::insert_rows;
+use super::recent::Recent;
 use super::{Db, corrupt, from_text, to_text};
 use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, EventType};
@@ -15,51 +16,9 @@ use crate::domain::ids::EventId;
 use crate::domain::trace::TraceContext;
 use crate::ports::{EventStore, Recorded, StoreError};
 
-/// Recently recorded events are kept in memory up to this many bytes (`footprint`): fan-out
-/// reads the same event once per webhook, right after recording it. 2 MiB hold a few thousand
-/// events, more than the benchmark's backlogs span; the 8 MiB of bodies it used to keep cost
-/// about 10 MiB of the server's 37 MiB peak under load.
-const RECENT_BYTES: usize = 2 * 1024 * 1024;
-
-/// About what one cached event takes: its strings, its id twice (map and order), and the
-/// map's and the struct's own size.
-fn footprint(event: &Event) -> usize {
-    const OVERHEAD: usize = 2 * std::mem::size_of::<Event>() + 64;
-    event.body.len() + event.fingerprint.len() + 2 * event.id.as_str().len() + OVERHEAD
-}
-
 pub struct SqliteEventStore {
     db: Arc<Db>,
     recent: Mutex<Recent>,
-}
-
-/// Events in the order they were recorded, oldest dropped first. Events never change.
-#[derive(Default)]
-struct Recent {
-    by_id: HashMap<EventId, Event>,
-    order: VecDeque<EventId>,
-    bytes: usize,
-}
-
-impl Recent {
-    fn forget(&mut self, id: &EventId) {
-        if let Some(dropped) = self.by_id.remove(id) {
-            self.bytes -= footprint(&dropped);
-            self.order.retain(|kept| kept != id);
-        }
-    }
-
-    fn remember(&mut self, event: &Event) {
-        self.bytes += footprint(event);
-        self.order.push_back(event.id.clone());
-        self.by_id.insert(event.id.clone(), event.clone());
-        while self.bytes > RECENT_BYTES {
-            let Some(oldest) = self.order.pop_front() else { break };
-            if let Some(dropped) = self.by_id.remove(&oldest) {
-                self.bytes -= footprint(&dropped);
-            }
-        }
-    }
 }
 
 impl SqliteEventStore {
@@ -140,7 +99,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn get(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        if let Some(event) = self.recent.lock().ok().and_then(|recent| recent.by_id.get(id).cloned()) {
+        if let Some(event) = self.recent.lock().ok().and_then(|mut recent| recent.read(id)) {
             return Ok(Some(event));
         }
         self.load(id).await
@@ -150,10 +109,13 @@ impl EventStore for SqliteEventStore {
 impl SqliteEventStore {
     /// `record_with_deliveries` (no deliveries: `record_all`), remembering the new events.
     async fn record_all_with(&self, events: &[Event], planned: Vec<Vec<Delivery>>) -> Result<Vec<Recorded>, StoreError> {
+        // Each planned delivery reads its event once; events recorded alone say nothing.
+        let reads: Vec<Option<usize>> = events.iter().enumerate().map(|(i, _)| planned.get(i).map(Vec::len)).collect();
         let recorded = self.insert_all(events, planned).await?;
         if let Ok(mut recent) = self.recent.lock() {
-            for (event, _) in events.iter().zip(&recorded).filter(|(_, recorded)| **recorded == Recorded::New) {
-                recent.remember(event);
+            let now = Instant::now();
+            for ((event, reads), _) in events.iter().zip(reads).zip(&recorded).filter(|(_, recorded)| **recorded == Recorded::New) {
+                recent.remember(event, reads, now);
             }
         }
         Ok(recorded)

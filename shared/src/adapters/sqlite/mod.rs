@@ -12,6 +12,7 @@ mod events;
 mod metrics;
 mod queue;
 mod queue_index;
+mod recent;
 mod replays;
 mod retention;
 mod schema;
