@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use hookline_core::adapters::http_sender::{ReqwestSender, SenderConfig};
+use hookline_core::adapters::http_sender::{HyperSender, SenderConfig};
 use hookline_core::adapters::resolver::SystemResolver;
 use hookline_core::domain::event::Event;
 use hookline_core::domain::net_policy::NetPolicy;
@@ -139,11 +139,11 @@ pub async fn run(args: &CheckReceiverArgs) -> anyhow::Result<()> {
     }
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let config = SenderConfig { connect_timeout: timeout, request_timeout: timeout, net: NetPolicy { allow: args.allow_net.clone() } };
-    let sender = ReqwestSender::new(&config, Arc::new(SystemResolver))?;
+    let sender = HyperSender::new(&config, Arc::new(SystemResolver))?;
     let (mut forgeries_accepted, mut failed) = (0, 0);
     println!("{:<52} {:<10} {:<8} correct receiver", "request", "answer", "verdict");
     for probe in probes(url.as_str(), &secret) {
-        let (answer, accepted) = match sender.send(&probe.request).await {
+        let (answer, accepted) = match sender.send(probe.request).await {
             Ok(response) => (response.status.to_string(), Some((200..300).contains(&response.status))),
             Err(error) => (format!("no answer ({})", error.detail), None),
         };

@@ -12,7 +12,7 @@ use axum::Router;
 
 use crate::adapters::cipher::{CipherError, SecretCipher};
 use crate::adapters::clock::SystemClock;
-use crate::adapters::http_sender::ReqwestSender;
+use crate::adapters::http_sender::HyperSender;
 use crate::adapters::jwks::{JwksError, fetch_jwks, refresh_periodically};
 use crate::adapters::jwt::{JwtKeys, TokenVerifier};
 use crate::adapters::key_check::check_secret_key;
@@ -73,6 +73,8 @@ pub enum AssembleError {
     Jwks(#[from] JwksError),
     #[error("building an HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error("building the webhook sender: {0}")]
+    Sender(std::io::Error),
     #[error("opening the storage: {0}")]
     Storage(#[from] StoreError),
     #[error("recovering the queue: {0}")]
@@ -91,7 +93,7 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
     follow_jwks(config, &tokens).await?;
     let hookline = Hookline {
         stores: backend.open(config, cipher).await?,
-        sender: Arc::new(ReqwestSender::new(&config.sender(), resolver.clone())?),
+        sender: Arc::new(HyperSender::new(&config.sender(), resolver.clone()).map_err(AssembleError::Sender)?),
         resolver,
         clock: Arc::new(SystemClock),
         settings: config.settings(),

@@ -314,7 +314,7 @@ pub struct OutboundRequest {
 
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
-    async fn send(&self, request: &OutboundRequest) -> Result<SendResponse, SendError>;
+    async fn send(&self, request: OutboundRequest) -> Result<SendResponse, SendError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -215,7 +215,7 @@ impl Hookline {
         let span = event.trace.unwrap_or_else(TraceContext::root).child();
         let request = signed_request(webhook, event, delivery, number, started_at, &span);
         let clock = Instant::now();
-        let sent = self.sender.send(&request).await;
+        let sent = self.sender.send(request).await;
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut attempt = Attempt {
             number,
