@@ -5,7 +5,6 @@
 //! It wakes when tasks are enqueued, when a retry comes due, or when a delivery finishes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookline_core::config::Config;
@@ -13,7 +12,7 @@ use hookline_core::domain::ids::WebhookId;
 use hookline_core::ports::{ClaimLimits, Claimed};
 use hookline_core::service::Hookline;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinError, JoinSet};
 
 /// The longest the dispatcher sleeps without checking the queue.
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -41,9 +40,6 @@ pub struct WorkerPool {
     config: WorkerConfig,
 }
 
-/// Deliveries in flight per webhook, shared with the tasks so each one counts itself out.
-type InFlight = Arc<Mutex<HashMap<WebhookId, usize>>>;
-
 impl WorkerPool {
     pub fn new(hookline: Hookline, config: WorkerConfig) -> Self {
         Self { hookline, config }
@@ -51,17 +47,20 @@ impl WorkerPool {
 
     /// Delivers until `shutdown` turns true, then waits for the deliveries in flight.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let counts: InFlight = Arc::default();
+        let mut in_flight = InFlight::default();
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut fruitless_looks: u32 = 0;
         while !*shutdown.borrow() {
-            while tasks.try_join_next().is_some() {}
+            while let Some(joined) = tasks.try_join_next_with_id() {
+                in_flight.finished(&joined);
+            }
             let free = self.config.concurrency.max(1).saturating_sub(tasks.len());
-            let claimed = if free == 0 { Vec::new() } else { self.claim(free, &counts).await };
+            let claimed = if free == 0 { Vec::new() } else { self.claim(free, &in_flight.per_webhook).await };
             let filled_every_slot = claimed.len() == free;
             fruitless_looks = if claimed.is_empty() { fruitless_looks.saturating_add(1) } else { 0 };
             for task in claimed {
-                tasks.spawn(self.deliver(task, counts.clone()));
+                let webhook = task.task.webhook_id.clone();
+                in_flight.started(tasks.spawn(self.deliver(task)).id(), webhook);
             }
             if filled_every_slot && free > 0 {
                 continue;
@@ -87,7 +86,7 @@ impl WorkerPool {
                     tokio::time::sleep(SATURATED_IDLE).await;
                     self.hookline.stores.queue.enqueued().await;
                 }, if saturated => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => in_flight.finished(&joined),
                 () = tokio::time::sleep(idle) => {}
                 _ = shutdown.changed() => {}
             }
@@ -96,9 +95,8 @@ impl WorkerPool {
         tracing::info!("delivery workers drained");
     }
 
-    async fn claim(&self, free: usize, counts: &InFlight) -> Vec<Claimed> {
-        let in_flight = counts.lock().map(|c| c.clone()).unwrap_or_default();
-        let limits = ClaimLimits { max: free, per_webhook: self.config.per_webhook, in_flight: &in_flight };
+    async fn claim(&self, free: usize, in_flight: &HashMap<WebhookId, usize>) -> Vec<Claimed> {
+        let limits = ClaimLimits { max: free, per_webhook: self.config.per_webhook, in_flight };
         match self.hookline.stores.queue.claim(&limits).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -109,39 +107,41 @@ impl WorkerPool {
         }
     }
 
-    fn deliver(&self, claimed: Claimed, counts: InFlight) -> impl Future<Output = ()> + Send + 'static {
-        let guard = CountedIn::new(counts, claimed.task.webhook_id.clone());
+    fn deliver(&self, claimed: Claimed) -> impl Future<Output = ()> + Send + 'static {
         let hookline = self.hookline.clone();
-        async move {
-            run_task(&hookline, &claimed).await;
-            drop(guard);
-        }
+        async move { run_task(&hookline, &claimed).await }
     }
 }
 
-/// Counts one delivery in flight for its webhook, and out again when dropped (even on panic).
-struct CountedIn {
-    counts: InFlight,
-    webhook: WebhookId,
+/// Deliveries in flight per webhook, as the dispatcher spawned them and joined them (a task
+/// that panicked is joined too), so a claim reads the counts without copying them.
+#[derive(Default)]
+struct InFlight {
+    per_webhook: HashMap<WebhookId, usize>,
+    webhook_of: HashMap<Id, WebhookId>,
 }
 
-impl CountedIn {
-    fn new(counts: InFlight, webhook: WebhookId) -> Self {
-        if let Ok(mut map) = counts.lock() {
-            *map.entry(webhook.clone()).or_default() += 1;
+impl InFlight {
+    fn started(&mut self, task: Id, webhook: WebhookId) {
+        match self.per_webhook.get_mut(&webhook) {
+            Some(count) => *count += 1,
+            None => {
+                self.per_webhook.insert(webhook.clone(), 1);
+            }
         }
-        Self { counts, webhook }
+        self.webhook_of.insert(task, webhook);
     }
-}
 
-impl Drop for CountedIn {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.counts.lock()
-            && let Some(count) = map.get_mut(&self.webhook)
-        {
+    fn finished(&mut self, joined: &Result<(Id, ()), JoinError>) {
+        let task = match joined {
+            Ok((task, ())) => *task,
+            Err(error) => error.id(),
+        };
+        let Some(webhook) = self.webhook_of.remove(&task) else { return };
+        if let Some(count) = self.per_webhook.get_mut(&webhook) {
             *count -= 1;
             if *count == 0 {
-                map.remove(&self.webhook);
+                self.per_webhook.remove(&webhook);
             }
         }
     }
@@ -152,5 +152,37 @@ impl Drop for CountedIn {
 async fn run_task(hookline: &Hookline, claimed: &Claimed) {
     if let Err(error) = hookline.deliver_claimed(claimed).await {
         tracing::error!(delivery_id = %claimed.task.delivery_id, %error, "delivery failed; it will be retried after the visibility timeout");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_webhook_counts_its_deliveries_until_each_is_joined_even_one_that_panicked() {
+        let (first, second) = (WebhookId::generate(1), WebhookId::generate(2));
+        let (mut tasks, mut in_flight) = (JoinSet::new(), InFlight::default());
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        in_flight.started(tasks.spawn(async { panic!("a delivery that panicked") }).id(), first.clone());
+        in_flight.started(tasks.spawn(async {}).id(), first.clone());
+        in_flight.started(
+            tasks
+                .spawn(async {
+                    let _ = wait.await;
+                })
+                .id(),
+            second.clone(),
+        );
+        assert_eq!(in_flight.per_webhook, HashMap::from([(first.clone(), 2), (second.clone(), 1)]));
+        for _ in 0..2 {
+            let joined = tasks.join_next_with_id().await.unwrap();
+            in_flight.finished(&joined);
+        }
+        assert_eq!(in_flight.per_webhook, HashMap::from([(second.clone(), 1)]));
+        release.send(()).unwrap();
+        let joined = tasks.join_next_with_id().await.unwrap();
+        in_flight.finished(&joined);
+        assert!(in_flight.per_webhook.is_empty() && in_flight.webhook_of.is_empty());
     }
 }

@@ -84,12 +84,21 @@ impl QueueIndex {
     /// webhook's tasks oldest first. Expired leases are visible again first.
     pub fn claim(&mut self, now: i64, limits: &ClaimLimits<'_>, until: i64, receipt: &str) -> Vec<DeliveryTask> {
         self.expire_leases(now);
-        let due_heads: Vec<WebhookId> = self.heads.iter().take_while(|(due, _)| due.0 <= now).map(|(_, w)| w.clone()).collect();
+        let allowance = |webhook: &WebhookId| limits.per_webhook.saturating_sub(limits.in_flight.get(webhook).copied().unwrap_or(0));
+        // Each due webhook with room gives at least one task, so `max` of them are enough (a
+        // claim often takes one task, and there may be thousands of webhooks).
+        let with_room: Vec<WebhookId> = self
+            .heads
+            .iter()
+            .take_while(|(due, _)| due.0 <= now)
+            .filter(|(_, webhook)| allowance(webhook) > 0)
+            .take(limits.max)
+            .map(|(_, webhook)| webhook.clone())
+            .collect();
         let mut claimed = Vec::new();
-        for webhook in due_heads {
-            let in_flight = limits.in_flight.get(&webhook).copied().unwrap_or(0);
-            let allowance = limits.per_webhook.saturating_sub(in_flight).min(limits.max - claimed.len());
-            for task in self.take_due(&webhook, now, allowance) {
+        for webhook in with_room {
+            let room = allowance(&webhook).min(limits.max - claimed.len());
+            for task in self.take_due(&webhook, now, room) {
                 self.leases.insert(task.delivery_id.clone(), Lease { receipt: receipt.to_owned(), until, task: uncarried(&task) });
                 claimed.push(task);
             }
@@ -261,6 +270,22 @@ mod tests {
         let claimed = index.claim(100, &limits(10, 4, &in_flight), 200, "r");
         assert_eq!(claimed.iter().map(|t| &t.webhook_id).collect::<Vec<_>>(), [&idle]);
         assert_eq!(index.len(), 1001);
+    }
+
+    #[test]
+    fn a_claim_takes_webhooks_in_the_order_their_heads_came_due_each_up_to_its_room() {
+        let webhooks: Vec<WebhookId> = (1..=5).map(WebhookId::generate).collect();
+        let mut index = QueueIndex::default();
+        for n in 0..3 {
+            for (w, webhook) in webhooks.iter().enumerate() {
+                index.add(task(10 * n + u32::try_from(w).unwrap(), webhook), 10);
+            }
+        }
+        let in_flight = HashMap::from([(webhooks[0].clone(), 2)]);
+        let taken = |claimed: Vec<DeliveryTask>| claimed.into_iter().map(|t| t.event_id.to_string()).collect::<Vec<_>>();
+        assert_eq!(taken(index.claim(20, &limits(4, 2, &in_flight), 100, "a")), ["evt_i1", "evt_i11", "evt_i2", "evt_i12"]);
+        assert_eq!(taken(index.claim(20, &limits(1, 2, &in_flight), 100, "b")), ["evt_i3"]);
+        assert_eq!(index.len(), 15);
     }
 
     #[test]
