@@ -137,6 +137,39 @@ async fn https_to_a_receiver_that_speaks_plain_http_is_a_tls_error() {
 }
 
 #[tokio::test]
+async fn a_certificate_the_platform_does_not_trust_is_a_tls_error() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // A self-signed certificate for localhost and 127.0.0.1, made for this test alone.
+    let certificate = CertificateDer::from_pem_slice(include_bytes!("testdata/untrusted.cert.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/untrusted.key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certificate], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let completed = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            if acceptor.accept(stream).await.is_ok() {
+                completed.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let table = HashMap::from([("localhost".to_owned(), vec![IpAddr::from([127, 0, 0, 1])])]);
+    let sender = sender_with(Arc::new(StaticResolver { table }), true, Duration::from_secs(5));
+    let error = sender.send(request(format!("https://localhost:{port}/"))).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Tls, "{}", error.detail);
+    assert!(error.detail.contains("certificate"), "{}", error.detail);
+    assert_eq!(handshakes.load(Ordering::SeqCst), 0, "no request went over a connection the sender does not trust");
+}
+
+#[tokio::test]
 async fn an_address_the_policy_refuses_is_never_connected_to_by_literal_or_by_name() {
     let receiver = receiver("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
     let table = HashMap::from([("hooks.example.com".to_owned(), vec![receiver.address.ip()])]);
