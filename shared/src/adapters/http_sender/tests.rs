@@ -108,6 +108,16 @@ async fn deliveries_to_one_receiver_share_a_connection() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_an_answer_and_is_not_followed() {
+    let elsewhere = receiver("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+    let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{}/\r\ncontent-length: 0\r\n\r\n", elsewhere.address);
+    let redirecting = receiver(Box::leak(answer.into_boxed_str())).await;
+    let response = sender().send(request(format!("http://{}/", redirecting.address))).await.unwrap();
+    assert_eq!(response.status, 307);
+    assert_eq!(elsewhere.connections.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn a_receiver_that_never_answers_times_out() {
     let receiver = receiver("").await;
     let sender = sender_with(Arc::new(StaticResolver { table: HashMap::new() }), true, Duration::from_millis(300));
