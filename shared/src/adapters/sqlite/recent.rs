@@ -94,13 +94,14 @@ impl Recent {
     /// Lets stale events go, oldest first, until `size` more bytes fit; false if they do not.
     fn make_room(&mut self, size: usize, now: Instant) -> bool {
         while self.bytes + size > self.limit {
-            let Some(oldest) = self.order.values().next() else { return false };
-            let stale = self.by_id.get(oldest).is_none_or(|kept| now.duration_since(kept.since) >= STALE_AFTER);
-            if !stale {
+            let Some((&order, oldest)) = self.order.first_key_value() else { return false };
+            if self.by_id.get(oldest).is_some_and(|kept| now.duration_since(kept.since) < STALE_AFTER) {
                 return false;
             }
-            let oldest = oldest.clone();
-            self.forget(&oldest);
+            // Out of the order whatever it is, so this loop always ends.
+            if let Some(oldest) = self.order.remove(&order) {
+                self.forget(&oldest);
+            }
         }
         true
     }
