@@ -14,9 +14,15 @@ use hookline_core::config::{AuthConfig, Config};
 use jsonwebtoken::jwk::JwkSet;
 use rand::RngCore;
 
+const AUTH_KEY: &str = ".auth-key";
+const SECRET_KEY: &str = ".secret-key";
+/// What the files this module creates beside the data file add to its name, when the
+/// configuration names no others (whoever removes a data file removes these with it).
+pub const SUFFIXES: [&str; 2] = [AUTH_KEY, SECRET_KEY];
+
 /// `<data>.auth-key`, unless the configuration names another file.
 pub fn key_path(auth: &AuthConfig, data: &Path) -> PathBuf {
-    auth.key_file.clone().unwrap_or_else(|| beside(data, ".auth-key"))
+    auth.key_file.clone().unwrap_or_else(|| beside(data, AUTH_KEY))
 }
 
 fn beside(data: &Path, suffix: &str) -> PathBuf {
@@ -35,7 +41,7 @@ pub fn secret_key(config: &Config, data: &Path) -> anyhow::Result<Vec<u8>> {
         }
         return Ok(key);
     }
-    let path = config.secret_key_file.clone().unwrap_or_else(|| beside(data, ".secret-key"));
+    let path = config.secret_key_file.clone().unwrap_or_else(|| beside(data, SECRET_KEY));
     let key = load(&path, true)?;
     if key.len() != 32 {
         bail!("{} must hold exactly 32 bytes", path.display());
@@ -87,4 +93,25 @@ pub fn token_keys(auth: &AuthConfig, data: &Path, create: bool) -> anyhow::Resul
         }
         (None, None) => JwtKeys::Hs256(load(&key_path(auth, data), create)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_file_created_beside_the_data_file_is_named_by_a_suffix() {
+        let dir = std::env::temp_dir().join(format!("hookline-key-files-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let data = dir.join("hookline.db");
+        secret_key(&Config::default(), &data).unwrap();
+        token_keys(&AuthConfig::default(), &data, true).unwrap();
+        let mut created: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+        created.sort();
+        let mut named: Vec<PathBuf> = SUFFIXES.iter().map(|suffix| beside(&data, suffix)).collect();
+        named.sort();
+        assert_eq!(created, named);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

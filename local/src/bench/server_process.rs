@@ -99,7 +99,7 @@ impl ServerProcess {
 }
 
 fn remove_database(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm", ".auth-key"] {
+    for suffix in ["", "-wal", "-shm"].into_iter().chain(crate::key_files::SUFFIXES) {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
