@@ -109,6 +109,13 @@ pub enum Recorded {
     },
 }
 
+/// Whether an event's fan-out is finished once `planned`, its deliveries, are stored: true
+/// unless one of them is held, since held deliveries ask for their webhook to be checked again
+/// afterwards (a fan-out resumed at start-up does that).
+pub fn settled_when_stored(planned: &[Delivery]) -> bool {
+    planned.iter().all(|delivery| delivery.status != DeliveryStatus::Held)
+}
+
 /// Who fans out the events a store records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FanOut {
@@ -137,8 +144,11 @@ pub trait EventStore: Send + Sync {
         Ok(recorded)
     }
     /// `record_all`, and in the same write the deliveries planned for each event recorded now
-    /// (`planned[i]` for `events[i]`): one commit per publish instead of two. `None` from a
-    /// store that cannot write both at once; the caller then records and creates in two steps.
+    /// (`planned[i]` for `events[i]`): one commit per publish instead of two. An event recorded
+    /// now whose planned deliveries are all pending (`settled_when_stored`) is stored fanned
+    /// out: a process that dies before queueing them queues them from the stored deliveries at
+    /// start-up. `None` from a store that cannot write both at once; the caller then records
+    /// and creates in two steps.
     async fn record_with_deliveries(&self, _events: &[Event], _planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
         None
     }

@@ -16,7 +16,7 @@ use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::json::from_value;
 use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
-use crate::ports::{DeliveryTask, FanOut, Recorded, StoreError};
+use crate::ports::{DeliveryTask, FanOut, Recorded, StoreError, settled_when_stored};
 
 /// The answer to one publish.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -157,9 +157,16 @@ impl Hookline {
         for event in &new_events {
             self.tally.published(event.event_type.as_str());
         }
+        // The store wrote the settled ones fanned out; the others are marked once they are.
+        let unsettled: Vec<EventId> = events
+            .iter()
+            .zip(&by_event)
+            .zip(&is_new)
+            .filter(|((_, planned), new)| **new && !settled_when_stored(planned))
+            .map(|((event, _), _)| event.id.clone())
+            .collect();
         let created: Vec<Delivery> =
             by_event.into_iter().zip(&is_new).filter(|(_, new)| **new).flat_map(|(deliveries, _)| deliveries).collect();
-        let ids: Vec<EventId> = new_events.iter().map(|event| event.id.clone()).collect();
         // A failed filter counts once per event: with duplicates among them, the new ones' again.
         let failures = if new_events.len() == events.len() {
             failures
@@ -168,7 +175,7 @@ impl Hookline {
         };
         // The deliveries of a new event are stored as planned (none of them could exist).
         let tasks = pending(&created).map(DeliveryTask::of_stored).collect();
-        self.after_created(&created, tasks, &held_for, failures, &ids).await?;
+        self.after_created(&created, tasks, &held_for, failures, &unsettled).await?;
         let fanned = counts.into_iter().zip(is_new).map(|(count, new)| new.then_some(count)).collect();
         Ok((recorded, fanned))
     }
@@ -256,7 +263,7 @@ impl Hookline {
     /// What follows storing the deliveries of `events`: their `tasks` are queued, with those
     /// that carry theirs (a task goes out only once its delivery is stored or carried: a
     /// consumer that found neither would set it aside as unknown), the held ones' webhooks
-    /// checked again, the events marked fanned out (where the stream does not fan out) and the
+    /// checked again, `events` marked fanned out (where the stream does not fan out) and the
     /// filters that failed recorded.
     async fn after_created(
         &self,

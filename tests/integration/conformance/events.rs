@@ -26,7 +26,20 @@ async fn events_are_recorded_with_their_deliveries_where_the_store_can(backend: 
     let deliveries = &backend.stores.deliveries;
     assert!(deliveries.get(&planned[0][0].id).await.unwrap().is_none(), "an event recorded before gets no deliveries here");
     assert!(deliveries.get(&planned[1][0].id).await.unwrap().is_some(), "the new one's are written with it");
-    assert_eq!(store.get(&fresh.id).await.unwrap().map(|e| e.id), Some(fresh.id));
+    assert_eq!(store.get(&fresh.id).await.unwrap().map(|e| e.id), Some(fresh.id.clone()));
+    let again = store.record(&fresh).await.unwrap();
+    assert_eq!(again, Recorded::Existing { fanned_out: true, same_content: true }, "its deliveries stored, it needs no mark");
+    // A held delivery asks for its webhook to be checked after it is stored: that event waits for its mark.
+    let (settled, held) = (event("evt_with_3", "c"), event("evt_with_4", "d"));
+    let mut held_delivery = Delivery::new(held.id.clone(), webhook.clone(), "auth.login", now());
+    held_delivery.status = DeliveryStatus::Held;
+    let planned = vec![vec![], vec![held_delivery]];
+    store.record_with_deliveries(&[settled.clone(), held.clone()], &planned).await.unwrap().unwrap();
+    let unfanned: Vec<_> = store.unfanned().await.unwrap().into_iter().map(|e| e.id).collect();
+    let waiting = [before.id.clone(), held.id.clone()];
+    assert_eq!(unfanned, waiting, "an event with no deliveries is settled too; the held one and the one recorded alone are not");
+    store.mark_all_fanned_out(&waiting).await.unwrap();
+    assert!(store.unfanned().await.unwrap().is_empty());
 }
 
 #[tokio::test]

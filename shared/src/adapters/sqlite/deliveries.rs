@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::metrics;
 use super::queue::{SharedIndex, lock};
+use super::schema::delivery_id_is;
 use super::status;
 use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
@@ -45,7 +46,7 @@ impl DeliveryStore for SqliteDeliveryStore {
         let id = id.to_string();
         self.db
             .read(move |conn| {
-                let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"))?;
+                let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE {}", delivery_id_is("?1")))?;
                 Ok(statement.query_row([id], |row| read_delivery(row).map(|(_, d)| d)).optional()?)
             })
             .await
@@ -55,10 +56,11 @@ impl DeliveryStore for SqliteDeliveryStore {
         let id = id.to_string();
         self.db
             .read(move |conn| {
-                let mut statement = conn.prepare_cached(
+                let mut statement = conn.prepare_cached(&format!(
                     "SELECT number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at \
-                     FROM attempts WHERE delivery_id = ?1 ORDER BY number",
-                )?;
+                     FROM attempt_log WHERE delivery_seq = (SELECT seq FROM deliveries WHERE {}) ORDER BY number",
+                    delivery_id_is("?1")
+                ))?;
                 let rows = statement.query_map([id], read_attempt)?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
@@ -76,16 +78,26 @@ impl DeliveryStore for SqliteDeliveryStore {
         self.db
             .write(move |conn| {
                 let a = &record.attempt;
-                let inserted = conn.prepare_cached(
-                    "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    id, a.number, to_text(a.started_at), a.duration_ms, a.status_code, a.response_excerpt,
-                    a.error_kind.map(ErrorKind::as_str), a.error_detail, a.next_attempt_at.map(to_text)
+                let inserted = conn.prepare_cached(&INSERT_ATTEMPT)?.execute(params![
+                    id,
+                    a.number,
+                    to_text(a.started_at),
+                    a.duration_ms,
+                    a.status_code,
+                    a.response_excerpt,
+                    a.error_kind.map(ErrorKind::as_str),
+                    a.error_detail,
+                    a.next_attempt_at.map(to_text)
                 ])?;
-                conn.prepare_cached(&RECORD_ATTEMPT)?
-                .execute(params![id, record.status.as_str(), a.number, a.next_attempt_at.map(to_text), a.status_code, record.last_error, at])?;
+                conn.prepare_cached(&RECORD_ATTEMPT)?.execute(params![
+                    id,
+                    record.status.as_str(),
+                    a.number,
+                    a.next_attempt_at.map(to_text),
+                    a.status_code,
+                    record.last_error,
+                    at
+                ])?;
                 // An attempt recorded twice (a redelivered task) is counted once.
                 if inserted == 0 {
                     return Ok(());
@@ -99,15 +111,16 @@ impl DeliveryStore for SqliteDeliveryStore {
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         lock(&self.queue).drop_carried(id);
         let (id, reason, at) = (id.to_string(), reason.to_owned(), to_text(at));
-        self.db.write(move |conn| Ok(conn.execute(&cancel_where("id = ?1"), params![id, reason, at]).map(|_| ())?)).await
+        self.db.write(move |conn| Ok(conn.execute(&cancel_where(&delivery_id_is("?1")), params![id, reason, at]).map(|_| ())?)).await
     }
 
     async fn hold(&self, delivery: &Delivery, at: DateTime<Utc>) -> Result<bool, StoreError> {
         lock(&self.queue).drop_carried(&delivery.id);
         let (id, at) = (delivery.id.to_string(), to_text(at));
         let sql = format!(
-            "UPDATE deliveries SET status = {held}, next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ({open})",
+            "UPDATE deliveries SET status = {held}, next_attempt_at = NULL, updated_at = ?2 WHERE {id} AND status IN ({open})",
             held = status::literal(DeliveryStatus::Held),
+            id = delivery_id_is("?1"),
             open = *status::OPEN
         );
         self.db.write(move |conn| Ok(conn.execute(&sql, params![id, at])? > 0)).await
@@ -131,7 +144,8 @@ impl DeliveryStore for SqliteDeliveryStore {
     async fn acknowledge(&self, id: &DeliveryId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let (id, at) = (id.to_string(), to_text(at));
         let sql = format!(
-            "UPDATE deliveries SET acknowledged_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = {dead} AND acknowledged_at IS NULL",
+            "UPDATE deliveries SET acknowledged_at = ?2, updated_at = ?2 WHERE {id} AND status = {dead} AND acknowledged_at IS NULL",
+            id = delivery_id_is("?1"),
             dead = status::literal(DeliveryStatus::Dead)
         );
         self.db.write(move |conn| Ok(conn.execute(&sql, params![id, at])? > 0)).await
@@ -143,7 +157,7 @@ impl DeliveryStore for SqliteDeliveryStore {
             .write(move |conn| {
                 conn.execute(&cancel_where("event_id = ?1"), params![event, "event was erased", at])?;
                 conn.execute(
-                    "UPDATE attempts SET response_excerpt = NULL WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)",
+                    "UPDATE attempt_log SET response_excerpt = NULL WHERE delivery_seq IN (SELECT seq FROM deliveries WHERE event_id = ?1)",
                     [&event],
                 )?;
                 Ok(())
@@ -173,11 +187,22 @@ impl DeliveryStore for SqliteDeliveryStore {
     }
 }
 
+/// Adds an attempt (?2 to ?9) to the log of the delivery whose id is ?1, unless it is there.
+/// The `WHERE` is required: without it an upsert after a `SELECT` does not parse.
+static INSERT_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO attempt_log (delivery_seq, number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, \
+         next_attempt_at) SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM deliveries WHERE {} ON CONFLICT DO NOTHING",
+        delivery_id_is("?1")
+    )
+});
+
 /// Moves a delivery to its attempt's status, if it is still open.
 static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE deliveries SET status = ?2, attempts = MAX(attempts, ?3), next_attempt_at = ?4, last_status_code = ?5, \
-         last_error = ?6, updated_at = ?7 WHERE id = ?1 AND status IN ({})",
+         last_error = ?6, updated_at = ?7 WHERE {} AND status IN ({})",
+        delivery_id_is("?1"),
         *status::OPEN
     )
 });
@@ -188,7 +213,7 @@ static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
 pub(super) fn insert_rows(conn: &Connection, deliveries: &[Delivery]) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, ?8) ON CONFLICT DO NOTHING",
     )?;
     for d in deliveries {
         let next = d.next_attempt_at.map(to_text);
@@ -225,8 +250,9 @@ fn release_held(conn: &Connection, webhook: &str, slots: &Slots, limit: usize) -
         .collect::<Result<_, _>>()?;
     let release = format!(
         "UPDATE deliveries SET status = {pending}, attempts_before_replay = attempts, next_attempt_at = ?2, updated_at = ?3 \
-         WHERE id = ?1 AND status = {held} RETURNING {COLUMNS}",
-        pending = status::literal(DeliveryStatus::Pending)
+         WHERE {id} AND status = {held} RETURNING {COLUMNS}",
+        pending = status::literal(DeliveryStatus::Pending),
+        id = delivery_id_is("?1")
     );
     let (mut released, now) = (Vec::with_capacity(ids.len()), to_text(Utc::now().min(slots.first_at)));
     for (i, id) in ids.iter().enumerate() {
@@ -264,7 +290,7 @@ fn list_page(conn: &Connection, filter: &DeliveryFilter, before: i64) -> Result<
 fn reopen(conn: &Connection, selection: &Reopen, at: &str) -> Result<Vec<Delivery>, StoreError> {
     // ?2 is the delivery id for one, ?3 and ?4 the webhook and `since` for a webhook's dead ones.
     let (condition, key, since) = match selection {
-        Reopen::One(id) => (format!("id = ?2 AND status IN ({}) AND ?3 IS NULL", *status::CLOSED), id.to_string(), None),
+        Reopen::One(id) => (format!("{} AND status IN ({}) AND ?3 IS NULL", delivery_id_is("?2"), *status::CLOSED), id.to_string(), None),
         Reopen::DeadOf { webhook, since } => {
             let dead = status::literal(DeliveryStatus::Dead);
             (format!("webhook_id = ?2 AND status = {dead} AND (?3 IS NULL OR created_at >= ?3)"), webhook.to_string(), since.map(to_text))

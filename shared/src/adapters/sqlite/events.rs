@@ -14,7 +14,7 @@ use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::trace::TraceContext;
-use crate::ports::{EventStore, Recorded, StoreError};
+use crate::ports::{EventStore, Recorded, StoreError, settled_when_stored};
 
 pub struct SqliteEventStore {
     db: Arc<Db>,
@@ -36,12 +36,12 @@ impl EventStore for SqliteEventStore {
 
     /// Every event in one write (a batch of a hundred is one commit, not a hundred).
     async fn record_all(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
-        self.record_all_with(events, Vec::new()).await
+        self.record_all_with(events, None).await
     }
 
     /// The events and the deliveries of those recorded now in one write: one commit per publish.
     async fn record_with_deliveries(&self, events: &[Event], planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
-        Some(self.record_all_with(events, planned.to_vec()).await)
+        Some(self.record_all_with(events, Some(planned.to_vec())).await)
     }
 
     /// The mark is a hint for start-up (`unfanned`): it rides with the next write's commit
@@ -53,6 +53,9 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn mark_all_fanned_out(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         self.db.write_later(move |conn| {
             let mut mark = conn.prepare_cached("UPDATE events SET fanned_out = 1 WHERE id = ?1")?;
@@ -107,10 +110,11 @@ impl EventStore for SqliteEventStore {
 }
 
 impl SqliteEventStore {
-    /// `record_with_deliveries` (no deliveries: `record_all`), remembering the new events.
-    async fn record_all_with(&self, events: &[Event], planned: Vec<Vec<Delivery>>) -> Result<Vec<Recorded>, StoreError> {
+    /// `record_with_deliveries` (no plan: `record_all`), remembering the new events.
+    async fn record_all_with(&self, events: &[Event], planned: Option<Vec<Vec<Delivery>>>) -> Result<Vec<Recorded>, StoreError> {
         // Each planned delivery reads its event once; events recorded alone say nothing.
-        let reads: Vec<Option<usize>> = events.iter().enumerate().map(|(i, _)| planned.get(i).map(Vec::len)).collect();
+        let reads: Vec<Option<usize>> =
+            events.iter().enumerate().map(|(i, _)| planned.as_ref().and_then(|planned| planned.get(i)).map(Vec::len)).collect();
         let recorded = self.insert_all(events, planned).await?;
         if let Ok(mut recent) = self.recent.lock() {
             let now = Instant::now();
@@ -122,8 +126,11 @@ impl SqliteEventStore {
     }
 
     /// Inserts each event unless its id is stored, and with each one inserted its planned
-    /// deliveries (`planned[i]` for `events[i]`, if given), in one write; what became of each.
-    async fn insert_all(&self, events: &[Event], mut planned: Vec<Vec<Delivery>>) -> Result<Vec<Recorded>, StoreError> {
+    /// deliveries (`planned[i]` for `events[i]`, if planned), in one write; what became of
+    /// each. An event whose plan is settled once stored is inserted fanned out.
+    async fn insert_all(&self, events: &[Event], planned: Option<Vec<Vec<Delivery>>>) -> Result<Vec<Recorded>, StoreError> {
+        let was_planned = planned.is_some();
+        let mut planned = planned.unwrap_or_default();
         let rows: Vec<_> = events
             .iter()
             .map(|event| {
@@ -140,14 +147,15 @@ impl SqliteEventStore {
             .collect();
         self.db
             .write(move |conn| {
-                let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                           ON CONFLICT (id) DO NOTHING";
+                let sql = "INSERT INTO events (id, event_type, occurred_at, body, fingerprint, trace, fanned_out) \
+                           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING";
                 let mut insert = conn.prepare_cached(sql)?;
                 let mut stored = conn.prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?;
                 let mut recorded = Vec::with_capacity(rows.len());
                 planned.resize_with(rows.len(), Vec::new);
                 for ((id, event_type, occurred_at, body, fingerprint, trace), deliveries) in rows.into_iter().zip(planned) {
-                    if insert.execute(params![id, event_type, occurred_at, body, fingerprint, trace])? == 1 {
+                    let fanned_out = was_planned && settled_when_stored(&deliveries);
+                    if insert.execute(params![id, event_type, occurred_at, body, fingerprint, trace, fanned_out])? == 1 {
                         insert_rows(conn, &deliveries)?;
                         recorded.push(Recorded::New);
                         continue;

@@ -88,14 +88,14 @@ impl Cutoffs {
 
 /// Deletes up to `batch` closed deliveries past their retention, with their attempts.
 fn delete_expired_deliveries(conn: &Connection, cutoffs: &Cutoffs, batch: usize) -> Result<usize, StoreError> {
-    let ids = select_ids(conn, &EXPIRED_DELIVERIES, params![cutoffs.by_type, cutoffs.default, cutoffs.dead, limit(batch)])?;
-    let mut attempts = conn.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?;
-    let mut delivery = conn.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?;
-    for id in &ids {
-        attempts.execute([id])?;
-        delivery.execute([id])?;
+    let keys: Vec<i64> = select_ids(conn, &EXPIRED_DELIVERIES, params![cutoffs.by_type, cutoffs.default, cutoffs.dead, limit(batch)])?;
+    let mut attempts = conn.prepare_cached("DELETE FROM attempt_log WHERE delivery_seq = ?1")?;
+    let mut delivery = conn.prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?;
+    for key in &keys {
+        attempts.execute([key])?;
+        delivery.execute([key])?;
     }
-    Ok(ids.len())
+    Ok(keys.len())
 }
 
 /// Deletes up to `batch` events past their retention. An event stays while any of its
@@ -103,7 +103,7 @@ fn delete_expired_deliveries(conn: &Connection, cutoffs: &Cutoffs, batch: usize)
 /// published again must stay a duplicate (a new event's tasks carry its deliveries as new,
 /// `DeliveryTask::of_stored`).
 fn delete_expired_events(conn: &Connection, cutoffs: &Cutoffs, batch: usize) -> Result<usize, StoreError> {
-    let ids = select_ids(conn, EXPIRED_EVENTS, params![cutoffs.by_type, cutoffs.default, limit(batch)])?;
+    let ids: Vec<String> = select_ids(conn, EXPIRED_EVENTS, params![cutoffs.by_type, cutoffs.default, limit(batch)])?;
     let mut event = conn.prepare_cached("DELETE FROM events WHERE id = ?1")?;
     for id in &ids {
         event.execute([id])?;
@@ -111,11 +111,11 @@ fn delete_expired_events(conn: &Connection, cutoffs: &Cutoffs, batch: usize) -> 
     Ok(ids.len())
 }
 
-/// Up to ?4 closed deliveries past their type's cut-off (in ?1, else ?2), or unreviewed dead
+/// The keys (`seq`) of up to ?4 closed deliveries past their type's cut-off (in ?1, else ?2), or unreviewed dead
 /// ones past ?3.
 static EXPIRED_DELIVERIES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id FROM deliveries WHERE status IN ({closed}) AND created_at < CASE \
+        "SELECT seq FROM deliveries WHERE status IN ({closed}) AND created_at < CASE \
          WHEN status = {dead_status} AND acknowledged_at IS NULL THEN ?3 \
          ELSE COALESCE((SELECT value FROM json_each(?1) WHERE key = deliveries.event_type), ?2) END LIMIT ?4",
         closed = *status::CLOSED,
@@ -128,7 +128,7 @@ const EXPIRED_EVENTS: &str = "SELECT id FROM events \
      WHERE occurred_at < COALESCE((SELECT value FROM json_each(?1) WHERE key = events.event_type), ?2) \
      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) LIMIT ?3";
 
-fn select_ids(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StoreError> {
+fn select_ids<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<T>, StoreError> {
     let mut statement = conn.prepare_cached(sql)?;
     let ids = statement.query_map(params, |row| row.get(0))?.collect::<Result<_, _>>()?;
     Ok(ids)
@@ -148,7 +148,7 @@ mod tests {
     }
 
     fn key_of(table: &str) -> &'static str {
-        if table == "attempts" { "delivery_id" } else { "id" }
+        if table == "attempt_log" { "(SELECT id FROM deliveries WHERE seq = delivery_seq)" } else { "id" }
     }
 
     /// Events evt_0 to evt_6, all past their retention; evt_0 to evt_5 have one delivered
@@ -170,8 +170,8 @@ mod tests {
                 params![format!("dlv_{n}"), format!("evt_{n}"), DeliveryStatus::Succeeded.as_str(), created],
             )?;
             conn.execute(
-                "INSERT INTO attempts (delivery_id, number, started_at, duration_ms) VALUES (?1, 1, ?2, 3)",
-                params![format!("dlv_{n}"), created],
+                "INSERT INTO attempt_log (delivery_seq, number, started_at, duration_ms) VALUES (?1, 1, ?2, 3)",
+                params![conn.last_insert_rowid(), created],
             )?;
         }
         Ok(())
@@ -188,7 +188,7 @@ mod tests {
         let purged = SqliteRetention::new(db.clone()).purge_in_batches(&RetentionPolicy::default(), Utc::now(), 2).await.unwrap();
         assert_eq!(purged, (5, 6), "five deliveries in three writes; six events in three full ones and an empty fourth");
         assert_eq!(ids_left(&db, "deliveries").await, "dlv_5");
-        assert_eq!(ids_left(&db, "attempts").await, "dlv_5", "the purged deliveries' attempts went with them");
+        assert_eq!(ids_left(&db, "attempt_log").await, "dlv_5", "the purged deliveries' attempts went with them");
         assert_eq!(ids_left(&db, "events").await, "evt_5", "kept while its delivery is");
     }
 
@@ -206,7 +206,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            plan.iter().any(|step| step.contains("deliveries_by_event")),
+            plan.iter().any(|step| step.contains("deliveries_by_pair (event_id=?)")),
             "not a scan of every delivery per event (an automatic index is one too): {plan:?}"
         );
     }
