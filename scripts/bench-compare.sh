@@ -58,4 +58,17 @@ for workload in dict.fromkeys(w for w, _ in runs):
             continue
         ratio = f"{new / old:.2f}" if old else "-"
         print(f"{workload:<11} {field:<21} {old:>10.2f} {new:>10.2f} {ratio:>8}")
+
+# Each run's rate as a share of the loopback path's rate in the same run (same side, same
+# round): the host's speed divided out, as the targets are stated.
+for workload in ("throughput", "fanout"):
+    shares = []
+    for side in ("old", "new"):
+        pairs = zip(runs.get(("loopback", side), []), runs.get((workload, side), []))
+        per_run = [100 * w["deliveries_per_sec"] / l["deliveries_per_sec"] for l, w in pairs if l["deliveries_per_sec"]]
+        shares.append(per_run)
+    if all(shares):
+        old, new = (statistics.median(s) for s in shares)
+        runs_new = ", ".join(f"{v:.1f}" for v in shares[1])
+        print(f"{workload:<11} {'% of loopback':<21} {old:>10.1f} {new:>10.1f} {new / old:>8.2f}   (new runs: {runs_new})")
 EOF
