@@ -1,17 +1,17 @@
-//! The database handle: a group-commit writer thread and a pool of readers.
+//! The database handle: the one writer (`writer`: group commits, in place when it is idle) and a
+//! pool of readers.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::schema;
+use super::writer::{Job, WalBound, Writer, run};
 use crate::ports::StoreError;
 
-/// How many waiting writes one transaction takes at most.
-const MAX_GROUP: usize = 512;
 /// Read connections kept for reuse; more are opened under load and closed afterwards.
 const MAX_IDLE_READERS: usize = 4;
 /// How often the WAL is checkpointed into the database file, off the commit path.
@@ -24,42 +24,22 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// `TRUNCATE` bounded it too, but growing the file again from nothing cost 18 % of the soak's
 /// throughput; `RESTART` cost nothing measurable.
 pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
-/// How often the writer looks at the WAL's size (one `stat`): after this long, or this many
-/// group commits, whichever comes first.
-const WAL_CHECK_EVERY: Duration = Duration::from_millis(250);
-const WAL_CHECK_EVERY_GROUPS: u32 = 64;
-/// How long a restart of the WAL may wait for readers (the writer waits with it).
-const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// Prepared statements kept per connection: every statement the adapters prepare with
 /// `prepare_cached` (26 call sites, the transaction statements among them), where rusqlite's default of 16 could evict some under load
 /// and parse them again. With the event's insert and fanned-out mark, which were parsed on every
 /// call, now cached too: 1.26× single-webhook throughput (README, "Benchmark").
 const STATEMENT_CACHE: usize = 64;
-/// The writer's usual wait for a lock (the `busy_timeout` it opens with).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a write nobody waits for (`write_later`) may wait for another write to share its
-/// commit before it is committed on its own.
-pub const LATER_WITHIN: Duration = Duration::from_millis(100);
-
-type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
-
-/// What the writer is handed: a write someone waits for, or one that may wait for company.
-enum Message {
-    Now(Job),
-    Later(Job),
-}
 
 pub struct Db {
     path: PathBuf,
-    jobs: Mutex<mpsc::Sender<Message>>,
+    writer: Writer,
     readers: Mutex<Vec<Connection>>,
     /// The checkpoint thread runs while this is alive.
     _alive: Arc<()>,
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and starts its writer thread.
+    /// Opens (creating if needed) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with_wal_limit(path, WAL_LIMIT_BYTES)
     }
@@ -81,19 +61,19 @@ impl Db {
         writer.pragma_update(None, "journal_size_limit", i64::try_from(wal_limit).unwrap_or(i64::MAX))?;
         schema::create(&writer)?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let (jobs, inbox) = mpsc::channel::<Message>();
         let wal = WalBound { file: PathBuf::from(format!("{}-wal", path.display())), limit: wal_limit };
-        spawn("hookline-sqlite-writer", move || run_writer(&writer, &inbox, &wal))?;
+        let writer = Writer::start(writer, wal)?;
         let alive = Arc::new(());
         let checkpointer = Connection::open(path)?;
         checkpointer.execute_batch("PRAGMA busy_timeout = 5000;")?;
         let token = Arc::downgrade(&alive);
         spawn("hookline-sqlite-checkpoint", move || run_checkpoints(&checkpointer, &token))?;
-        Ok(Self { path: path.to_owned(), jobs: Mutex::new(jobs), readers: Mutex::new(Vec::new()), _alive: alive })
+        Ok(Self { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()), _alive: alive })
     }
 
-    /// Runs `work` inside the next group transaction and returns once that transaction committed.
-    /// An error from `work` rolls back only its own changes.
+    /// Runs `work` inside the next group transaction and returns once that transaction committed:
+    /// in place when the writer is idle, else with the writes waiting (`writer`). An error from
+    /// `work` rolls back only its own changes.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -110,7 +90,7 @@ impl Db {
                 let _ = reply.send(outcome);
             })
         });
-        self.jobs.lock().map_err(|_| closed())?.send(Message::Now(job)).map_err(|_| closed())?;
+        self.writer.submit(job)?;
         answer.await.map_err(|_| closed())?
     }
 
@@ -132,7 +112,7 @@ impl Db {
                 }
             })
         });
-        self.jobs.lock().map_err(|_| closed())?.send(Message::Later(job)).map_err(|_| closed())
+        self.writer.defer(job)
     }
 
     /// Runs `work` on a read connection (it sees every committed write). Reads are short
@@ -211,118 +191,9 @@ fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T
     result
 }
 
-/// One statement without rows, from the connection's cache: the transaction statements run
-/// several times per group, and `execute_batch` would parse them each time.
-fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// Takes every job waiting (up to `MAX_GROUP`), runs them in one transaction, adds the metrics
-/// rollups they counted, commits once, then tells each caller the outcome. Jobs nobody waits for
-/// (`write_later`) join the next group, or make one of their own after `LATER_WITHIN`.
-fn run_writer(conn: &Connection, inbox: &mpsc::Receiver<Message>, wal: &WalBound) {
-    let (mut checked_at, mut groups) = (std::time::Instant::now(), 0);
-    let mut later: Vec<Job> = Vec::new();
-    let mut later_since = std::time::Instant::now();
-    loop {
-        let first = if later.is_empty() {
-            inbox.recv().ok()
-        } else {
-            match inbox.recv_timeout(LATER_WITHIN.saturating_sub(later_since.elapsed())) {
-                Ok(message) => Some(message),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    commit_group(conn, std::mem::take(&mut later));
-                    return;
-                }
-            }
-        };
-        let mut group: Vec<Job> = match first {
-            Some(Message::Now(job)) => vec![job],
-            Some(Message::Later(job)) => {
-                if later.is_empty() {
-                    later_since = std::time::Instant::now();
-                }
-                later.push(job);
-                continue;
-            }
-            None if later.is_empty() => return,
-            None => Vec::new(),
-        };
-        while group.len() < MAX_GROUP {
-            match inbox.try_recv() {
-                Ok(Message::Now(job) | Message::Later(job)) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        // In the order they were handed over: the deferred ones came first.
-        later.append(&mut group);
-        let group = std::mem::take(&mut later);
-        groups += 1;
-        if groups >= WAL_CHECK_EVERY_GROUPS || checked_at.elapsed() >= WAL_CHECK_EVERY {
-            (checked_at, groups) = (std::time::Instant::now(), 0);
-            wal.keep(conn);
-        }
-        commit_group(conn, group);
-    }
-}
-
-/// Runs `group` in one transaction with the metrics rollups its jobs counted, commits once,
-/// then tells each job the outcome.
-fn commit_group(conn: &Connection, group: Vec<Job>) {
-    if group.is_empty() {
-        return;
-    }
-    if let Err(error) = run(conn, "BEGIN IMMEDIATE") {
-        let message = error.to_string();
-        for job in group {
-            // Run nothing: report the failure to every caller.
-            drop(job);
-            tracing::error!(error = %message, "could not begin a write transaction");
-        }
-        return;
-    }
-    let finishers: Vec<Finish> = group.into_iter().map(|job| job(conn)).collect();
-    // What the jobs counted for the metrics goes into the same transaction.
-    let committed =
-        super::metrics::write_pending(conn).map_err(|e| e.to_string()).and_then(|()| run(conn, "COMMIT").map_err(|e| e.to_string()));
-    if committed.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    for finish in finishers {
-        finish(committed.clone());
-    }
-}
-
-/// The WAL file and the size it is kept under.
-struct WalBound {
-    file: PathBuf,
-    limit: u64,
-}
-
-impl WalBound {
-    /// Starts the WAL over when it has grown past the limit. On the writer thread, between
-    /// group commits, so no write is in the way; the busy timeout lets the readers of the moment
-    /// finish.
-    fn keep(&self, conn: &Connection) {
-        let size = std::fs::metadata(&self.file).map(|m| m.len()).unwrap_or(0);
-        if size <= self.limit {
-            return;
-        }
-        // Waiting for readers holds up every write: a short wait, and another try shortly.
-        let _ = conn.busy_timeout(RESTART_WAIT);
-        let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0));
-        let _ = conn.busy_timeout(BUSY_TIMEOUT);
-        match restarted {
-            Ok(0) => tracing::debug!(size, "WAL restarted"),
-            Ok(_) => tracing::warn!(size, "the WAL could not be restarted (readers held on); trying again shortly"),
-            Err(error) => tracing::warn!(%error, size, "WAL restart failed; trying again shortly"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::writer::LATER_WITHIN;
     use super::*;
 
     fn fresh(name: &str) -> (Db, PathBuf) {

@@ -1,9 +1,9 @@
 //! Metrics rollups over SQLite: a row per level, period start, webhook and event type, its
-//! counts as JSON. `record_attempt` counts its sample on the writer thread (`count`), and the
-//! writer adds every sample of a group transaction to the rows just before it commits
-//! (`write_pending`): the rollups are written in the transaction that records the attempts, so
+//! counts as JSON. `record_attempt` counts its sample on the thread committing its group
+//! (`count`: the writer thread, or a caller committing in place), and that thread adds every
+//! sample of a group transaction to the rows just before it commits (`write_pending`): the rollups are written in the transaction that records the attempts, so
 //! they always agree with the attempt log, and once per rollup per group commit rather than once
-//! per attempt (one writer thread, so read-merge-write cannot race).
+//! per attempt (one holder of the writer's turn at a time, so read-merge-write cannot race).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ impl SqliteMetricsStore {
 }
 
 thread_local! {
-    /// Samples of the group transaction under way on the writer thread.
+    /// Samples of the group transaction under way on this thread (the holder of the writer's turn).
     static PENDING: RefCell<Rollup> = RefCell::default();
 }
 

@@ -1,6 +1,7 @@
 //! SQLite storage for the local mode: one file in WAL mode. All writes go through one
-//! writer thread that commits whatever is waiting in a single transaction (group commit),
-//! each caller's work in its own savepoint; reads use a small pool of read connections.
+//! writer connection, which commits whatever is waiting in a single transaction (group
+//! commit), each caller's work in its own savepoint: in place on the caller's thread when it
+//! is idle, on its own thread under load (`writer`); reads use a small pool of read connections.
 //! A caller's `write` returns only after its transaction committed, so an accepted event
 //! or a recorded attempt survives the process being killed.
 
@@ -18,6 +19,7 @@ mod retention;
 mod schema;
 mod status;
 mod subscriptions;
+mod writer;
 
 pub use api_keys::SqliteApiKeyStore;
 pub use audit::SqliteAuditLog;

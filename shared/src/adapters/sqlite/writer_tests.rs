@@ -1,0 +1,132 @@
+//! The writer's turns: in place, handed over, given back after a panic, and deferred writes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::Db;
+use super::{ACTIVE_FOR, IN_PLACE_BELOW, LATER_WITHIN};
+use crate::ports::StoreError;
+
+fn fresh(name: &str) -> (Arc<Db>, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!("hookline-writer-{}-{name}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    (Arc::new(Db::open(&path).unwrap()), path)
+}
+
+fn insert(conn: &rusqlite::Connection, id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO events (id, event_type, occurred_at, body, fingerprint) VALUES (?1, 'customer.created', '2026-01-01T00:00:00Z', '{}', 'f')",
+        [id],
+    )?;
+    Ok(())
+}
+
+fn events_in(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0)).unwrap()
+}
+
+/// The name of the thread a write ran on, and the write's own id inserted.
+async fn write_on(db: &Db, id: &'static str, hold: Duration) -> Option<String> {
+    db.write(move |conn| {
+        std::thread::sleep(hold);
+        insert(conn, id)?;
+        Ok(std::thread::current().name().map(str::to_owned))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_writer_commits_in_place_on_the_callers_thread() {
+    let (db, path) = fresh("in-place");
+    let caller = std::thread::current().name().map(str::to_owned);
+    assert_eq!(write_on(&db, "evt_1", Duration::ZERO).await, caller, "no hop to another thread");
+    assert_eq!(events_in(&path), 1, "committed before the write returned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_arrive_during_a_commit_in_place_go_to_the_writer_thread() {
+    let (db, path) = fresh("handover");
+    let first = tokio::spawn({
+        let db = db.clone();
+        async move { write_on(&db, "evt_1", Duration::from_millis(300)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = write_on(&db, "evt_2", Duration::ZERO).await;
+    assert_eq!(second.as_deref(), Some("hookline-sqlite-writer"), "handed to the thread, not left waiting");
+    assert_ne!(first.await.unwrap().as_deref(), Some("hookline-sqlite-writer"), "the first committed in place");
+    assert_eq!(events_in(&path), 2);
+    // The thread gives the turn back just after it tells its callers.
+    tokio::time::sleep(LATER_WITHIN).await;
+    let caller = std::thread::current().name().map(str::to_owned);
+    assert_eq!(write_on(&db, "evt_3", Duration::ZERO).await, caller, "the turn is taken in place again");
+}
+
+#[tokio::test]
+async fn writes_that_come_fast_go_to_the_writer_thread_and_slow_ones_commit_in_place_again() {
+    let (db, path) = fresh("rate");
+    let caller = std::thread::current().name().map(str::to_owned);
+    let ids: Vec<&'static str> = (0..2_000).map(|n| &*Box::leak(format!("evt_{n}").into_boxed_str())).collect();
+    let mut first_on_the_thread = None;
+    for (n, id) in ids.iter().enumerate() {
+        if write_on(&db, id, Duration::ZERO).await != caller {
+            first_on_the_thread = Some(n);
+            break;
+        }
+    }
+    let n = first_on_the_thread.expect("back-to-back writes stayed in place");
+    assert!(n as f64 >= IN_PLACE_BELOW - 1.0, "went to the thread after only {n} writes");
+    assert_eq!(events_in(&path), n as i64 + 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(write_on(&db, "evt_quiet", Duration::ZERO).await, caller, "after a quiet second, in place again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_panics_in_place_gives_the_turn_back_and_leaves_no_transaction_open() {
+    let (db, path) = fresh("panic");
+    let panicked = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.write(|conn| {
+                insert(conn, "evt_lost")?;
+                panic!("a bug in a write");
+                #[allow(unreachable_code)]
+                Ok(())
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(panicked.is_err(), "the panic reached its own task only");
+    write_on(&db, "evt_1", Duration::ZERO).await;
+    assert_eq!(events_in(&path), 1, "the panicking write was rolled back, the next one committed");
+}
+
+#[tokio::test]
+async fn a_deferred_write_after_a_quiet_spell_wakes_the_sleeping_thread() {
+    let (db, path) = fresh("quiet");
+    tokio::time::sleep(ACTIVE_FOR + LATER_WITHIN * 3).await;
+    db.write_later(|conn| insert(conn, "evt_1")).unwrap();
+    let started = std::time::Instant::now();
+    while events_in(&path) == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(LATER_WITHIN / 4).await;
+    }
+    assert_eq!(events_in(&path), 1, "committed on its own within its delay");
+    assert!(started.elapsed() < LATER_WITHIN * 5, "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn deferred_writes_are_committed_when_the_database_is_closed() {
+    let (db, path) = fresh("closing");
+    db.write_later(|conn| insert(conn, "evt_1")).unwrap();
+    drop(db);
+    let started = std::time::Instant::now();
+    while events_in(&path) == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(events_in(&path), 1);
+}
