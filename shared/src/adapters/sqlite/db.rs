@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::schema;
-use super::writer::{Job, WalBound, Writer, run};
+use super::writer::{Company, Finish, Job, Ran, WalBound, Writer, run};
 use crate::ports::StoreError;
 
 /// Read connections kept for reuse; more are opened under load and closed afterwards.
@@ -80,15 +80,17 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, work);
-            Box::new(move |committed| {
+        let job: Job = Box::new(move |conn, company| {
+            let result = in_savepoint(conn, company, work);
+            let succeeded = result.is_ok();
+            let finish: Finish = Box::new(move |committed| {
                 let outcome = match committed {
                     Ok(()) => result,
                     Err(error) => Err(StoreError::Backend(error.into())),
                 };
                 let _ = reply.send(outcome);
-            })
+            });
+            Ran { succeeded, finish }
         });
         self.writer.submit(job)?;
         answer.await.map_err(|_| closed())?
@@ -102,15 +104,17 @@ impl Db {
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
-        let job: Job = Box::new(move |conn| {
-            if let Err(error) = in_savepoint(conn, work) {
+        let job: Job = Box::new(move |conn, company| {
+            let result = in_savepoint(conn, company, work);
+            if let Err(error) = &result {
                 tracing::warn!(%error, "a deferred write failed");
             }
-            Box::new(|committed: Result<(), String>| {
+            let finish: Finish = Box::new(|committed: Result<(), String>| {
                 if let Err(error) = committed {
                     tracing::warn!(%error, "a deferred write was not committed");
                 }
-            })
+            });
+            Ran { succeeded: result.is_ok(), finish }
         });
         self.writer.defer(job)
     }
@@ -180,7 +184,11 @@ fn closed() -> StoreError {
     StoreError::Backend("the database writer has stopped".into())
 }
 
-fn in_savepoint<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+/// Runs `work` in a savepoint of its own when it shares the transaction (`Company`).
+fn in_savepoint<T>(conn: &Connection, company: Company, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    if company == Company::Alone {
+        return work(conn);
+    }
     run(conn, "SAVEPOINT job")?;
     let result = work(conn);
     if result.is_ok() {

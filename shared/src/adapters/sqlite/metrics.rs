@@ -1,9 +1,9 @@
 //! Metrics rollups over SQLite: a row per level, period start, webhook and event type, its
 //! counts as JSON. `record_attempt` counts its sample on the thread committing its group
 //! (`count`: the writer thread, or a caller committing in place), and that thread adds every
-//! sample of a group transaction to the rows just before it commits (`write_pending`): the rollups are written in the transaction that records the attempts, so
-//! they always agree with the attempt log, and once per rollup per group commit rather than once
-//! per attempt (one holder of the writer's turn at a time, so read-merge-write cannot race).
+//! sample of a group transaction to the rows just before it commits (`write_pending`): the
+//! rollups are written in the transaction that records the attempts, so they always agree
+//! with the attempt log, and once per rollup per group commit rather than once per attempt (one holder of the writer's turn at a time, so read-merge-write cannot race).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -35,6 +35,11 @@ thread_local! {
 /// Counts `sample` in the group transaction under way; call it last in a job that succeeded.
 pub(super) fn count(sample: &Sample) {
     PENDING.with(|pending| pending.borrow_mut().observe(sample));
+}
+
+/// Forgets what the group transaction counted (it was rolled back before its commit).
+pub(super) fn discard_pending() {
+    PENDING.with(|pending| pending.borrow_mut().groups.clear());
 }
 
 /// Adds what the group transaction counted to the rows; the writer calls it before `COMMIT`

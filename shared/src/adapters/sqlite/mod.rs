@@ -1,7 +1,8 @@
 //! SQLite storage for the local mode: one file in WAL mode. All writes go through one
 //! writer connection, which commits whatever is waiting in a single transaction (group
-//! commit), each caller's work in its own savepoint: in place on the caller's thread when it
-//! is idle, on its own thread under load (`writer`); reads use a small pool of read connections.
+//! commit), each caller's work in its own savepoint when it shares the transaction: in place
+//! on the caller's thread while writes come slowly, on its own thread under load (`writer`);
+//! reads use a small pool of read connections.
 //! A caller's `write` returns only after its transaction committed, so an accepted event
 //! or a recorded attempt survives the process being killed.
 

@@ -130,3 +130,38 @@ async fn deferred_writes_are_committed_when_the_database_is_closed() {
     }
     assert_eq!(events_in(&path), 1);
 }
+
+#[tokio::test]
+async fn a_write_alone_that_fails_leaves_nothing_and_its_caller_gets_its_own_error() {
+    let (db, path) = fresh("alone-fails");
+    let failed = db
+        .write(|conn| {
+            insert(conn, "evt_lost")?;
+            Err::<(), _>(StoreError::Backend("refused by the job".into()))
+        })
+        .await;
+    assert!(failed.is_err_and(|error| error.to_string().contains("refused by the job")));
+    assert_eq!(events_in(&path), 0, "the transaction was rolled back");
+    write_on(&db, "evt_1", Duration::ZERO).await;
+    assert_eq!(events_in(&path), 1, "and the writer goes on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_in_a_shared_transaction_undoes_only_its_own_work() {
+    let (db, path) = fresh("shared-fails");
+    let holder = tokio::spawn({
+        let db = db.clone();
+        async move { write_on(&db, "evt_1", Duration::from_millis(300)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Both wait for the turn, so the thread commits them in one group.
+    let failing = db.write(|conn| {
+        insert(conn, "evt_lost")?;
+        Err::<(), _>(StoreError::Backend("refused".into()))
+    });
+    let (failed, kept) = tokio::join!(failing, write_on(&db, "evt_2", Duration::ZERO));
+    holder.await.unwrap();
+    assert!(failed.is_err());
+    assert_eq!(kept.as_deref(), Some("hookline-sqlite-writer"), "committed by the thread with the failing one");
+    assert_eq!(events_in(&path), 2, "evt_1 and evt_2 stand, evt_lost does not");
+}
