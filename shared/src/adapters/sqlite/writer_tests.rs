@@ -40,6 +40,14 @@ async fn write_on(db: &Db, id: &'static str, hold: Duration) -> Option<String> {
     .unwrap()
 }
 
+/// Starts a write of `evt_1` that holds the turn in place for 300 ms, and returns once it has it.
+async fn commit_in_place_slowly(db: &Arc<Db>) -> tokio::task::JoinHandle<Option<String>> {
+    let db = db.clone();
+    let holder = tokio::spawn(async move { write_on(&db, "evt_1", Duration::from_millis(300)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    holder
+}
+
 #[tokio::test]
 async fn an_idle_writer_commits_in_place_on_the_callers_thread() {
     let (db, path) = fresh("in-place");
@@ -51,11 +59,7 @@ async fn an_idle_writer_commits_in_place_on_the_callers_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_that_arrive_during_a_commit_in_place_go_to_the_writer_thread() {
     let (db, path) = fresh("handover");
-    let first = tokio::spawn({
-        let db = db.clone();
-        async move { write_on(&db, "evt_1", Duration::from_millis(300)).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let first = commit_in_place_slowly(&db).await;
     let second = write_on(&db, "evt_2", Duration::ZERO).await;
     assert_eq!(second.as_deref(), Some("hookline-sqlite-writer"), "handed to the thread, not left waiting");
     assert_ne!(first.await.unwrap().as_deref(), Some("hookline-sqlite-writer"), "the first committed in place");
@@ -149,11 +153,7 @@ async fn a_write_alone_that_fails_leaves_nothing_and_its_caller_gets_its_own_err
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_fails_in_a_shared_transaction_undoes_only_its_own_work() {
     let (db, path) = fresh("shared-fails");
-    let holder = tokio::spawn({
-        let db = db.clone();
-        async move { write_on(&db, "evt_1", Duration::from_millis(300)).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let holder = commit_in_place_slowly(&db).await;
     // Both wait for the turn, so the thread commits them in one group.
     let failing = db.write(|conn| {
         insert(conn, "evt_lost")?;
