@@ -8,7 +8,7 @@
 //! `queue` table of earlier versions is emptied at start-up: the deliveries say the same.
 //! Enqueues wake the local workers at once instead of waiting for their next poll.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,12 +42,7 @@ impl SqliteDeliveryQueue {
         let rows = db
             .write(move |conn| {
                 conn.execute("DELETE FROM queue", [])?;
-                let mut select = conn.prepare(&format!(
-                    "SELECT id, webhook_id, event_id, \
-                     MAX(?1, COALESCE(CAST(ROUND((julianday(next_attempt_at) - 2440587.5) * 86400000) AS INTEGER), ?1)) \
-                     FROM deliveries WHERE status IN ({})",
-                    *super::status::OPEN
-                ))?;
+                let mut select = conn.prepare(&OPEN_DELIVERIES)?;
                 let rows = select.query_map([now], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, i64>(3)?))
                 })?;
@@ -83,6 +78,17 @@ impl SqliteDeliveryQueue {
 pub fn lock(index: &SharedIndex) -> MutexGuard<'_, QueueIndex> {
     index.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Every open delivery's task, due when its next attempt is (epoch ms), or at ?1 if that passed.
+pub(super) static OPEN_DELIVERIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, webhook_id, event_id, \
+         MAX(?1, COALESCE(CAST(ROUND((julianday(next_attempt_at) - 2440587.5) * 86400000) AS INTEGER), ?1)) \
+         FROM deliveries WHERE status IN ({}) AND {}",
+        *super::status::OPEN,
+        super::status::INDEXED
+    )
+});
 
 fn parse_task(delivery_id: &str, webhook_id: &str, event_id: &str) -> Option<DeliveryTask> {
     Some(DeliveryTask {

@@ -14,6 +14,10 @@ pub static UNFINISHED: LazyLock<String> = LazyLock::new(|| list(DeliveryStatus::
 /// The closed statuses, for `status IN (…)`.
 pub static CLOSED: LazyLock<String> = LazyLock::new(|| list(DeliveryStatus::ALL.into_iter().filter(|status| !status.is_open())));
 
+/// The condition of the index of deliveries by status (`deliveries_unsucceeded`): a query
+/// must repeat it for SQLite to use the index.
+pub const INDEXED: &str = "status <> 'succeeded'";
+
 /// One status as an SQL literal (`'dead'`).
 pub fn literal(status: DeliveryStatus) -> String {
     format!("'{}'", status.as_str())
@@ -32,5 +36,6 @@ mod tests {
         assert_eq!(*OPEN, "'pending', 'retrying'");
         assert_eq!(*CLOSED, "'succeeded', 'dead', 'cancelled', 'held'");
         assert_eq!(*UNFINISHED, "'pending', 'retrying', 'held'");
+        assert_eq!(INDEXED, format!("status <> {}", literal(DeliveryStatus::Succeeded)));
     }
 }
