@@ -49,7 +49,13 @@ async fn read_json_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<
     })
 }
 
+/// The body as `T` in one pass. One that does not parse straight into `T` is parsed again,
+/// into a `Value` first, to say what is wrong (malformed, or which field), and to take a key
+/// given twice as its last value, as it always was.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Ok(parsed) = serde_json::from_slice(bytes) {
+        return Ok(parsed);
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}")))?;
     from_value(value).map_err(|invalid| ApiError::validation(invalid.field, invalid.detail))
@@ -90,5 +96,30 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
             .await
             .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text()))?;
         Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        name: String,
+        count: u32,
+    }
+
+    #[test]
+    fn a_body_parses_in_one_pass_or_says_what_is_wrong() {
+        assert_eq!(parse::<Request>(br#"{"name":"a","count":2}"#).unwrap(), Request { name: "a".into(), count: 2 });
+        assert_eq!(parse::<Request>(br#"{"name":"a","count":1,"count":2}"#).unwrap().count, 2, "a key given twice: its last value");
+        let malformed = parse::<Request>(br#"{"name":"#).unwrap_err();
+        assert_eq!((malformed.status(), &malformed.body()["code"]), (StatusCode::BAD_REQUEST, &serde_json::json!("malformed_json")));
+        let wrong = parse::<Request>(br#"{"name":"a","count":-1}"#).unwrap_err();
+        assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(wrong.body()["field"], "count", "{}", wrong.body());
     }
 }
