@@ -215,7 +215,8 @@ impl Drop for InPlace<'_> {
     fn drop(&mut self) {
         let conn = self.shared.lock_conn();
         if !conn.is_autocommit() {
-            // Only after a panic in the middle of a group.
+            // Only after a panic in the middle of a group: nothing it counted stands either.
+            super::metrics::discard_pending();
             let _ = conn.execute_batch("ROLLBACK");
         }
         drop(conn);

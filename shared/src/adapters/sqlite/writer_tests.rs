@@ -165,3 +165,41 @@ async fn a_write_that_fails_in_a_shared_transaction_undoes_only_its_own_work() {
     assert_eq!(kept.as_deref(), Some("hookline-sqlite-writer"), "committed by the thread with the failing one");
     assert_eq!(events_in(&path), 2, "evt_1 and evt_2 stand, evt_lost does not");
 }
+
+fn rollups_in(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT count(*) FROM rollups", [], |row| row.get(0)).unwrap()
+}
+
+#[tokio::test]
+async fn what_a_write_counted_before_it_failed_or_panicked_alone_is_not_written_with_the_next() {
+    let (db, path) = fresh("counted");
+    let sample = crate::domain::metrics::Sample {
+        webhook_id: crate::domain::ids::WebhookId::generate(1),
+        event_type: "customer.created".into(),
+        at: chrono::Utc::now(),
+        attempt_ms: 5,
+        error_kind: None,
+        finished: None,
+    };
+    let counted = sample.clone();
+    let failed = db.write(move |_| {
+        super::super::metrics::count(&counted);
+        Err::<(), _>(StoreError::Backend("refused".into()))
+    });
+    assert!(failed.await.is_err());
+    // On this single-threaded runtime the spawned write commits in place on this same thread.
+    let panicked = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.write(move |_| -> Result<(), StoreError> {
+                super::super::metrics::count(&sample);
+                panic!("a bug in a write");
+            })
+            .await
+        }
+    });
+    assert!(panicked.await.is_err_and(|error| error.is_panic()));
+    write_on(&db, "evt_1", Duration::ZERO).await;
+    assert_eq!(rollups_in(&path), 0, "neither sample was written");
+}
