@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::schema;
-use super::writer::{Company, Finish, Job, Ran, WalBound, Writer, run};
+use super::writer::{Company, Finish, Job, Ran, WalBound, Writer, closed, run};
 use crate::ports::StoreError;
 
 /// Read connections kept for reuse; more are opened under load and closed afterwards.
@@ -72,7 +72,8 @@ impl Db {
     }
 
     /// Runs `work` inside the next group transaction and returns once that transaction committed:
-    /// in place when the writer is idle, else with the writes waiting (`writer`). An error from
+    /// in place when the writer is idle and writes come slowly, else with the writes waiting
+    /// (`writer`). An error from
     /// `work` rolls back only its own changes.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -178,10 +179,6 @@ fn run_checkpoints(conn: &Connection, alive: &Weak<()>) {
             tracing::warn!(%error, "WAL checkpoint failed; it will be tried again");
         }
     }
-}
-
-fn closed() -> StoreError {
-    StoreError::Backend("the database writer has stopped".into())
 }
 
 /// Runs `work` in a savepoint of its own when it shares the transaction (`Company`).

@@ -151,8 +151,8 @@ impl Writer {
         Ok(Self { shared })
     }
 
-    /// Hands over a write someone waits for: committed in place when the writer is idle,
-    /// otherwise by whoever has the turn. Returns once it is in someone's hands.
+    /// Hands over a write someone waits for: committed in place when the writer is idle and
+    /// writes come slowly, otherwise by whoever has the turn. Returns once it is in someone's hands.
     pub fn submit(&self, job: Job) -> Result<(), StoreError> {
         let mut waiting = self.shared.lock_waiting();
         if waiting.closing {
@@ -215,9 +215,8 @@ impl Drop for InPlace<'_> {
     fn drop(&mut self) {
         let conn = self.shared.lock_conn();
         if !conn.is_autocommit() {
-            // Only after a panic in the middle of a group: nothing it counted stands either.
-            super::metrics::discard_pending();
-            let _ = conn.execute_batch("ROLLBACK");
+            // Only after a panic in the middle of a group.
+            roll_back(&conn);
         }
         drop(conn);
         let mut waiting = self.shared.lock_waiting();
@@ -240,7 +239,7 @@ impl Shared {
     }
 }
 
-fn closed() -> StoreError {
+pub(super) fn closed() -> StoreError {
     StoreError::Backend("the database writer has stopped".into())
 }
 
@@ -320,8 +319,7 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     let ran: Vec<Ran> = group.into_iter().map(|job| job(conn, company)).collect();
     if company == Company::Alone && ran.iter().any(|job| !job.succeeded) {
         // Its own savepoint would have undone it: nothing of the transaction stands.
-        super::metrics::discard_pending();
-        let _ = conn.execute_batch("ROLLBACK");
+        roll_back(conn);
         // The job tells its caller its own failure.
         ran.into_iter().for_each(|job| (job.finish)(Ok(())));
         return;
@@ -331,11 +329,17 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     let committed =
         super::metrics::write_pending(conn).map_err(|e| e.to_string()).and_then(|()| run(conn, "COMMIT").map_err(|e| e.to_string()));
     if committed.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
+        roll_back(conn);
     }
     for finish in finishers {
         finish(committed.clone());
     }
+}
+
+/// Undoes the transaction under way, with what its jobs counted for the metrics.
+fn roll_back(conn: &Connection) {
+    super::metrics::discard_pending();
+    let _ = conn.execute_batch("ROLLBACK");
 }
 
 /// One statement without rows, from the connection's cache: the transaction statements run
