@@ -131,12 +131,12 @@ impl Backend {
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(path: &std::path::Path, config: &Config, cipher: Arc<SecretCipher>) -> Result<Stores, AssembleError> {
     use crate::adapters::sqlite::{
-        Db, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteMetricsStore,
+        Db, ROOM, SqliteApiKeyStore, SqliteAuditLog, SqliteDeliveryQueue, SqliteDeliveryStore, SqliteEventStore, SqliteMetricsStore,
         SqliteReplayStore, SqliteRetention, SqliteSubscriptionStore,
     };
     let db = Arc::new(Db::open(path)?);
     check_secret_key(&*db, &cipher).await?;
-    let (queue, recovered) = SqliteDeliveryQueue::open(&db, config.visibility_timeout).await?;
+    let (queue, recovered) = SqliteDeliveryQueue::open(&db, config.visibility_timeout, ROOM).await?;
     if recovered > 0 {
         tracing::info!(recovered, "deliveries interrupted by the previous run will be attempted again");
     }

@@ -17,7 +17,7 @@ use rand::RngCore;
 use tokio::sync::Notify;
 
 use super::Db;
-use super::queue_index::QueueIndex;
+use super::queue_index::{QueueIndex, Room};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::ports::{ClaimLimits, Claimed, DeliveryQueue, DeliveryTask, Disposition, QueueDepth, QueueError, Settled};
 
@@ -35,9 +35,11 @@ pub struct SqliteDeliveryQueue {
 
 impl SqliteDeliveryQueue {
     /// Opens the queue over `db` with a task for every open delivery, due when its next
-    /// attempt is (or now, if that has passed). Returns the queue and how many tasks it holds.
-    pub async fn open(db: &Db, visibility_timeout: Duration) -> Result<(Self, usize), QueueError> {
-        let queue = Self { index: SharedIndex::default(), visibility_timeout, wake: Notify::new() };
+    /// attempt is (or now, if that has passed), keeping `room` of them in the index. Returns
+    /// the queue and how many tasks it holds.
+    pub async fn open(db: &Db, visibility_timeout: Duration, room: Room) -> Result<(Self, usize), QueueError> {
+        let index = Arc::new(Mutex::new(QueueIndex::with_room(room)));
+        let queue = Self { index, visibility_timeout, wake: Notify::new() };
         let now = now_millis();
         let rows = db
             .write(move |conn| {
@@ -52,8 +54,13 @@ impl SqliteDeliveryQueue {
         let mut index = queue.lock();
         for (delivery_id, webhook_id, event_id, visible_at) in &rows {
             match parse_task(delivery_id, webhook_id, event_id) {
-                Some(task) => {
+                // A retry keeps its place in the index, as before the restart; new tasks past
+                // its room overflow.
+                Some(task) if *visible_at > now => {
                     index.add(task, *visible_at);
+                }
+                Some(task) => {
+                    index.offer_recovered(task, *visible_at);
                 }
                 // Kept as it is for an operator to look at; one bad row must not stop the server.
                 None => tracing::warn!(delivery_id, "an open delivery with an unreadable id is not queued"),
@@ -113,7 +120,7 @@ impl DeliveryQueue for SqliteDeliveryQueue {
         let now = now_millis();
         let mut index = self.lock();
         for task in tasks {
-            index.add(task.clone(), now);
+            index.offer(task.clone(), now);
         }
         drop(index);
         self.wake.notify_one();
@@ -168,5 +175,66 @@ impl DeliveryQueue for SqliteDeliveryQueue {
         }
         self.wake.notify_one();
         Ok(Settled::Waiting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::DeliveryQueue;
+
+    fn fresh(name: &str) -> Db {
+        let path = std::env::temp_dir().join(format!("hookline-queue-{}-{name}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Db::open(&path).unwrap()
+    }
+
+    /// Stores an open delivery of event `n` to `webhook`, due at `next_attempt_at` if given.
+    async fn store(db: &Db, n: u32, webhook: &WebhookId, next_attempt_at: Option<&str>) {
+        let event = EventId::parse(&format!("evt_q{n}")).unwrap();
+        let id = DeliveryId::for_pair(&event, webhook).to_string();
+        let (event, webhook) = (event.to_string(), webhook.to_string());
+        let (status, next) = match next_attempt_at {
+            Some(at) => ("retrying", Some(at.to_owned())),
+            None => ("pending", None),
+        };
+        db.write(move |conn| {
+            conn.execute(
+                "INSERT INTO deliveries (id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, 'customer.created', ?4, 0, ?5, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+                rusqlite::params![id, event, webhook, status, next],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn open_deliveries_past_the_room_are_all_queued_at_start_up_and_retries_keep_their_time() {
+        let (db, webhook) = (fresh("room"), WebhookId::generate(1));
+        for n in 0..20 {
+            store(&db, n, &webhook, None).await;
+        }
+        store(&db, 99, &webhook, Some("2999-01-01T00:00:00.000Z")).await;
+        let (queue, queued) = SqliteDeliveryQueue::open(&db, Duration::from_secs(60), Room { tasks: 4, per_webhook: 4 }).await.unwrap();
+        assert_eq!(queued, 21);
+        assert_eq!(queue.depth().await.unwrap().unwrap().tasks, 21);
+        let in_flight = std::collections::HashMap::new();
+        let mut claimed = Vec::new();
+        loop {
+            let batch = queue.claim(&ClaimLimits { max: 3, per_webhook: 10, in_flight: &in_flight }).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for task in &batch {
+                queue.settle(task, Disposition::Done).await.unwrap();
+            }
+            claimed.extend(batch.into_iter().map(|c| c.task.event_id.to_string()));
+        }
+        assert_eq!(claimed, (0..20).map(|n| format!("evt_q{n}")).collect::<Vec<_>>(), "in the order they were stored");
+        assert_eq!(queue.depth().await.unwrap().unwrap().tasks, 1, "the retry waits for its time");
     }
 }

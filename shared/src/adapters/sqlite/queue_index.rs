@@ -4,14 +4,31 @@
 //! claim or a change to the delivery (`drop_carried`): a lease keeps its task without it, so
 //! a task that comes back from a lease comes back without it (its delivery may have been
 //! attempted).
+//! The index keeps a bounded number of waiting tasks (`Room`); new tasks past it wait in the
+//! overflow (`queue_overflow`), a fifth of the size each, and move in as claims make room.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::SubsecRound;
 
+use super::queue_overflow::{Overflow, Spilled};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::ports::{Carried, ClaimLimits, DeliveryTask};
+
+/// How many waiting tasks the index keeps; new tasks past it overflow.
+#[derive(Debug, Clone, Copy)]
+pub struct Room {
+    /// All webhooks' together.
+    pub tasks: usize,
+    /// One webhook's: one with a backlog that is slow to drain leaves room for the others.
+    pub per_webhook: usize,
+}
+
+/// 8,192 tasks (about 2.2 MiB), 256 of them one webhook's: sixteen times a webhook's default
+/// concurrency, so its next tasks are always at hand, and 32 webhooks at their cap with full
+/// shares before they keep another webhook's new tasks out.
+pub const ROOM: Room = Room { tasks: 8_192, per_webhook: 256 };
 
 /// When a waiting task becomes visible (epoch ms), then the order it was added in.
 type Due = (i64, u64);
@@ -28,9 +45,9 @@ struct Waiting {
 
 /// What a fan-out's tasks have in common: the event, and what they carry of their deliveries.
 #[derive(Clone, PartialEq, Eq)]
-struct OfEvent {
-    id: EventId,
-    carried: Option<Carried>,
+pub(super) struct OfEvent {
+    pub id: EventId,
+    pub carried: Option<Carried>,
 }
 
 /// A claimed task, invisible until `until` (epoch ms) unless settled with `receipt`; `task`
@@ -41,7 +58,6 @@ struct Lease {
     task: DeliveryTask,
 }
 
-#[derive(Default)]
 pub struct QueueIndex {
     /// Each webhook's waiting tasks in the order they are due: a claim takes a webhook's
     /// oldest without looking at the tasks of webhooks at their cap.
@@ -54,36 +70,129 @@ pub struct QueueIndex {
     added: u64,
     /// The event of the task added last, which the next task may share.
     last_event: Option<Arc<OfEvent>>,
+    room: Room,
+    overflow: Overflow,
+}
+
+impl Default for QueueIndex {
+    fn default() -> Self {
+        Self::with_room(ROOM)
+    }
 }
 
 impl QueueIndex {
-    /// Adds a task visible from `visible_at`, unless its delivery is already queued (waiting
-    /// or claimed); returns whether it was added.
-    pub fn add(&mut self, task: DeliveryTask, visible_at: i64) -> bool {
-        if self.waiting.contains_key(&task.delivery_id) || self.leases.contains_key(&task.delivery_id) {
+    pub fn with_room(room: Room) -> Self {
+        Self {
+            by_webhook: HashMap::new(),
+            heads: BTreeSet::new(),
+            waiting: HashMap::new(),
+            leases: HashMap::new(),
+            added: 0,
+            last_event: None,
+            room,
+            overflow: Overflow::default(),
+        }
+    }
+
+    /// Queues a new task, visible from `visible_at`: in the index if there is room for it and
+    /// its webhook has no overflowing tasks, else behind them in the overflow (a delivery id
+    /// not of `for_pair` always goes in the index). Returns whether it was queued: a delivery
+    /// waiting in the index or claimed is not queued twice. One already overflowing may be:
+    /// the copy that comes out second finds it claimed or attempted. So a task without a copy
+    /// of its delivery (a publish found the delivery stored) marks any task that overflows
+    /// with a copy for it (the publish that stored it) to come in without: by then it may
+    /// have been attempted.
+    pub fn offer(&mut self, task: DeliveryTask, visible_at: i64) -> bool {
+        self.offer_with(task, visible_at, true)
+    }
+
+    /// `offer` for an open delivery found at start-up: no task with a copy comes after it.
+    pub fn offer_recovered(&mut self, task: DeliveryTask, visible_at: i64) -> bool {
+        self.offer_with(task, visible_at, false)
+    }
+
+    fn offer_with(&mut self, task: DeliveryTask, visible_at: i64, copies_may_follow: bool) -> bool {
+        if self.queued(&task.delivery_id) {
             return false;
         }
+        match task.delivery_id.packed() {
+            Some(delivery) if self.overflow.holds(&task.webhook_id) || !self.has_room_for(&task.webhook_id) => {
+                let marks_copies = copies_may_follow && task.carried.is_none();
+                let event = self.share_event(task.event_id, task.carried);
+                self.overflow.push(&task.webhook_id, Spilled { delivery, visible_at, event });
+                if marks_copies {
+                    self.overflow.changed(delivery);
+                }
+                true
+            }
+            _ => self.add(task, visible_at),
+        }
+    }
+
+    /// Adds a task visible from `visible_at` to the index whatever its room (a task coming
+    /// back from a claim takes the room it had), unless its delivery is already queued
+    /// (waiting or claimed); returns whether it was added.
+    pub fn add(&mut self, task: DeliveryTask, visible_at: i64) -> bool {
+        if self.queued(&task.delivery_id) {
+            return false;
+        }
+        let event = self.share_event(task.event_id, task.carried);
+        self.insert(task.delivery_id, task.webhook_id, event, visible_at);
+        true
+    }
+
+    fn queued(&self, delivery: &DeliveryId) -> bool {
+        self.waiting.contains_key(delivery) || self.leases.contains_key(delivery)
+    }
+
+    fn has_room_for(&self, webhook: &WebhookId) -> bool {
+        self.waiting.len() < self.room.tasks && self.waiting_of(webhook) < self.room.per_webhook
+    }
+
+    fn waiting_of(&self, webhook: &WebhookId) -> usize {
+        self.by_webhook.get(webhook).map_or(0, BTreeMap::len)
+    }
+
+    fn insert(&mut self, delivery: DeliveryId, webhook: WebhookId, event: Arc<OfEvent>, visible_at: i64) {
         self.added += 1;
         let due = (visible_at, self.added);
-        let delivery = Arc::new(task.delivery_id);
+        let delivery = Arc::new(delivery);
         self.waiting.insert(delivery.clone(), due);
-        let event = self.share_event(task.event_id, task.carried);
-        let tasks = self.by_webhook.entry(task.webhook_id.clone()).or_default();
+        let tasks = self.by_webhook.entry(webhook.clone()).or_default();
         let old_head = tasks.first_key_value().map(|(due, _)| *due);
         tasks.insert(due, Waiting { delivery, event });
         if old_head.is_none_or(|head| due < head) {
             if let Some(head) = old_head {
-                self.heads.remove(&(head, task.webhook_id.clone()));
+                self.heads.remove(&(head, webhook.clone()));
             }
-            self.heads.insert((due, task.webhook_id));
+            self.heads.insert((due, webhook));
         }
-        true
+    }
+
+    /// Moves overflowing tasks into the index while it has room, the webhooks in turn, each
+    /// up to its share.
+    fn admit_overflow(&mut self) {
+        while self.waiting.len() < self.room.tasks {
+            let (by_webhook, per_webhook) = (&self.by_webhook, self.room.per_webhook);
+            let has_share = |webhook: &WebhookId| by_webhook.get(webhook).map_or(0, BTreeMap::len) < per_webhook;
+            let Some((webhook, Spilled { delivery, visible_at, event }, copy_holds)) = self.overflow.pop_turn(has_share) else {
+                break;
+            };
+            let delivery = DeliveryId::unpacked(&delivery);
+            if self.queued(&delivery) {
+                continue;
+            }
+            let event =
+                if copy_holds || event.carried.is_none() { event } else { Arc::new(OfEvent { id: event.id.clone(), carried: None }) };
+            self.insert(delivery, webhook, event, visible_at);
+        }
     }
 
     /// Leases the visible tasks `limits` allows until `until`: the oldest webhooks first, each
     /// webhook's tasks oldest first. Expired leases are visible again first.
     pub fn claim(&mut self, now: i64, limits: &ClaimLimits<'_>, until: i64, receipt: &str) -> Vec<DeliveryTask> {
         self.expire_leases(now);
+        self.admit_overflow();
         let allowance = |webhook: &WebhookId| limits.per_webhook.saturating_sub(limits.in_flight.get(webhook).copied().unwrap_or(0));
         // Each due webhook with room gives at least one task, so `max` of them are enough (a
         // claim often takes one task, and there may be thousands of webhooks).
@@ -121,7 +230,12 @@ impl QueueIndex {
     /// Drops the copy the waiting task of `delivery` carries (the delivery is changing), so its
     /// attempt reads the delivery; a claimed task's attempt read or carried it already.
     pub fn drop_carried(&mut self, delivery: &DeliveryId) {
-        let Some(due) = self.waiting.get(delivery) else { return };
+        let Some(due) = self.waiting.get(delivery) else {
+            if let Some(packed) = delivery.packed() {
+                self.overflow.changed(packed);
+            }
+            return;
+        };
         // `due` is unique across webhooks (it holds the order of adding).
         let Some(waiting) = self.by_webhook.values_mut().find_map(|tasks| tasks.get_mut(due)) else { return };
         if waiting.event.carried.is_some() {
@@ -131,6 +245,7 @@ impl QueueIndex {
 
     /// Forgets every waiting task of `webhook` (its deliveries were cancelled).
     pub fn forget_webhook(&mut self, webhook: &WebhookId) {
+        self.overflow.forget_webhook(webhook);
         let Some(tasks) = self.by_webhook.remove(webhook) else { return };
         if let Some(head) = tasks.first_key_value().map(|(due, _)| *due) {
             self.heads.remove(&(head, webhook.clone()));
@@ -142,6 +257,7 @@ impl QueueIndex {
 
     /// Forgets every waiting task of `event` (its deliveries were cancelled).
     pub fn forget_event(&mut self, event: &EventId) {
+        self.overflow.forget_event(event);
         let of_event: Vec<(WebhookId, DeliveryId)> = self
             .by_webhook
             .iter()
@@ -154,22 +270,24 @@ impl QueueIndex {
         }
     }
 
-    /// Every task held, waiting or claimed.
+    /// Every task held, waiting (in the index or overflowing) or claimed.
     pub fn len(&self) -> usize {
-        self.waiting.len() + self.leases.len()
+        self.waiting.len() + self.leases.len() + self.overflow.len()
     }
 
     /// When the task waiting longest became visible, if it is visible by `now`.
     pub fn oldest_due(&self, now: i64) -> Option<i64> {
-        self.heads.first().map(|(due, _)| due.0).filter(|at| *at <= now)
+        let waiting = self.heads.first().map(|(due, _)| due.0);
+        waiting.into_iter().chain(self.overflow.oldest()).min().filter(|at| *at <= now)
     }
 
-    /// When the next task becomes visible: the earliest waiting one, or the earliest lease to
-    /// run out.
+    /// When the next task becomes visible: the earliest waiting one (overflowing ones while
+    /// there is room for them), or the earliest lease to run out.
     pub fn next_visible(&self) -> Option<i64> {
         let waiting = self.heads.first().map(|(due, _)| due.0);
+        let overflowing = self.overflow.oldest().filter(|_| self.waiting.len() < self.room.tasks);
         let lease = self.leases.values().map(|lease| lease.until).min();
-        waiting.into_iter().chain(lease).min()
+        waiting.into_iter().chain(overflowing).chain(lease).min()
     }
 
     fn expire_leases(&mut self, now: i64) {
@@ -246,134 +364,5 @@ fn uncarried(task: &DeliveryTask) -> DeliveryTask {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn task(n: u32, webhook: &WebhookId) -> DeliveryTask {
-        let event = EventId::parse(&format!("evt_i{n}")).unwrap();
-        DeliveryTask { delivery_id: DeliveryId::for_pair(&event, webhook), webhook_id: webhook.clone(), event_id: event, carried: None }
-    }
-
-    fn limits(max: usize, per_webhook: usize, in_flight: &HashMap<WebhookId, usize>) -> ClaimLimits<'_> {
-        ClaimLimits { max, per_webhook, in_flight }
-    }
-
-    #[test]
-    fn a_webhook_at_its_cap_does_not_hide_the_tasks_of_others_behind_it() {
-        let (busy, idle) = (WebhookId::generate(1), WebhookId::generate(2));
-        let mut index = QueueIndex::default();
-        for n in 0..1000 {
-            index.add(task(n, &busy), 10);
-        }
-        index.add(task(5000, &idle), 20);
-        let in_flight = HashMap::from([(busy, 4)]);
-        let claimed = index.claim(100, &limits(10, 4, &in_flight), 200, "r");
-        assert_eq!(claimed.iter().map(|t| &t.webhook_id).collect::<Vec<_>>(), [&idle]);
-        assert_eq!(index.len(), 1001);
-    }
-
-    #[test]
-    fn a_claim_takes_webhooks_in_the_order_their_heads_came_due_each_up_to_its_room() {
-        let webhooks: Vec<WebhookId> = (1..=5).map(WebhookId::generate).collect();
-        let mut index = QueueIndex::default();
-        for n in 0..3 {
-            for (w, webhook) in webhooks.iter().enumerate() {
-                index.add(task(10 * n + u32::try_from(w).unwrap(), webhook), 10);
-            }
-        }
-        let in_flight = HashMap::from([(webhooks[0].clone(), 2)]);
-        let taken = |claimed: Vec<DeliveryTask>| claimed.into_iter().map(|t| t.event_id.to_string()).collect::<Vec<_>>();
-        assert_eq!(taken(index.claim(20, &limits(4, 2, &in_flight), 100, "a")), ["evt_i1", "evt_i11", "evt_i2", "evt_i12"]);
-        assert_eq!(taken(index.claim(20, &limits(1, 2, &in_flight), 100, "b")), ["evt_i3"]);
-        assert_eq!(index.len(), 15);
-    }
-
-    #[test]
-    fn tasks_come_out_oldest_first_and_not_before_they_are_visible() {
-        let webhook = WebhookId::generate(1);
-        let mut index = QueueIndex::default();
-        index.add(task(1, &webhook), 30);
-        index.add(task(2, &webhook), 10);
-        index.add(task(3, &webhook), 50);
-        let none = HashMap::new();
-        let claimed = index.claim(40, &limits(10, 10, &none), 100, "r");
-        assert_eq!(claimed.iter().map(|t| t.event_id.as_str()).collect::<Vec<_>>(), ["evt_i2", "evt_i1"]);
-        assert_eq!(index.next_visible(), Some(50));
-        assert_eq!(index.oldest_due(40), None);
-        assert_eq!(index.oldest_due(60), Some(50));
-    }
-
-    #[test]
-    fn an_expired_lease_makes_its_task_visible_and_its_receipt_stale() {
-        let webhook = WebhookId::generate(1);
-        let mut index = QueueIndex::default();
-        index.add(task(1, &webhook), 0);
-        let none = HashMap::new();
-        let first = index.claim(0, &limits(10, 10, &none), 100, "a");
-        assert!(!index.add(first[0].clone(), 0), "a claimed delivery is not queued twice");
-        assert!(index.claim(99, &limits(10, 10, &none), 200, "b").is_empty());
-        let again = index.claim(100, &limits(10, 10, &none), 200, "c");
-        assert_eq!(again, first);
-        assert!(index.release(&first[0].delivery_id, "a").is_none(), "the expired receipt settles nothing");
-        assert_eq!(index.release(&first[0].delivery_id, "c"), Some(first[0].clone()));
-        assert_eq!(index.len(), 0);
-    }
-
-    #[test]
-    fn tasks_that_share_an_event_id_come_out_with_their_own_ids() {
-        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-        let mut index = QueueIndex::default();
-        let added = [task(1, &a), task(1, &b), task(2, &a), task(1, &a), task(2, &b)];
-        for (at, task) in added.iter().enumerate() {
-            index.add(task.clone(), i64::try_from(at).unwrap());
-        }
-        assert_eq!(index.len(), 4, "the same delivery is queued once");
-        let none = HashMap::new();
-        let mut claimed = index.claim(10, &limits(10, 10, &none), 100, "r");
-        claimed.sort_by(|x, y| x.delivery_id.as_str().cmp(y.delivery_id.as_str()));
-        let mut expected = vec![task(1, &a), task(1, &b), task(2, &a), task(2, &b)];
-        expected.sort_by(|x, y| x.delivery_id.as_str().cmp(y.delivery_id.as_str()));
-        assert_eq!(claimed, expected);
-    }
-
-    #[test]
-    fn a_copy_of_a_stored_delivery_comes_out_of_the_first_claim_only() {
-        use crate::domain::delivery::Delivery;
-        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-        let event = EventId::parse("evt_i1").unwrap();
-        let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
-        let stored =
-            |webhook: &WebhookId| DeliveryTask::of_stored(&Delivery::new(event.clone(), webhook.clone(), "invoice.paid", created_at));
-        let mut index = QueueIndex::default();
-        for task in [stored(&a), stored(&b), DeliveryTask::carrying(&Delivery::new(event.clone(), a.clone(), "x", created_at)).unwrap()] {
-            index.add(task, 0);
-        }
-        index.drop_carried(&stored(&b).delivery_id);
-        let none = HashMap::new();
-        let claimed = index.claim(0, &limits(10, 10, &none), 100, "r");
-        let copies: Vec<_> = claimed.iter().map(|t| t.stored_delivery().map(|d| (d.webhook_id, d.created_at.timestamp_millis()))).collect();
-        assert_eq!(copies, [Some((a, 1_700_000_000_123)), None], "b's copy was dropped; one task per delivery");
-        assert_eq!(claimed[0].carried.as_ref().unwrap().created_at.timestamp_subsec_nanos(), 123_000_000, "to the store's millisecond");
-        assert!(index.release(&claimed[1].delivery_id, "r").is_some_and(|t| t.carried.is_none()));
-        let expired = index.claim(100, &limits(10, 10, &none), 200, "s");
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].carried, None, "a lease that ran out gives the task back without its copy");
-    }
-
-    #[test]
-    fn forgetting_a_webhook_or_an_event_removes_only_their_waiting_tasks() {
-        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-        let mut index = QueueIndex::default();
-        for n in 0..3 {
-            index.add(task(n, &a), i64::from(n));
-            index.add(task(n, &b), i64::from(n));
-        }
-        index.forget_webhook(&a);
-        index.forget_event(&EventId::parse("evt_i0").unwrap());
-        assert_eq!(index.len(), 2);
-        let none = HashMap::new();
-        let claimed = index.claim(10, &limits(10, 10, &none), 100, "r");
-        assert_eq!(claimed.iter().map(|t| t.event_id.as_str()).collect::<Vec<_>>(), ["evt_i1", "evt_i2"]);
-        assert!(claimed.iter().all(|t| t.webhook_id == b));
-    }
-}
+#[path = "queue_index_tests.rs"]
+mod tests;

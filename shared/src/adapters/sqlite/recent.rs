@@ -15,20 +15,23 @@ use std::time::{Duration, Instant};
 use crate::domain::event::Event;
 use crate::domain::ids::EventId;
 
-/// How many bytes of events are kept (`footprint`). 4 MiB hold about 6,000 events of 300
-/// bytes: a few seconds of publishing ahead of delivery (the benchmark's single-webhook
-/// backlog peaks near 5,400), past which attempts read their events from the file. The 8 MiB
-/// it once kept cost about 10 MiB of the server's 37 MiB peak under load.
-pub(super) const RECENT_BYTES: usize = 4 * 1024 * 1024;
+/// How many bytes of events are kept (`footprint`). 2 MiB hold about 3,200 events of 250
+/// bytes: several hundred milliseconds of publishing ahead of delivery, past which attempts
+/// read their events from the file (an indexed read, about a tenth of an attempt's CPU).
+/// The 4 MiB it kept before held 6,800 such events in about 8 MiB of heap (the estimate left
+/// out the map's slots), a fifth of the server's peak under load.
+pub(super) const RECENT_BYTES: usize = 2 * 1024 * 1024;
 
 /// An event kept this long gives way to a new one when the cache is full.
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
-/// About what one cached event takes: its strings, its id twice (map and order), and the
-/// map's and the struct's own size.
+/// About what one cached event takes: its strings (its id three times: the event's, the
+/// map's key and the order's), the boxed entry, and the map's and the order's slots, each at
+/// half load (a map doubles when full, and a B-tree filled in order leaves its nodes half full).
 fn footprint(event: &Event) -> usize {
-    const OVERHEAD: usize = 2 * std::mem::size_of::<Event>() + 64;
-    event.body.len() + event.fingerprint.len() + 2 * event.id.as_str().len() + OVERHEAD
+    const SLOTS: usize = 2 * (std::mem::size_of::<(EventId, Box<Kept>)>() + std::mem::size_of::<(u64, EventId)>());
+    let strings = event.body.len() + event.fingerprint.len() + 3 * event.id.as_str().len();
+    strings + std::mem::size_of::<Kept>() + SLOTS
 }
 
 struct Kept {
@@ -41,7 +44,7 @@ struct Kept {
 
 /// Events by id, and their ids in the order they were kept. Events never change.
 pub(super) struct Recent {
-    by_id: HashMap<EventId, Kept>,
+    by_id: HashMap<EventId, Box<Kept>>,
     order: BTreeMap<u64, EventId>,
     kept: u64,
     bytes: usize,
@@ -69,7 +72,8 @@ impl Recent {
         self.kept += 1;
         self.bytes += size;
         self.order.insert(self.kept, event.id.clone());
-        self.by_id.insert(event.id.clone(), Kept { event: event.clone(), reads_left: reads, order: self.kept, since: now });
+        let kept = Kept { event: event.clone(), reads_left: reads, order: self.kept, since: now };
+        self.by_id.insert(event.id.clone(), Box::new(kept));
     }
 
     /// The event, counting one read: its last expected read takes it out.
