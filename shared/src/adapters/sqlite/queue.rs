@@ -119,8 +119,11 @@ impl DeliveryQueue for SqliteDeliveryQueue {
     async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError> {
         let now = now_millis();
         let mut index = self.lock();
-        for task in tasks {
-            index.offer(task.clone(), now);
+        for (at, task) in tasks.iter().enumerate() {
+            // A fan-out's tasks come together: its neighbours say whether the event is shared.
+            let mut neighbours = [at.checked_sub(1), at.checked_add(1)].into_iter().flatten().filter_map(|other| tasks.get(other));
+            let shares_event = neighbours.any(|other| other.event_id == task.event_id);
+            index.offer(task.clone(), now, shares_event);
         }
         drop(index);
         self.wake.notify_one();
@@ -219,7 +222,8 @@ mod tests {
             store(&db, n, &webhook, None).await;
         }
         store(&db, 99, &webhook, Some("2999-01-01T00:00:00.000Z")).await;
-        let (queue, queued) = SqliteDeliveryQueue::open(&db, Duration::from_secs(60), Room { tasks: 4, per_webhook: 4 }).await.unwrap();
+        let (queue, queued) =
+            SqliteDeliveryQueue::open(&db, Duration::from_secs(60), Room { tasks: 4, per_webhook: 4, own_copies: 0 }).await.unwrap();
         assert_eq!(queued, 21);
         assert_eq!(queue.depth().await.unwrap().unwrap().tasks, 21);
         let in_flight = std::collections::HashMap::new();
@@ -236,5 +240,30 @@ mod tests {
         }
         assert_eq!(claimed, (0..20).map(|n| format!("evt_q{n}")).collect::<Vec<_>>(), "in the order they were stored");
         assert_eq!(queue.depth().await.unwrap().unwrap().tasks, 1, "the retry waits for its time");
+    }
+
+    #[tokio::test]
+    async fn a_task_enqueued_with_others_of_its_event_overflows_with_a_copy_and_one_alone_without() {
+        use crate::domain::delivery::Delivery;
+        let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
+        let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let stored = |n: u32, webhook: &WebhookId| {
+            DeliveryTask::of_stored(&Delivery::new(EventId::parse(&format!("evt_q{n}")).unwrap(), webhook.clone(), "x", created_at))
+        };
+        let (queue, _) =
+            SqliteDeliveryQueue::open(&fresh("alone"), Duration::from_secs(60), Room { tasks: 1, per_webhook: 1, own_copies: 0 })
+                .await
+                .unwrap();
+        queue.enqueue(&[stored(0, &a), stored(1, &a), stored(2, &a), stored(2, &b)]).await.unwrap();
+        let in_flight = std::collections::HashMap::new();
+        let mut copies = Vec::new();
+        for _ in 0..4 {
+            for claimed in queue.claim(&ClaimLimits { max: 10, per_webhook: 10, in_flight: &in_flight }).await.unwrap() {
+                queue.settle(&claimed, Disposition::Done).await.unwrap();
+                copies.push((claimed.task.event_id.to_string(), claimed.task.carried.is_some()));
+            }
+        }
+        let expected = [("evt_q0", true), ("evt_q1", false), ("evt_q2", true), ("evt_q2", true)];
+        assert_eq!(copies, expected.map(|(event, copy)| (event.to_owned(), copy)));
     }
 }

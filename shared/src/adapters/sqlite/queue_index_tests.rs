@@ -142,6 +142,21 @@ fn drain(index: &mut QueueIndex, in_flight: &HashMap<WebhookId, usize>) -> Vec<S
     taken
 }
 
+/// Claims and releases everything for `rounds` claims: each task's event, and whether it came
+/// with a copy of its delivery.
+fn copies_out(index: &mut QueueIndex, rounds: usize) -> Vec<(String, bool)> {
+    let none = HashMap::new();
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        let receipt = format!("r{round}");
+        for task in index.claim(100, &limits(10, 10, &none), 200, &receipt) {
+            index.release(&task.delivery_id, &receipt);
+            out.push((task.event_id.to_string(), task.carried.is_some()));
+        }
+    }
+    out
+}
+
 fn events(numbers: impl IntoIterator<Item = u32>) -> Vec<String> {
     numbers.into_iter().map(|n| format!("evt_i{n}")).collect()
 }
@@ -149,14 +164,14 @@ fn events(numbers: impl IntoIterator<Item = u32>) -> Vec<String> {
 #[test]
 fn new_tasks_past_the_room_overflow_and_come_in_oldest_first_as_claims_make_room() {
     let webhook = WebhookId::generate(1);
-    let mut index = QueueIndex::with_room(Room { tasks: 3, per_webhook: 3 });
+    let mut index = QueueIndex::with_room(Room { tasks: 3, per_webhook: 3, own_copies: 0 });
     for n in 0..10 {
-        assert!(index.offer(task(n, &webhook), i64::from(n)));
+        assert!(index.offer(task(n, &webhook), i64::from(n), true));
     }
     assert_eq!((index.len(), index.waiting.len()), (10, 3), "seven overflow");
     assert_eq!(index.oldest_due(100), Some(0));
     assert_eq!(index.next_visible(), Some(0));
-    assert!(!index.offer(task(1, &webhook), 50), "a task in the index is not queued twice");
+    assert!(!index.offer(task(1, &webhook), 50, true), "a task in the index is not queued twice");
     assert_eq!(drain(&mut index, &HashMap::new()), events(0..10));
     assert_eq!(index.len(), 0);
 }
@@ -164,12 +179,12 @@ fn new_tasks_past_the_room_overflow_and_come_in_oldest_first_as_claims_make_room
 #[test]
 fn a_webhook_at_its_share_leaves_the_room_to_the_others() {
     let (slow, quick) = (WebhookId::generate(1), WebhookId::generate(2));
-    let mut index = QueueIndex::with_room(Room { tasks: 4, per_webhook: 2 });
+    let mut index = QueueIndex::with_room(Room { tasks: 4, per_webhook: 2, own_copies: 0 });
     for n in 0..6 {
-        index.offer(task(n, &slow), 0);
+        index.offer(task(n, &slow), 0, true);
     }
     for n in 10..12 {
-        index.offer(task(n, &quick), 1);
+        index.offer(task(n, &quick), 1, true);
     }
     assert_eq!(index.waiting.len(), 4, "two of each webhook");
     let at_cap = HashMap::from([(slow, 10)]);
@@ -181,12 +196,12 @@ fn a_webhook_at_its_share_leaves_the_room_to_the_others() {
 #[test]
 fn webhooks_with_overflowing_tasks_take_turns_coming_in() {
     let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in 0..3 {
-        index.offer(task(n, &a), 0);
+        index.offer(task(n, &a), 0, true);
     }
     for n in 10..13 {
-        index.offer(task(n, &b), 0);
+        index.offer(task(n, &b), 0, true);
     }
     assert_eq!(drain(&mut index, &HashMap::new()), events([0, 1, 10, 2, 11, 12]));
 }
@@ -194,9 +209,9 @@ fn webhooks_with_overflowing_tasks_take_turns_coming_in() {
 #[test]
 fn a_task_offered_twice_while_overflowing_goes_out_once_while_the_first_is_queued() {
     let webhook = WebhookId::generate(1);
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in [0, 1, 2, 1] {
-        assert!(index.offer(task(n, &webhook), 0));
+        assert!(index.offer(task(n, &webhook), 0, true));
     }
     let first = index.claim(100, &limits(10, 10, &HashMap::new()), 200, "a");
     let second = index.claim(100, &limits(10, 10, &HashMap::new()), 200, "b");
@@ -214,9 +229,9 @@ fn an_overflowing_task_whose_delivery_changed_comes_in_without_its_copy() {
     let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let stored =
         |n: u32| DeliveryTask::of_stored(&Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at));
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in 0..3 {
-        index.offer(stored(n), 0);
+        index.offer(stored(n), 0, true);
     }
     index.drop_carried(&stored(1).delivery_id);
     let copies: Vec<bool> = (0..3)
@@ -231,10 +246,10 @@ fn an_overflowing_task_whose_delivery_changed_comes_in_without_its_copy() {
 #[test]
 fn forgetting_a_webhook_or_an_event_takes_their_overflowing_tasks_too() {
     let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in 0..3 {
-        index.offer(task(n, &a), 0);
-        index.offer(task(n, &b), 0);
+        index.offer(task(n, &a), 0, true);
+        index.offer(task(n, &b), 0, true);
     }
     index.forget_webhook(&a);
     index.forget_event(&EventId::parse("evt_i1").unwrap());
@@ -246,11 +261,11 @@ fn forgetting_a_webhook_or_an_event_takes_their_overflowing_tasks_too() {
 #[test]
 fn a_delivery_id_not_of_a_pair_stays_in_the_index_past_its_room() {
     let webhook = WebhookId::generate(1);
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in 0..3 {
         let mut task = task(n, &webhook);
         task.delivery_id = DeliveryId::parse(&format!("dlv_custom{n}")).unwrap();
-        index.offer(task, 0);
+        index.offer(task, 0, true);
     }
     assert_eq!(index.waiting.len(), 3);
 }
@@ -261,21 +276,32 @@ fn a_copy_offered_after_the_same_delivery_without_one_comes_in_without_it() {
     let webhook = WebhookId::generate(1);
     let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let delivery = |n: u32| Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at);
-    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1 });
-    index.offer(task(0, &webhook), 0);
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
+    index.offer(task(0, &webhook), 0, true);
     // A second publish of evt_i1 found its delivery stored; the first one's task comes after.
-    index.offer(DeliveryTask::of(&delivery(1)), 0);
-    index.offer(DeliveryTask::of_stored(&delivery(1)), 0);
-    index.offer(DeliveryTask::of_stored(&delivery(2)), 0);
-    let none = HashMap::new();
-    let mut out = Vec::new();
-    for round in 0..4 {
-        let receipt = format!("r{round}");
-        for task in index.claim(100, &limits(10, 10, &none), 200, &receipt) {
-            index.release(&task.delivery_id, &receipt);
-            out.push((task.event_id.to_string(), task.carried.is_some()));
-        }
-    }
+    index.offer(DeliveryTask::of(&delivery(1)), 0, true);
+    index.offer(DeliveryTask::of_stored(&delivery(1)), 0, true);
+    index.offer(DeliveryTask::of_stored(&delivery(2)), 0, true);
+    let out = copies_out(&mut index, 4);
     let expected = [("evt_i0", false), ("evt_i1", false), ("evt_i1", false), ("evt_i2", true)];
     assert_eq!(out, expected.map(|(event, copy)| (event.to_owned(), copy)), "the second evt_i1 may find it attempted: it reads it");
+}
+
+#[test]
+fn an_overflowing_task_alone_keeps_its_own_copy_only_while_the_overflow_is_short_and_a_fan_outs_share_one() {
+    use crate::domain::delivery::Delivery;
+    let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
+    let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let stored = |n: u32, webhook: &WebhookId| {
+        DeliveryTask::of_stored(&Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at))
+    };
+    let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 1 });
+    index.offer(stored(0, &a), 0, false);
+    index.offer(stored(1, &a), 0, false);
+    index.offer(stored(3, &a), 0, false);
+    index.offer(stored(2, &a), 0, true);
+    index.offer(stored(2, &b), 0, true);
+    let out = copies_out(&mut index, 6);
+    let expected = [("evt_i0", true), ("evt_i1", true), ("evt_i2", true), ("evt_i3", false), ("evt_i2", true)];
+    assert_eq!(out, expected.map(|(event, copy)| (event.to_owned(), copy)), "evt_i3 overflowed alone behind one own copy");
 }

@@ -1,7 +1,7 @@
 //! New tasks past the local queue's room in memory (`Room`), kept small until there is room:
-//! a delivery id of `for_pair` packed into 20 bytes, when it became visible, and its event
-//! shared with the rest of the fan-out (about 40 bytes a task, where a task in the index takes
-//! about 270). Each webhook's overflow is first in, first out, and the webhooks take turns, so
+//! a delivery id of `for_pair` packed into 20 bytes, when it became visible, and its event:
+//! shared with the rest of its fan-out (about 40 bytes a task, where a task in the index takes
+//! about 270), or, past `Room::own_copies`, only its id when it has no other task (about 60). Each webhook's overflow is first in, first out, and the webhooks take turns, so
 //! one with a long backlog does not keep the others' tasks out of the index.
 //! Nothing here is durable: as every queued task, an overflowing one is an open delivery,
 //! and start-up queues the open deliveries again.
@@ -18,7 +18,28 @@ pub(super) type Packed = [u8; PACKED_LEN];
 pub(super) struct Spilled {
     pub delivery: Packed,
     pub visible_at: i64,
-    pub event: Arc<OfEvent>,
+    pub event: SpilledEvent,
+}
+
+/// An overflowing task's event: shared with the rest of its fan-out, with their copy of the
+/// stored delivery (or, for a task alone, one of its own while the overflow is short), or only
+/// its id: its first attempt reads the delivery.
+pub(super) enum SpilledEvent {
+    Shared(Arc<OfEvent>),
+    Alone(EventId),
+}
+
+impl SpilledEvent {
+    fn id(&self) -> &EventId {
+        match self {
+            Self::Shared(event) => &event.id,
+            Self::Alone(id) => id,
+        }
+    }
+
+    fn has_copy(&self) -> bool {
+        matches!(self, Self::Shared(event) if event.carried.is_some())
+    }
 }
 
 #[derive(Default)]
@@ -72,7 +93,7 @@ impl Overflow {
             }
             self.len -= 1;
             // A mark stays until the task with a copy it is for comes out (or the overflow empties).
-            let carried_holds = spilled.event.carried.is_none() || !self.changed.remove(&spilled.delivery);
+            let carried_holds = !spilled.event.has_copy() || !self.changed.remove(&spilled.delivery);
             self.forget_changes_when_empty();
             return Some((webhook, spilled, carried_holds));
         }
@@ -102,7 +123,7 @@ impl Overflow {
     pub fn forget_event(&mut self, event: &EventId) {
         for tasks in self.by_webhook.values_mut() {
             let before = tasks.len();
-            tasks.retain(|spilled| spilled.event.id != *event);
+            tasks.retain(|spilled| spilled.event.id() != event);
             self.len -= before - tasks.len();
         }
         self.by_webhook.retain(|_, tasks| !tasks.is_empty());
