@@ -5,7 +5,7 @@
 //! a task that comes back from a lease comes back without it (its delivery may have been
 //! attempted).
 //! The index keeps a bounded number of waiting tasks (`Room`); new tasks past it wait in the
-//! overflow (`queue_overflow`), a fifth of the size each, and move in as claims make room.
+//! overflow (`queue_overflow`), kept smaller, and move in as claims make room.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -23,17 +23,18 @@ pub struct Room {
     pub tasks: usize,
     /// One webhook's: one with a backlog that is slow to drain leaves room for the others.
     pub per_webhook: usize,
-    /// Overflowing tasks that keep a copy of their delivery of their own (one whose event has
-    /// no other task in its enqueue); past it, such a task keeps only its event id, and its
-    /// first attempt reads the delivery.
+    /// How many tasks may overflow before a task alone (its event has no other task in its
+    /// enqueue) overflows without a copy of its delivery of its own: only its event id, and
+    /// its first attempt reads the delivery.
     pub own_copies: usize,
 }
 
 /// 8,192 tasks (about 2.2 MiB), 256 of them one webhook's: sixteen times a webhook's default
 /// concurrency, so its next tasks are always at hand, and 32 webhooks at their cap with full
-/// shares before they keep another webhook's new tasks out. 32,768 overflowing tasks with
-/// copies of their own (about 6 MiB): a backlog of a few seconds reads nothing back (the read
-/// cost single-webhook throughput 0.80–0.93×), a long one costs 60 bytes a task, not 200.
+/// shares before they keep another webhook's new tasks out. Tasks alone keep their own copy
+/// while fewer than 32,768 overflow (about 6 MiB of them): a backlog of a few seconds reads
+/// nothing back (the reads cost single-webhook throughput 0.80–0.93×), and past it a task
+/// alone takes about 60 bytes, not 200.
 pub const ROOM: Room = Room { tasks: 8_192, per_webhook: 256, own_copies: 32_768 };
 
 /// When a waiting task becomes visible (epoch ms), then the order it was added in.
