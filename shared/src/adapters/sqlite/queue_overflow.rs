@@ -1,8 +1,9 @@
 //! New tasks past the local queue's room in memory (`Room`), kept small until there is room:
 //! a delivery id of `for_pair` packed into 20 bytes, when it became visible, and its event:
 //! shared with the rest of its fan-out (about 40 bytes a task, where a task in the index takes
-//! about 270), or, past `Room::own_copies`, only its id when it has no other task (about 60). Each webhook's overflow is first in, first out, and the webhooks take turns, so
-//! one with a long backlog does not keep the others' tasks out of the index.
+//! about 270), or, past `Room::own_copies`, only its id when it has no other task (about 60).
+//! Each webhook's overflow is first in, first out, and the webhooks take turns, so one with a
+//! long backlog does not keep the others' tasks out of the index.
 //! Nothing here is durable: as every queued task, an overflowing one is an open delivery,
 //! and start-up queues the open deliveries again.
 
