@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::receiver::BenchReceiver;
 use super::server_process::ServerProcess;
-use super::workloads::{Credentials, event, post};
+use super::workloads::{Credentials, event, post, send};
 
 /// How long a refused publisher waits when the 503 names no `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -98,9 +98,7 @@ async fn publish_batches(target: Target, per_second: usize, seconds: u64) -> any
 /// Posts one batch, waiting out each 503 `overloaded` for its `Retry-After` and sending it again.
 async fn publish_until_accepted(target: &Target, batch: &serde_json::Value) -> anyhow::Result<()> {
     loop {
-        let request = target.client.post(format!("{}/api/v1/events/batch", target.address));
-        let request = request.header(target.publisher.header, &target.publisher.value).header("content-type", "application/json");
-        let response = request.body(batch.to_string()).send().await?;
+        let response = send(&target.client, &target.address, "/api/v1/events/batch", batch, &target.publisher).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -184,12 +184,23 @@ pub(super) async fn post(
     body: &Value,
     credentials: &Credentials,
 ) -> anyhow::Result<Value> {
-    let request = client.post(format!("{address}{path}")).header(credentials.header, &credentials.value);
-    let response = request.header("content-type", "application/json").body(body.to_string()).send().await?;
+    let response = send(client, address, path, body, credentials).await?;
     if !response.status().is_success() {
         bail!("{path} answered {}", response.status());
     }
     Ok(serde_json::from_slice(&response.bytes().await?).unwrap_or(Value::Null))
+}
+
+/// POSTs `body` as JSON with `credentials`, whatever the answer.
+pub(super) async fn send(
+    client: &reqwest::Client,
+    address: &str,
+    path: &str,
+    body: &Value,
+    credentials: &Credentials,
+) -> reqwest::Result<reqwest::Response> {
+    let request = client.post(format!("{address}{path}")).header(credentials.header, &credentials.value);
+    request.header("content-type", "application/json").body(body.to_string()).send().await
 }
 
 type PublishStarts = Vec<(String, Instant)>;

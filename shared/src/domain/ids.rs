@@ -100,7 +100,7 @@ impl DeliveryId {
     /// create a second delivery.
     pub fn for_pair(event: &EventId, webhook: &WebhookId) -> Self {
         let digest = Sha256::new().chain_update(event.as_str()).chain_update([0u8]).chain_update(webhook.as_str()).finalize();
-        Self(format!("{}{}", Self::PREFIX, encode_base32(&digest[..PACKED_LEN])))
+        Self::spelling(&digest[..PACKED_LEN])
     }
 
     /// The 20 bytes an id of `for_pair` spells, so a queue can keep a waiting task's
@@ -126,7 +126,11 @@ impl DeliveryId {
 
     /// The id `packed` was taken from.
     pub fn unpacked(packed: &[u8; PACKED_LEN]) -> Self {
-        Self(format!("{}{}", Self::PREFIX, encode_base32(packed)))
+        Self::spelling(packed)
+    }
+
+    fn spelling(digest: &[u8]) -> Self {
+        Self(format!("{}{}", Self::PREFIX, encode_base32(digest)))
     }
 }
 

@@ -73,8 +73,7 @@ impl Db {
 
     /// Runs `work` inside the next group transaction and returns once that transaction committed:
     /// in place when the writer is idle and writes come slowly, else with the writes waiting
-    /// (`writer`). An error from
-    /// `work` rolls back only its own changes.
+    /// (`writer`). An error from `work` rolls back only its own changes.
     pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -196,18 +195,20 @@ fn in_savepoint<T>(conn: &Connection, company: Company, work: impl FnOnce(&Conne
     result
 }
 
+/// A new data file for the test `name`, and its path.
+#[cfg(test)]
+pub(super) fn fresh(name: &str) -> (Db, PathBuf) {
+    let path = std::env::temp_dir().join(format!("hookline-db-{}-{name}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    (Db::open(&path).unwrap(), path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::writer::LATER_WITHIN;
     use super::*;
-
-    fn fresh(name: &str) -> (Db, PathBuf) {
-        let path = std::env::temp_dir().join(format!("hookline-db-{}-{name}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        (Db::open(&path).unwrap(), path)
-    }
 
     async fn count(db: &Db) -> i64 {
         db.read(|conn| Ok(conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)).await.unwrap()

@@ -187,11 +187,7 @@ mod tests {
     use crate::ports::DeliveryQueue;
 
     fn fresh(name: &str) -> Db {
-        let path = std::env::temp_dir().join(format!("hookline-queue-{}-{name}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        Db::open(&path).unwrap()
+        super::super::db::fresh(&format!("queue-{name}")).0
     }
 
     /// Stores an open delivery of event `n` to `webhook`, due at `next_attempt_at` if given.

@@ -160,11 +160,7 @@ impl QueueIndex {
     }
 
     fn has_room_for(&self, webhook: &WebhookId) -> bool {
-        self.waiting.len() < self.room.tasks && self.waiting_of(webhook) < self.room.per_webhook
-    }
-
-    fn waiting_of(&self, webhook: &WebhookId) -> usize {
-        self.by_webhook.get(webhook).map_or(0, BTreeMap::len)
+        self.waiting.len() < self.room.tasks && waiting_of(&self.by_webhook, webhook) < self.room.per_webhook
     }
 
     fn insert(&mut self, delivery: DeliveryId, webhook: WebhookId, event: Arc<OfEvent>, visible_at: i64) {
@@ -188,7 +184,7 @@ impl QueueIndex {
     fn admit_overflow(&mut self) {
         while self.waiting.len() < self.room.tasks {
             let (by_webhook, per_webhook) = (&self.by_webhook, self.room.per_webhook);
-            let has_share = |webhook: &WebhookId| by_webhook.get(webhook).map_or(0, BTreeMap::len) < per_webhook;
+            let has_share = |webhook: &WebhookId| waiting_of(by_webhook, webhook) < per_webhook;
             let Some((webhook, Spilled { delivery, visible_at, event }, copy_holds)) = self.overflow.pop_turn(has_share) else {
                 break;
             };
@@ -368,6 +364,11 @@ impl QueueIndex {
             }
         }
     }
+}
+
+/// How many of `webhook`'s tasks wait in the index.
+fn waiting_of(by_webhook: &HashMap<WebhookId, BTreeMap<Due, Waiting>>, webhook: &WebhookId) -> usize {
+    by_webhook.get(webhook).map_or(0, BTreeMap::len)
 }
 
 /// `task` as its lease keeps it and gives it back: its delivery may have been attempted since.

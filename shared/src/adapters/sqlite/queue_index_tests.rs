@@ -130,6 +130,17 @@ fn forgetting_a_webhook_or_an_event_removes_only_their_waiting_tasks() {
     assert!(claimed.iter().all(|t| t.webhook_id == b));
 }
 
+/// The pending delivery of event `n` to `webhook`, as stored.
+fn delivery(n: u32, webhook: &WebhookId) -> crate::domain::delivery::Delivery {
+    let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    crate::domain::delivery::Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at)
+}
+
+/// The task of `delivery(n, webhook)`, carrying it as stored.
+fn stored(n: u32, webhook: &WebhookId) -> DeliveryTask {
+    DeliveryTask::of_stored(&delivery(n, webhook))
+}
+
 /// Claims one task at a time until none is left, releasing each: the event of each, in order.
 fn drain(index: &mut QueueIndex, in_flight: &HashMap<WebhookId, usize>) -> Vec<String> {
     let mut taken = Vec::new();
@@ -224,16 +235,12 @@ fn a_task_offered_twice_while_overflowing_goes_out_once_while_the_first_is_queue
 
 #[test]
 fn an_overflowing_task_whose_delivery_changed_comes_in_without_its_copy() {
-    use crate::domain::delivery::Delivery;
     let webhook = WebhookId::generate(1);
-    let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let stored =
-        |n: u32| DeliveryTask::of_stored(&Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at));
     let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     for n in 0..3 {
-        index.offer(stored(n), 0, true);
+        index.offer(stored(n, &webhook), 0, true);
     }
-    index.drop_carried(&stored(1).delivery_id);
+    index.drop_carried(&stored(1, &webhook).delivery_id);
     let copies: Vec<bool> = (0..3)
         .map(|round| {
             let claimed = index.claim(100, &limits(10, 10, &HashMap::new()), 200, &format!("r{round}"));
@@ -272,16 +279,13 @@ fn a_delivery_id_not_of_a_pair_stays_in_the_index_past_its_room() {
 
 #[test]
 fn a_copy_offered_after_the_same_delivery_without_one_comes_in_without_it() {
-    use crate::domain::delivery::Delivery;
     let webhook = WebhookId::generate(1);
-    let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let delivery = |n: u32| Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at);
     let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 0 });
     index.offer(task(0, &webhook), 0, true);
     // A second publish of evt_i1 found its delivery stored; the first one's task comes after.
-    index.offer(DeliveryTask::of(&delivery(1)), 0, true);
-    index.offer(DeliveryTask::of_stored(&delivery(1)), 0, true);
-    index.offer(DeliveryTask::of_stored(&delivery(2)), 0, true);
+    index.offer(DeliveryTask::of(&delivery(1, &webhook)), 0, true);
+    index.offer(stored(1, &webhook), 0, true);
+    index.offer(stored(2, &webhook), 0, true);
     let out = copies_out(&mut index, 4);
     let expected = [("evt_i0", false), ("evt_i1", false), ("evt_i1", false), ("evt_i2", true)];
     assert_eq!(out, expected.map(|(event, copy)| (event.to_owned(), copy)), "the second evt_i1 may find it attempted: it reads it");
@@ -289,12 +293,7 @@ fn a_copy_offered_after_the_same_delivery_without_one_comes_in_without_it() {
 
 #[test]
 fn an_overflowing_task_alone_keeps_its_own_copy_only_while_the_overflow_is_short_and_a_fan_outs_share_one() {
-    use crate::domain::delivery::Delivery;
     let (a, b) = (WebhookId::generate(1), WebhookId::generate(2));
-    let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let stored = |n: u32, webhook: &WebhookId| {
-        DeliveryTask::of_stored(&Delivery::new(EventId::parse(&format!("evt_i{n}")).unwrap(), webhook.clone(), "x", created_at))
-    };
     let mut index = QueueIndex::with_room(Room { tasks: 1, per_webhook: 1, own_copies: 1 });
     index.offer(stored(0, &a), 0, false);
     index.offer(stored(1, &a), 0, false);

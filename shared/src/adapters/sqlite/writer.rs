@@ -152,7 +152,8 @@ impl Writer {
     }
 
     /// Hands over a write someone waits for: committed in place when the writer is idle and
-    /// writes come slowly, otherwise by whoever has the turn. Returns once it is in someone's hands.
+    /// writes come slowly, otherwise by whoever has the turn. Returns once it is in someone's
+    /// hands.
     pub fn submit(&self, job: Job) -> Result<(), StoreError> {
         let mut waiting = self.shared.lock_waiting();
         if waiting.closing {

@@ -9,11 +9,8 @@ use super::{ACTIVE_FOR, IN_PLACE_BELOW, LATER_WITHIN};
 use crate::ports::StoreError;
 
 fn fresh(name: &str) -> (Arc<Db>, std::path::PathBuf) {
-    let path = std::env::temp_dir().join(format!("hookline-writer-{}-{name}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    (Arc::new(Db::open(&path).unwrap()), path)
+    let (db, path) = super::super::db::fresh(&format!("writer-{name}"));
+    (Arc::new(db), path)
 }
 
 fn insert(conn: &rusqlite::Connection, id: &str) -> Result<(), StoreError> {
