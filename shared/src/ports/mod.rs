@@ -219,6 +219,15 @@ pub trait DeliveryStore: Send + Sync {
     /// same transaction, or, for a store whose change stream shows each attempt once
     /// (DynamoDB), from that stream (`MetricsStore::count_from_stream`).
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// `record_attempt` for the attempt that delivered a stored delivery, where nobody reads
+    /// the delivery back at once (the queue's consumer): a store may commit it after returning,
+    /// with its next write (the local one, within `LATER_WITHIN`: one commit per event instead
+    /// of two at a steady rate), and puts the delivery's task back if that write fails. Lost
+    /// with a process that dies first, the delivery is still open at start-up and is sent
+    /// again: at least once, as ever, with the same `webhook-id`.
+    async fn record_delivered_soon(&self, delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.record_attempt(&delivery.id, record, at).await
+    }
     /// Whether a new pending delivery is left unstored until its first attempt: its task
     /// carries it (`DeliveryTask::carrying`) and `store_attempted` stores it with that attempt,
     /// one write instead of two where every write is billed (DynamoDB). Until then no listing

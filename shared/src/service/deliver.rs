@@ -118,7 +118,7 @@ impl Hookline {
         let (plan, hold) = spare_when_down(plan, receiver, self.settings.health.probe_interval);
         result.attempt.next_attempt_at = plan.retry_in.map(|wait| after(self.clock.now(), wait));
         let record = AttemptRecord::new(&delivery, result.attempt.clone(), plan.status, result.error_summary());
-        self.record_attempt_of(&delivery, stored, &record).await?;
+        self.record_consumed_attempt(&delivery, stored, &record).await?;
         let attempted = Delivery { attempts: number, last_error: record.last_error, ..delivery };
         self.conclude(&webhook, attempted, plan, hold).await
     }
@@ -164,6 +164,17 @@ impl Hookline {
         } else {
             self.stores.deliveries.store_attempted(delivery, record, now).await?;
         }
+        self.tally.attempted(&record.sample);
+        Ok(())
+    }
+
+    /// `record_attempt_of` for the queue's consumer, which reads nothing back: a stored
+    /// delivery's success may be committed after this returns (`record_delivered_soon`).
+    async fn record_consumed_attempt(&self, delivery: &Delivery, stored: bool, record: &AttemptRecord) -> Result<(), ServiceError> {
+        if !stored || record.status != DeliveryStatus::Succeeded {
+            return self.record_attempt_of(delivery, stored, record).await;
+        }
+        self.stores.deliveries.record_delivered_soon(delivery, record, self.clock.now()).await?;
         self.tally.attempted(&record.sample);
         Ok(())
     }

@@ -5,6 +5,7 @@ use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use hookline_core::domain::ids::{EventId, WebhookId};
 use hookline_core::domain::outcome::ErrorKind;
 use hookline_core::ports::{AttemptRecord, DeliveryFilter, Reopen, Slots};
+use hookline_tests::eventually;
 
 use super::{Backend, aws, now, retention_policy, sqlite, stored_webhook, webhook};
 
@@ -96,6 +97,33 @@ async fn a_delivery_is_stored_with_its_first_attempt(backend: &Backend) {
     assert_eq!(log.list(&filter).await.unwrap().items.len(), 2, "both are listed under their webhook");
     let everyone = log.list(&DeliveryFilter { limit: 10, ..DeliveryFilter::default() }).await.unwrap().items;
     assert!(everyone.iter().any(|d| d.id == dead.id), "and among everyone's");
+}
+
+/// The consumer's success (`record_delivered_soon`): recorded within moments, once.
+async fn a_success_recorded_soon_is_recorded_once_within_moments(backend: &Backend) {
+    let log = &backend.stores.deliveries;
+    let sent = delivery("evt_s1", &WebhookId::generate(13), "auth.login");
+    log.create(std::slice::from_ref(&sent)).await.unwrap();
+    let done = AttemptRecord::new(&sent, attempt(1, Some(200), false), DeliveryStatus::Succeeded, None);
+    for _ in 0..2 {
+        log.record_delivered_soon(&sent, &done, now()).await.unwrap();
+    }
+    let limit = std::time::Duration::from_secs(5);
+    let read = eventually("the success to be recorded", limit, || async {
+        log.get(&sent.id).await.unwrap().filter(|read| read.status == DeliveryStatus::Succeeded)
+    })
+    .await;
+    assert_eq!((read.attempts, log.attempts(&sent.id).await.unwrap().len()), (1, 1), "a task handed over twice is one attempt");
+}
+
+#[tokio::test]
+async fn sqlite_a_success_recorded_soon_is_recorded_once_within_moments() {
+    a_success_recorded_soon_is_recorded_once_within_moments(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn aws_a_success_recorded_soon_is_recorded_once_within_moments() {
+    a_success_recorded_soon_is_recorded_once_within_moments(&aws().await).await;
 }
 
 #[tokio::test]

@@ -104,17 +104,29 @@ impl Db {
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
+        self.write_later_or(work, || {})
+    }
+
+    /// `write_later`, and `lost` runs if the write does not commit: it failed, its
+    /// transaction failed, or it never ran (the writer closed first). Not when the process dies.
+    pub fn write_later_or<F, L>(&self, work: F, lost: L) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+        L: FnOnce() + Send + 'static,
+    {
+        let unless_committed = UnlessCommitted(Some(Box::new(lost)));
         let job: Job = Box::new(move |conn, company| {
             let result = in_savepoint(conn, company, work);
             if let Err(error) = &result {
                 tracing::warn!(%error, "a deferred write failed");
             }
-            let finish: Finish = Box::new(|committed: Result<(), String>| {
-                if let Err(error) = committed {
-                    tracing::warn!(%error, "a deferred write was not committed");
-                }
+            let succeeded = result.is_ok();
+            let finish: Finish = Box::new(move |committed: Result<(), String>| match committed {
+                Ok(()) if succeeded => unless_committed.committed(),
+                Ok(()) => {}
+                Err(error) => tracing::warn!(%error, "a deferred write was not committed"),
             });
-            Ran { succeeded: result.is_ok(), finish }
+            Ran { succeeded, finish }
         });
         self.writer.defer(job)
     }
@@ -163,6 +175,24 @@ impl Db {
         conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -1024;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
+    }
+}
+
+/// Runs its fallback when dropped, unless the write it goes with committed: whichever way the
+/// write is dropped (run and failed, or never run) the fallback runs once.
+struct UnlessCommitted(Option<Box<dyn FnOnce() + Send>>);
+
+impl UnlessCommitted {
+    fn committed(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnlessCommitted {
+    fn drop(&mut self) {
+        if let Some(lost) = self.0.take() {
+            lost();
+        }
     }
 }
 

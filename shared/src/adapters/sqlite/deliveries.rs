@@ -14,7 +14,7 @@ use super::{Db, corrupt, decode_cursor, encode_cursor, from_text, to_text};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::domain::outcome::ErrorKind;
-use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, Page, Reopen, Slots, StoreError};
+use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, DeliveryTask, Page, Reopen, Slots, StoreError};
 
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
      attempts_before_replay, acknowledged_at, body";
@@ -75,37 +75,19 @@ impl DeliveryStore for SqliteDeliveryStore {
 
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (id, record, at) = (id.to_string(), record.clone(), to_text(at));
-        self.db
-            .write(move |conn| {
-                let a = &record.attempt;
-                let inserted = conn.prepare_cached(&INSERT_ATTEMPT)?.execute(params![
-                    id,
-                    a.number,
-                    to_text(a.started_at),
-                    a.duration_ms,
-                    a.status_code,
-                    a.response_excerpt,
-                    a.error_kind.map(ErrorKind::as_str),
-                    a.error_detail,
-                    a.next_attempt_at.map(to_text)
-                ])?;
-                conn.prepare_cached(&RECORD_ATTEMPT)?.execute(params![
-                    id,
-                    record.status.as_str(),
-                    a.number,
-                    a.next_attempt_at.map(to_text),
-                    a.status_code,
-                    record.last_error,
-                    at
-                ])?;
-                // An attempt recorded twice (a redelivered task) is counted once.
-                if inserted == 0 {
-                    return Ok(());
-                }
-                metrics::count(&record.sample);
-                Ok(())
-            })
-            .await
+        self.db.write(move |conn| append_attempt(conn, &id, &record, &at)).await
+    }
+
+    /// Rides with the next write's commit; if it does not commit, the delivery's task goes back
+    /// in the queue (the delivery is still open), due at once.
+    async fn record_delivered_soon(&self, delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, record, at) = (delivery.id.to_string(), record.clone(), to_text(at));
+        let (queue, task) = (self.queue.clone(), DeliveryTask::of(delivery));
+        let requeue = move || {
+            tracing::warn!(delivery_id = %task.delivery_id, "a delivery's success was not recorded; it is queued again");
+            lock(&queue).add(task, Utc::now().timestamp_millis());
+        };
+        self.db.write_later_or(move |conn| append_attempt(conn, &id, &record, &at), requeue)
     }
 
     async fn cancel(&self, id: &DeliveryId, reason: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -206,6 +188,36 @@ static RECORD_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
         *status::OPEN
     )
 });
+
+/// Appends an attempt to delivery `id` and moves it to the record's status (`record_attempt`).
+fn append_attempt(conn: &Connection, id: &str, record: &AttemptRecord, at: &str) -> Result<(), StoreError> {
+    let a = &record.attempt;
+    let inserted = conn.prepare_cached(&INSERT_ATTEMPT)?.execute(params![
+        id,
+        a.number,
+        to_text(a.started_at),
+        a.duration_ms,
+        a.status_code,
+        a.response_excerpt,
+        a.error_kind.map(ErrorKind::as_str),
+        a.error_detail,
+        a.next_attempt_at.map(to_text)
+    ])?;
+    conn.prepare_cached(&RECORD_ATTEMPT)?.execute(params![
+        id,
+        record.status.as_str(),
+        a.number,
+        a.next_attempt_at.map(to_text),
+        a.status_code,
+        record.last_error,
+        at
+    ])?;
+    // An attempt recorded twice (a redelivered task) is counted once.
+    if inserted > 0 {
+        metrics::count(&record.sample);
+    }
+    Ok(())
+}
 
 /// Cancels the unfinished deliveries `selection` picks (?1), with the reason ?2 at ?3.
 /// Inserts `deliveries`, keeping any that exist, inside the caller's transaction (also the

@@ -3,8 +3,10 @@
 //! (at-least-once). The tasks live in memory (`QueueIndex`); their durable record is the
 //! deliveries themselves: every open delivery (pending or retrying) has a task, due at its
 //! `next_attempt_at`, and every delivery is written before its task is enqueued and its
-//! attempt recorded before its task is settled. So a queue operation costs no write, and
-//! start-up rebuilds the queue from the open deliveries (one server owns a data file). The
+//! attempt recorded before its task is settled, but for a success, which commits with the
+//! next write (`record_delivered_soon`) and puts the task back if it does not. So a queue
+//! operation costs no write, and start-up rebuilds the queue from the open deliveries (one
+//! server owns a data file); a success lost with the process is sent again. The
 //! `queue` table of earlier versions is emptied at start-up: the deliveries say the same.
 //! Enqueues wake the local workers at once instead of waiting for their next poll.
 
@@ -261,5 +263,51 @@ mod tests {
         }
         let expected = [("evt_q0", true), ("evt_q1", false), ("evt_q2", true), ("evt_q2", true)];
         assert_eq!(copies, expected.map(|(event, copy)| (event.to_owned(), copy)));
+    }
+
+    #[tokio::test]
+    async fn a_delivery_whose_success_does_not_commit_is_queued_again_and_one_whose_success_commits_is_not() {
+        use super::super::deliveries::SqliteDeliveryStore;
+        use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
+        use crate::ports::{AttemptRecord, DeliveryStore};
+        let (db, webhook) = (Arc::new(fresh("unrecorded")), WebhookId::generate(1));
+        store(&db, 1, &webhook, None).await;
+        store(&db, 2, &webhook, None).await;
+        let (queue, _) =
+            SqliteDeliveryQueue::open(&db, Duration::from_secs(60), Room { tasks: 8, per_webhook: 8, own_copies: 0 }).await.unwrap();
+        let deliveries = SqliteDeliveryStore::new(db.clone(), queue.index());
+        let in_flight = std::collections::HashMap::new();
+        let limits = ClaimLimits { max: 10, per_webhook: 10, in_flight: &in_flight };
+        for claimed in queue.claim(&limits).await.unwrap() {
+            queue.settle(&claimed, Disposition::Done).await.unwrap();
+        }
+        // The second success's write fails, as on a full disk.
+        let refuse = "CREATE TEMP TRIGGER refuse AFTER UPDATE ON main.deliveries WHEN NEW.event_id = 'evt_q2' BEGIN SELECT RAISE(ABORT, 'full'); END";
+        db.write(move |conn| Ok(conn.execute_batch(refuse)?)).await.unwrap();
+        let now = Utc::now();
+        let delivered = |n: u32| Delivery::new(EventId::parse(&format!("evt_q{n}")).unwrap(), webhook.clone(), "customer.created", now);
+        for delivery in [delivered(1), delivered(2)] {
+            let attempt = Attempt {
+                number: 1,
+                started_at: now,
+                duration_ms: 3,
+                status_code: Some(200),
+                response_excerpt: None,
+                error_kind: None,
+                error_detail: None,
+                next_attempt_at: None,
+            };
+            let record = AttemptRecord::new(&delivery, attempt, DeliveryStatus::Succeeded, None);
+            deliveries.record_delivered_soon(&delivery, &record, now).await.unwrap();
+        }
+        // Both ride with the next write.
+        db.write(|_| Ok(())).await.unwrap();
+        let again: Vec<String> = queue.claim(&limits).await.unwrap().into_iter().map(|claimed| claimed.task.event_id.to_string()).collect();
+        assert_eq!(again, ["evt_q2"], "only the delivery whose success was not recorded");
+        let status = |n: u32| {
+            let deliveries = &deliveries;
+            async move { deliveries.get(&delivered(n).id).await.unwrap().unwrap().status }
+        };
+        assert_eq!((status(1).await, status(2).await), (DeliveryStatus::Succeeded, DeliveryStatus::Pending));
     }
 }

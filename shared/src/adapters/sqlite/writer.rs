@@ -128,6 +128,8 @@ struct Shared {
 /// The writer: its connection, the writes waiting and the thread that takes over under load.
 pub struct Writer {
     shared: Arc<Shared>,
+    /// Joined on drop, so what waits is committed before the process can exit.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
@@ -144,11 +146,11 @@ impl Writer {
         };
         let shared = Arc::new(Shared { conn: Mutex::new(conn), waiting: Mutex::new(waiting), call: Condvar::new(), wal });
         let thread_side = shared.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("hookline-sqlite-writer".into())
             .spawn(move || run_thread(&thread_side))
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        Ok(Self { shared })
+        Ok(Self { shared, thread: Some(thread) })
     }
 
     /// Hands over a write someone waits for: committed in place when the writer is idle and
@@ -199,10 +201,14 @@ impl Writer {
 }
 
 impl Drop for Writer {
-    /// The thread commits what waits and stops.
+    /// The thread commits what waits (writes nobody waits for among them: a delivery's
+    /// success) and stops; the drop waits for it, unless it runs on that thread.
     fn drop(&mut self) {
         self.shared.lock_waiting().closing = true;
         self.shared.call.notify_one();
+        if let Some(thread) = self.thread.take().filter(|thread| thread.thread().id() != std::thread::current().id()) {
+            let _ = thread.join();
+        }
     }
 }
 
