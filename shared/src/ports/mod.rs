@@ -15,14 +15,15 @@ use crate::domain::event::Event;
 use crate::domain::health::{Health, HealthChange, WebhookState};
 use crate::domain::ids::{DeliveryId, EventId, ReplayId, WebhookId};
 use crate::domain::metrics::{Counts, Rollup, RollupKey, RollupSelection, Sample};
-use crate::domain::outcome::ErrorKind;
 use crate::domain::rate_limit::Reservation;
 use crate::domain::replay::Replay;
 use crate::domain::retention::RetentionPolicy;
 use crate::domain::webhook::Webhook;
 
+mod outbound;
 mod queue;
 
+pub use outbound::{OutboundRequest, ResolveError, Resolver, SendError, SendResponse, WebhookSender};
 pub use queue::{
     Carried, ClaimLimits, Claimed, DeadLetter, DeadLetterReason, DeliveryQueue, DeliveryTask, Disposition, MAX_CARRIED_BODY, QueueDepth,
     QueueError, Settled,
@@ -306,47 +307,6 @@ pub trait Retention: Send + Sync {
     /// counted from creation) with their attempts, and events past their type's retention that
     /// no delivery refers to any more. Returns (deliveries, events) deleted.
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
-}
-
-/// The response to one HTTP attempt (any status).
-#[derive(Debug, Clone)]
-pub struct SendResponse {
-    pub status: u16,
-    pub retry_after: Option<Duration>,
-    pub body_excerpt: String,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind:?}: {detail}")]
-pub struct SendError {
-    pub kind: ErrorKind,
-    pub detail: String,
-}
-
-/// One signed request, ready to send.
-#[derive(Debug, Clone)]
-pub struct OutboundRequest {
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-#[async_trait]
-pub trait WebhookSender: Send + Sync {
-    async fn send(&self, request: OutboundRequest) -> Result<SendResponse, SendError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("could not resolve {host}: {detail}")]
-pub struct ResolveError {
-    pub host: String,
-    pub detail: String,
-}
-
-/// DNS, as a port so tests can make a name resolve to any address.
-#[async_trait]
-pub trait Resolver: Send + Sync {
-    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, ResolveError>;
 }
 
 /// Bulk replays and their progress.

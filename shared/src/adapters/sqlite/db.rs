@@ -9,7 +9,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::schema;
-use super::writer::{Company, Finish, Job, Ran, WalBound, Writer, closed, run};
+use super::wal_bound::WalBound;
+use super::writer::{Company, Finish, Job, Ran, Writer, closed, run};
 use crate::ports::StoreError;
 
 /// Read connections kept for reuse; more are opened under load and closed afterwards.
@@ -129,6 +130,11 @@ impl Db {
             Ran { succeeded, finish }
         });
         self.writer.defer(job)
+    }
+
+    /// How many deferred writes wait to run: their callers did not wait, so nothing else bounds them.
+    pub fn deferred_writes(&self) -> usize {
+        self.writer.deferred()
     }
 
     /// Runs `work` on a read connection (it sees every committed write). Reads are short

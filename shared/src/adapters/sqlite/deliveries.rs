@@ -19,6 +19,10 @@ use crate::ports::{AttemptRecord, DeliveryFilter, DeliveryStore, DeliveryTask, P
 const COLUMNS: &str = "seq, id, event_id, webhook_id, event_type, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at, \
      attempts_before_replay, acknowledged_at, body";
 
+/// The most deferred writes (successes, each a few hundred bytes) that may wait before a
+/// success's consumer waits for its own commit: the writer's back-pressure on the workers.
+const MAX_DEFERRED_SUCCESSES: usize = 4_096;
+
 pub struct SqliteDeliveryStore {
     db: Arc<Db>,
     /// The queue's tasks, which forget the deliveries this store cancels and drop their copy
@@ -79,8 +83,12 @@ impl DeliveryStore for SqliteDeliveryStore {
     }
 
     /// Rides with the next write's commit; if it does not commit, the delivery's task goes back
-    /// in the queue (the delivery is still open), due at once.
+    /// in the queue (the delivery is still open), due at once. Past `MAX_DEFERRED_SUCCESSES`
+    /// waiting (deliveries outrunning the writer), the consumer waits for its commit instead.
     async fn record_delivered_soon(&self, delivery: &Delivery, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if self.db.deferred_writes() >= MAX_DEFERRED_SUCCESSES {
+            return self.record_attempt(&delivery.id, record, at).await;
+        }
         let (id, record, at) = (delivery.id.to_string(), record.clone(), to_text(at));
         let (queue, task) = (self.queue.clone(), DeliveryTask::of(delivery));
         let requeue = move || {

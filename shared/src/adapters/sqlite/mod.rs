@@ -21,6 +21,7 @@ mod retention;
 mod schema;
 mod status;
 mod subscriptions;
+mod wal_bound;
 mod writer;
 
 pub use api_keys::SqliteApiKeyStore;

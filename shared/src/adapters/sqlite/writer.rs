@@ -11,12 +11,13 @@
 //! Writes nobody waits for (`defer`) wake nobody: they ride with the next group, or the
 //! thread, which looks every `LATER_WITHIN` while writes come, commits them on their own.
 
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::wal_bound::WalBound;
 use crate::ports::StoreError;
 
 /// How many waiting writes one transaction takes at most.
@@ -36,10 +37,6 @@ const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// commits by the thread, whichever comes first.
 const WAL_CHECK_EVERY: Duration = Duration::from_millis(250);
 const WAL_CHECK_EVERY_GROUPS: u32 = 64;
-/// How long a restart of the WAL may wait for readers (the writer waits with it).
-const RESTART_WAIT: Duration = Duration::from_millis(100);
-/// The writer's usual wait for a lock (the `busy_timeout` it opens with).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a job tells its caller once the transaction it ran in committed or failed.
 pub type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -119,6 +116,8 @@ impl Waiting {
 
 struct Shared {
     conn: Mutex<Connection>,
+    /// Deferred writes handed over and not yet run.
+    deferred: AtomicUsize,
     waiting: Mutex<Waiting>,
     /// The writer thread waits on it.
     call: Condvar,
@@ -144,7 +143,13 @@ impl Writer {
             thread_sleeps: false,
             closing: false,
         };
-        let shared = Arc::new(Shared { conn: Mutex::new(conn), waiting: Mutex::new(waiting), call: Condvar::new(), wal });
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            deferred: AtomicUsize::new(0),
+            waiting: Mutex::new(waiting),
+            call: Condvar::new(),
+            wal,
+        });
         let thread_side = shared.clone();
         let thread = std::thread::Builder::new()
             .name("hookline-sqlite-writer".into())
@@ -184,6 +189,11 @@ impl Writer {
     /// Hands over a write nobody waits for: it joins the next group, or is committed on its own
     /// within `LATER_WITHIN`. Wakes nobody unless the writer thread sleeps until called.
     pub fn defer(&self, job: Job) -> Result<(), StoreError> {
+        let counted = Counted::new(self.shared.clone());
+        let job: Job = Box::new(move |conn, company| {
+            let _counted = counted;
+            job(conn, company)
+        });
         let mut waiting = self.shared.lock_waiting();
         if waiting.closing {
             return Err(closed());
@@ -197,6 +207,29 @@ impl Writer {
             self.shared.call.notify_one();
         }
         Ok(())
+    }
+}
+
+impl Writer {
+    /// How many deferred writes wait to run.
+    pub fn deferred(&self) -> usize {
+        self.shared.deferred.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a deferred write from when it is handed over until it has run (or is dropped unrun).
+struct Counted(Arc<Shared>);
+
+impl Counted {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.deferred.fetch_add(1, Ordering::Relaxed);
+        Self(shared)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.deferred.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -353,33 +386,6 @@ fn roll_back(conn: &Connection) {
 /// several times per group, and `execute_batch` would parse them each time.
 pub fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// The WAL file and the size it is kept under.
-pub struct WalBound {
-    pub file: PathBuf,
-    pub limit: u64,
-}
-
-impl WalBound {
-    /// Starts the WAL over when it has grown past the limit. Between group commits, by the
-    /// holder of the turn, so no write is in the way; the busy timeout lets the readers of the
-    /// moment finish.
-    fn keep(&self, conn: &Connection) {
-        let size = std::fs::metadata(&self.file).map(|m| m.len()).unwrap_or(0);
-        if size <= self.limit {
-            return;
-        }
-        // Waiting for readers holds up every write: a short wait, and another try shortly.
-        let _ = conn.busy_timeout(RESTART_WAIT);
-        let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0));
-        let _ = conn.busy_timeout(BUSY_TIMEOUT);
-        match restarted {
-            Ok(0) => tracing::debug!(size, "WAL restarted"),
-            Ok(_) => tracing::warn!(size, "the WAL could not be restarted (readers held on); trying again shortly"),
-            Err(error) => tracing::warn!(%error, size, "WAL restart failed; trying again shortly"),
-        }
-    }
 }
 
 #[cfg(test)]

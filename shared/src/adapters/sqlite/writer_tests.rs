@@ -132,6 +132,19 @@ async fn deferred_writes_are_committed_before_closing_the_database_returns() {
     assert_eq!(events_in(&path), 1, "a process may exit as soon as its database is closed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_writes_are_counted_until_they_have_run() {
+    let (db, path) = fresh("counted-deferred");
+    let holder = commit_in_place_slowly(&db).await;
+    for id in ["evt_2", "evt_3"] {
+        db.write_later(move |conn| insert(conn, id)).unwrap();
+    }
+    assert_eq!(db.deferred_writes(), 2, "waiting behind the commit in place");
+    holder.await.unwrap();
+    write_on(&db, "evt_4", Duration::ZERO).await;
+    assert_eq!((db.deferred_writes(), events_in(&path)), (0, 4));
+}
+
 #[tokio::test]
 async fn a_deferred_write_that_fails_runs_its_fallback_and_one_that_commits_does_not() {
     use std::sync::atomic::{AtomicUsize, Ordering};
