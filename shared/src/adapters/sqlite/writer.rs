@@ -186,6 +186,11 @@ impl Writer {
         Ok(())
     }
 
+    /// How many deferred writes wait to run.
+    pub fn deferred(&self) -> usize {
+        self.shared.deferred.load(Ordering::Relaxed)
+    }
+
     /// Hands over a write nobody waits for: it joins the next group, or is committed on its own
     /// within `LATER_WITHIN`. Wakes nobody unless the writer thread sleeps until called.
     pub fn defer(&self, job: Job) -> Result<(), StoreError> {
@@ -207,13 +212,6 @@ impl Writer {
             self.shared.call.notify_one();
         }
         Ok(())
-    }
-}
-
-impl Writer {
-    /// How many deferred writes wait to run.
-    pub fn deferred(&self) -> usize {
-        self.shared.deferred.load(Ordering::Relaxed)
     }
 }
 
