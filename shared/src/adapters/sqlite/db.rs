@@ -132,7 +132,8 @@ impl Db {
         self.writer.defer(job)
     }
 
-    /// How many deferred writes wait to run: their callers did not wait, so nothing else bounds them.
+    /// How many deferred writes wait to commit: their callers did not wait, so nothing else
+    /// bounds them.
     pub fn deferred_writes(&self) -> usize {
         self.writer.deferred()
     }
@@ -152,6 +153,20 @@ impl Db {
             pool.push(conn);
         }
         result
+    }
+
+    /// `read` once every deferred write handed over before has committed (they commit with an
+    /// empty write, if any wait): what a delivery's record and the metrics show includes every
+    /// success already sent, though successes ride with the next commit.
+    pub async fn read_committed<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.writer.deferred() > 0 {
+            self.write(|_| Ok(())).await?;
+        }
+        self.read(work).await
     }
 
     /// Copies the WAL into the database file and truncates the WAL to nothing, so content that

@@ -49,7 +49,7 @@ impl DeliveryStore for SqliteDeliveryStore {
     async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
         let id = id.to_string();
         self.db
-            .read(move |conn| {
+            .read_committed(move |conn| {
                 let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE {}", delivery_id_is("?1")))?;
                 Ok(statement.query_row([id], |row| read_delivery(row).map(|(_, d)| d)).optional()?)
             })
@@ -59,7 +59,7 @@ impl DeliveryStore for SqliteDeliveryStore {
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
         let id = id.to_string();
         self.db
-            .read(move |conn| {
+            .read_committed(move |conn| {
                 let mut statement = conn.prepare_cached(&format!(
                     "SELECT number, started_at, duration_ms, status_code, response_excerpt, error_kind, error_detail, next_attempt_at \
                      FROM attempt_log WHERE delivery_seq = (SELECT seq FROM deliveries WHERE {}) ORDER BY number",
@@ -74,7 +74,7 @@ impl DeliveryStore for SqliteDeliveryStore {
     async fn list(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>, StoreError> {
         let before = decode_cursor(filter.cursor.as_deref())?.unwrap_or(i64::MAX);
         let filter = filter.clone();
-        self.db.read(move |conn| list_page(conn, &filter, before)).await
+        self.db.read_committed(move |conn| list_page(conn, &filter, before)).await
     }
 
     async fn record_attempt(&self, id: &DeliveryId, record: &AttemptRecord, at: DateTime<Utc>) -> Result<(), StoreError> {

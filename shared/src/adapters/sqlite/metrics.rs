@@ -103,7 +103,7 @@ fn select(conn: &Connection, selection: &RollupSelection) -> Result<Vec<(RollupK
 impl MetricsStore for SqliteMetricsStore {
     async fn rollups(&self, selection: &RollupSelection) -> Result<Vec<(RollupKey, Counts)>, StoreError> {
         let selection = selection.clone();
-        self.db.read(move |conn| select(conn, &selection)).await
+        self.db.read_committed(move |conn| select(conn, &selection)).await
     }
 
     /// Nothing is buffered: every attempt's sample was written with it.

@@ -116,7 +116,7 @@ impl Waiting {
 
 struct Shared {
     conn: Mutex<Connection>,
-    /// Deferred writes handed over and not yet run.
+    /// Deferred writes handed over whose transaction has not ended yet.
     deferred: AtomicUsize,
     waiting: Mutex<Waiting>,
     /// The writer thread waits on it.
@@ -186,7 +186,7 @@ impl Writer {
         Ok(())
     }
 
-    /// How many deferred writes wait to run.
+    /// How many deferred writes wait for their transaction to end.
     pub fn deferred(&self) -> usize {
         self.shared.deferred.load(Ordering::Relaxed)
     }
@@ -196,8 +196,13 @@ impl Writer {
     pub fn defer(&self, job: Job) -> Result<(), StoreError> {
         let counted = Counted::new(self.shared.clone());
         let job: Job = Box::new(move |conn, company| {
-            let _counted = counted;
-            job(conn, company)
+            let ran = job(conn, company);
+            let finish = ran.finish;
+            let finish: Finish = Box::new(move |committed| {
+                finish(committed);
+                drop(counted);
+            });
+            Ran { finish, ..ran }
         });
         let mut waiting = self.shared.lock_waiting();
         if waiting.closing {
@@ -215,7 +220,8 @@ impl Writer {
     }
 }
 
-/// Counts a deferred write from when it is handed over until it has run (or is dropped unrun).
+/// Counts a deferred write from when it is handed over until its transaction ended (or it was
+/// dropped unrun).
 struct Counted(Arc<Shared>);
 
 impl Counted {

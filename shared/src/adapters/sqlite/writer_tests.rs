@@ -133,7 +133,7 @@ async fn deferred_writes_are_committed_before_closing_the_database_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deferred_writes_are_counted_until_they_have_run() {
+async fn deferred_writes_are_counted_until_they_have_committed() {
     let (db, path) = fresh("counted-deferred");
     let holder = commit_in_place_slowly(&db).await;
     for id in ["evt_2", "evt_3"] {
@@ -143,6 +143,14 @@ async fn deferred_writes_are_counted_until_they_have_run() {
     holder.await.unwrap();
     write_on(&db, "evt_4", Duration::ZERO).await;
     assert_eq!((db.deferred_writes(), events_in(&path)), (0, 4));
+}
+
+#[tokio::test]
+async fn a_committed_read_sees_the_deferred_writes_handed_over_before_it() {
+    let (db, _) = fresh("read-committed");
+    db.write_later(|conn| insert(conn, "evt_1")).unwrap();
+    let seen: i64 = db.read_committed(|conn| Ok(conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?)).await.unwrap();
+    assert_eq!((seen, db.deferred_writes()), (1, 0));
 }
 
 #[tokio::test]
