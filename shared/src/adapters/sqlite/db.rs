@@ -116,16 +116,20 @@ impl Db {
         L: FnOnce() + Send + 'static,
     {
         let unless_committed = UnlessCommitted(Some(Box::new(lost)));
+        let counted = self.writer.count_deferred();
         let job: Job = Box::new(move |conn, company| {
             let result = in_savepoint(conn, company, work);
             if let Err(error) = &result {
                 tracing::warn!(%error, "a deferred write failed");
             }
             let succeeded = result.is_ok();
-            let finish: Finish = Box::new(move |committed: Result<(), String>| match committed {
-                Ok(()) if succeeded => unless_committed.committed(),
-                Ok(()) => {}
-                Err(error) => tracing::warn!(%error, "a deferred write was not committed"),
+            let finish: Finish = Box::new(move |committed: Result<(), String>| {
+                match committed {
+                    Ok(()) if succeeded => unless_committed.committed(),
+                    Ok(()) => {}
+                    Err(error) => tracing::warn!(%error, "a deferred write was not committed"),
+                }
+                drop(counted);
             });
             Ran { succeeded, finish }
         });

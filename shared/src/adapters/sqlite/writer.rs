@@ -191,19 +191,16 @@ impl Writer {
         self.shared.deferred.load(Ordering::Relaxed)
     }
 
+    /// Counts a deferred write until the count is dropped: its job keeps it, and its finish
+    /// after that, so the count falls once the write's transaction ended or it was dropped unrun.
+    pub fn count_deferred(&self) -> DeferredCount {
+        self.shared.deferred.fetch_add(1, Ordering::Relaxed);
+        DeferredCount(self.shared.clone())
+    }
+
     /// Hands over a write nobody waits for: it joins the next group, or is committed on its own
     /// within `LATER_WITHIN`. Wakes nobody unless the writer thread sleeps until called.
     pub fn defer(&self, job: Job) -> Result<(), StoreError> {
-        let counted = Counted::new(self.shared.clone());
-        let job: Job = Box::new(move |conn, company| {
-            let ran = job(conn, company);
-            let finish = ran.finish;
-            let finish: Finish = Box::new(move |committed| {
-                finish(committed);
-                drop(counted);
-            });
-            Ran { finish, ..ran }
-        });
         let mut waiting = self.shared.lock_waiting();
         if waiting.closing {
             return Err(closed());
@@ -220,18 +217,10 @@ impl Writer {
     }
 }
 
-/// Counts a deferred write from when it is handed over until its transaction ended (or it was
-/// dropped unrun).
-struct Counted(Arc<Shared>);
+/// One deferred write in the writer's count (`Writer::count_deferred`).
+pub struct DeferredCount(Arc<Shared>);
 
-impl Counted {
-    fn new(shared: Arc<Shared>) -> Self {
-        shared.deferred.fetch_add(1, Ordering::Relaxed);
-        Self(shared)
-    }
-}
-
-impl Drop for Counted {
+impl Drop for DeferredCount {
     fn drop(&mut self) {
         self.0.deferred.fetch_sub(1, Ordering::Relaxed);
     }
