@@ -3,7 +3,10 @@
 # working tree's benchmark alternately against each build's server, <rounds> rounds of one
 # run each, and prints each figure's median for both and the ratio new/old. The load
 # generator and receiver are the same for both (this build's `hookline bench --server`), so
-# only the server differs; alternating spreads the host's drift over both.
+# only the server differs; alternating spreads the host's drift over both. Run as root, it
+# empties the page cache before each run: how much of a binary's code the kernel maps (and
+# counts in its RSS) depends on how the file came into the cache, and a binary just written
+# by the linker counted up to 1.8 MiB more than the same code read from disk.
 #
 #   scripts/bench-compare.sh <commit> [rounds=3] [bench arguments, e.g. --only throughput,fanout]
 set -euo pipefail
@@ -25,6 +28,7 @@ if [ ! -x "$out/hookline-${old_rev:0:12}" ]; then
     git worktree remove --force "$worktree"
 fi
 cargo build --profile profiling --locked -q -p hookline
+# The server runs from a copy, so neither build's server shares its file with the load generator.
 cp target/profiling/hookline "$out/hookline-new"
 
 log="$out/$(date -u +%Y%m%dT%H%M%SZ).log"
@@ -34,7 +38,8 @@ for round in $(seq 1 "$rounds"); do
         server=$out/hookline-${old_rev:0:12}
         [ "$side" = new ] && server=$out/hookline-new
         echo "round $round: $side" >&2
-        "$out/hookline-new" bench --runs 1 --json --server "$server" "$@" | sed -n "s/^json /$side /p" | tee -a "$log"
+        if [ -w /proc/sys/vm/drop_caches ]; then sync && echo 3 > /proc/sys/vm/drop_caches; fi
+        target/profiling/hookline bench --runs 1 --json --server "$server" "$@" | sed -n "s/^json /$side /p" | tee -a "$log"
     done
 done
 python3 - "$log" <<'EOF'

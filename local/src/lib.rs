@@ -1,5 +1,6 @@
 //! `hookline`: the whole service as one local process over SQLite.
 
+pub mod allocator;
 pub mod bench;
 pub mod check_receiver;
 pub mod cli;

@@ -140,3 +140,13 @@ fn the_dashboard_never_parses_data_as_html() {
     }
     assert!(scripts >= 7, "the dashboard's modules are where this test looks: {scripts}");
 }
+
+#[test]
+fn unsafe_code_is_allowed_only_where_the_allocator_is_tuned() {
+    for file in source_files() {
+        let text = fs::read_to_string(&file).unwrap();
+        let allowed = file.ends_with("local/src/allocator.rs");
+        let allows = text.contains(concat!("allow(", "unsafe_code)"));
+        assert!(allowed || !allows, "{} allows unsafe code", file.display());
+    }
+}
