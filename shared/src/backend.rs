@@ -19,7 +19,7 @@ use crate::adapters::key_check::check_secret_key;
 use crate::api::{self, AppState};
 use crate::config::{Config, ConfigError};
 use crate::ports::{Resolver, StoreError};
-use crate::service::{Hookline, Stores};
+use crate::service::{Hookline, Parts, Stores};
 
 /// Where a deployment keeps its data: a closed set, chosen by the host.
 pub enum Backend {
@@ -91,7 +91,7 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
     let cipher = Arc::new(SecretCipher::new(&keys.secret_key)?);
     let tokens = Arc::new(TokenVerifier::new(config.auth.jwt_settings(keys.tokens)));
     follow_jwks(config, &tokens).await?;
-    let hookline = Hookline {
+    let hookline = Hookline::new(Parts {
         stores: backend.open(config, cipher).await?,
         sender: Arc::new(HyperSender::new(&config.sender(), resolver.clone()).map_err(AssembleError::Sender)?),
         resolver,
@@ -99,7 +99,7 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
         settings: config.settings(),
         tally: Arc::default(),
         recent_successes: Arc::default(),
-    };
+    });
     let state = AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits);
     let router = api::router(state.clone(), config.api());
     Ok(Assembled { hookline, router, state })

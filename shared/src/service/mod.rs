@@ -89,9 +89,27 @@ pub struct Stores {
     pub replays: Arc<dyn ReplayStore>,
 }
 
-/// Everything the use cases need, wired once per process (by `backend::assemble`).
+/// Everything the use cases need, wired once per process (by `backend::assemble`). A clone is
+/// one reference count: the API takes one for every request and the workers for every delivery.
 #[derive(Clone)]
-pub struct Hookline {
+pub struct Hookline(Arc<Parts>);
+
+impl Hookline {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Hookline {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What a `Hookline` is made of.
+pub struct Parts {
     pub stores: Stores,
     pub sender: Arc<dyn WebhookSender>,
     pub resolver: Arc<dyn Resolver>,
