@@ -3,7 +3,7 @@
 //! second held a fifth of the server's peak RSS (README, "Freed memory goes back at once").
 //! This module is the workspace's only `unsafe` code: calls into mimalloc's option table.
 
-use libmimalloc_sys::{mi_option_get, mi_option_set_default, mi_option_t};
+use libmimalloc_sys::{mi_option_set_default, mi_option_t};
 
 /// `mi_option_purge_delay` in mimalloc's `mimalloc.h` (its Rust bindings leave it out). The
 /// options' numbers are mimalloc's ABI: retired ones are renamed `deprecated_*`, never renumbered.
@@ -21,19 +21,21 @@ pub fn return_freed_memory_at_once() {
     }
 }
 
-/// How long, in milliseconds, mimalloc keeps freed memory before giving it back.
-pub fn purge_delay_ms() -> std::ffi::c_long {
-    // SAFETY: reads one entry of mimalloc's option table, which exists for every option number
-    // below `_mi_option_last`. It takes no pointer.
-    #[allow(unsafe_code)]
-    unsafe {
-        mi_option_get(PURGE_DELAY)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use libmimalloc_sys::mi_option_get;
+
     use super::*;
+
+    /// How long, in milliseconds, mimalloc keeps freed memory before giving it back.
+    fn purge_delay_ms() -> std::ffi::c_long {
+        // SAFETY: reads one entry of mimalloc's option table, which exists for every option
+        // number below `_mi_option_last`. It takes no pointer.
+        #[allow(unsafe_code)]
+        unsafe {
+            mi_option_get(PURGE_DELAY)
+        }
+    }
 
     #[test]
     fn freed_memory_goes_back_at_once_unless_the_environment_set_the_delay() {
