@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side by side: builds <commit> and the working tree (profile `profiling`), then runs the
+# Side by side: builds <commit> and the working tree (profile `profiling`, or $PROFILE), then runs the
 # working tree's benchmark alternately against each build's server, <rounds> rounds of one
 # run each, and prints each figure's median for both and the ratio new/old. The load
 # generator and receiver are the same for both (this build's `hookline bench --server`), so
@@ -8,34 +8,41 @@
 # counts in its RSS) depends on how the file came into the cache, and a binary just written
 # by the linker counted up to 1.8 MiB more than the same code read from disk.
 #
-#   scripts/bench-compare.sh <commit> [rounds=3] [bench arguments, e.g. --only throughput,fanout]
+#   [PROFILE=release] scripts/bench-compare.sh <commit> [rounds=3] [bench arguments, e.g. --only throughput,fanout]
+#
+# The release profile is what users build; its link takes about 80 s more (LTO). The load
+# generator is always this tree's profiling build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old_rev=$(git rev-parse --verify "${1:?usage: scripts/bench-compare.sh <commit> [rounds] [bench arguments]}^{commit}")
 rounds=${2:-3}
 shift $(( $# >= 2 ? 2 : 1 ))
+profile=${PROFILE:-profiling}
 out=target/bench-compare
 mkdir -p "$out"
 
+old_server="$out/hookline-${old_rev:0:12}"
+[ "$profile" = profiling ] || old_server="$old_server-$profile"
 worktree="$out/worktree-${old_rev:0:12}"
-if [ ! -x "$out/hookline-${old_rev:0:12}" ]; then
+if [ ! -x "$old_server" ]; then
     rm -rf "$worktree"
     git worktree add --detach "$worktree" "$old_rev" >/dev/null
     # The same target directory, so dependencies are built once for both.
     target_dir="$PWD/target"
-    (cd "$worktree" && CARGO_TARGET_DIR="$target_dir" cargo build --profile profiling --locked -q -p hookline)
-    cp target/profiling/hookline "$out/hookline-${old_rev:0:12}"
+    (cd "$worktree" && CARGO_TARGET_DIR="$target_dir" cargo build --profile "$profile" --locked -q -p hookline)
+    cp "target/$profile/hookline" "$old_server"
     git worktree remove --force "$worktree"
 fi
-cargo build --profile profiling --locked -q -p hookline
+cargo build --profile "$profile" --locked -q -p hookline
 # The server runs from a copy, so neither build's server shares its file with the load generator.
-cp target/profiling/hookline "$out/hookline-new"
+cp "target/$profile/hookline" "$out/hookline-new"
+[ "$profile" = profiling ] || cargo build --profile profiling --locked -q -p hookline
 
 log="$out/$(date -u +%Y%m%dT%H%M%SZ).log"
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -n); old ${old_rev:0:12}, new = working tree of $(git rev-parse --short HEAD)" | tee "$log"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -n); profile $profile; old ${old_rev:0:12}, new = working tree of $(git rev-parse --short HEAD)" | tee "$log"
 for round in $(seq 1 "$rounds"); do
     for side in old new; do
-        server=$out/hookline-${old_rev:0:12}
+        server=$old_server
         [ "$side" = new ] && server=$out/hookline-new
         echo "round $round: $side" >&2
         if [ -w /proc/sys/vm/drop_caches ]; then sync && echo 3 > /proc/sys/vm/drop_caches; fi

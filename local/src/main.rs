@@ -6,6 +6,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    hookline::allocator::return_freed_memory_at_once();
+    hookline::allocator::return_freed_memory_soon();
     hookline::cli::main()
 }

@@ -15,9 +15,9 @@ use crate::domain::webhook_url::UrlRules;
 use crate::service::Settings;
 
 /// The local queue's default bound, a minute of work at the rates `hookline bench` measures:
-/// 8,192 tasks in the index (about 270 bytes each), the rest overflowing at about 40 bytes
-/// each where a fan-out's tasks share their event and 60 where an event has one delivery (up
-/// to twice that, as a deque doubles when it grows): 200,000 tasks take 10 to 20 MiB.
+/// 8,192 tasks in the index (about 270 bytes each), the rest overflowing at 32 bytes each
+/// where a fan-out's tasks share their event and about 60 where an event has one delivery (up
+/// to twice that, as a deque doubles when it grows): 200,000 tasks take 8 to 20 MiB.
 pub const DEFAULT_MAX_BACKLOG: u64 = 200_000;
 
 #[derive(Debug, Clone)]

@@ -99,8 +99,21 @@ impl DeliveryId {
     /// event out twice (a retried publish, a redelivered queue message) cannot
     /// create a second delivery.
     pub fn for_pair(event: &EventId, webhook: &WebhookId) -> Self {
+        Self::spelling(&Self::pair_digest(event, webhook))
+    }
+
+    /// The 20 bytes of digest the id of `for_pair` spells (what `packed` gives back), so a
+    /// queue that knows a task's event and webhook need not keep its delivery id.
+    pub fn pair_digest(event: &EventId, webhook: &WebhookId) -> [u8; PACKED_LEN] {
         let digest = Sha256::new().chain_update(event.as_str()).chain_update([0u8]).chain_update(webhook.as_str()).finalize();
-        Self::spelling(&digest[..PACKED_LEN])
+        let mut packed = [0u8; PACKED_LEN];
+        packed.copy_from_slice(&digest[..PACKED_LEN]);
+        packed
+    }
+
+    /// Whether this is the id `for_pair` gives `event` and `webhook`.
+    pub fn is_for_pair(&self, event: &EventId, webhook: &WebhookId) -> bool {
+        self.packed() == Some(Self::pair_digest(event, webhook))
     }
 
     /// The 20 bytes an id of `for_pair` spells, so a queue can keep a waiting task's
@@ -187,6 +200,9 @@ mod tests {
         let other = WebhookId::parse("wh_2").unwrap();
         assert_eq!(DeliveryId::for_pair(&event, &webhook), DeliveryId::for_pair(&event, &webhook));
         assert_ne!(DeliveryId::for_pair(&event, &webhook), DeliveryId::for_pair(&event, &other));
+        assert!(DeliveryId::for_pair(&event, &webhook).is_for_pair(&event, &webhook));
+        assert!(!DeliveryId::for_pair(&event, &webhook).is_for_pair(&event, &other));
+        assert!(!DeliveryId::parse("dlv_1").unwrap().is_for_pair(&event, &webhook));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::SubsecRound;
 
-use super::queue_overflow::{Overflow, Spilled, SpilledEvent};
+use super::queue_overflow::{Overflow, Popped, Spilled, SpilledEvent};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::ports::{Carried, ClaimLimits, DeliveryTask};
 
@@ -124,23 +124,23 @@ impl QueueIndex {
         if self.queued(&task.delivery_id) {
             return false;
         }
-        match task.delivery_id.packed() {
-            Some(delivery) if self.overflow.holds(&task.webhook_id) || !self.has_room_for(&task.webhook_id) => {
-                let marks_copies = copies_may_follow && task.carried.is_none();
-                let event = match task.carried {
-                    Some(carried) if shares_event || self.overflow.len() < self.room.own_copies => {
-                        SpilledEvent::Shared(self.share_event(task.event_id, Some(carried)))
-                    }
-                    _ => SpilledEvent::Alone(task.event_id),
-                };
-                self.overflow.push(&task.webhook_id, Spilled { delivery, visible_at, event });
-                if marks_copies {
-                    self.overflow.changed(delivery);
-                }
-                true
-            }
-            _ => self.add(task, visible_at),
+        let overflows = self.overflow.holds(&task.webhook_id) || !self.has_room_for(&task.webhook_id);
+        if !overflows || !task.delivery_id.is_for_pair(&task.event_id, &task.webhook_id) {
+            return self.add(task, visible_at);
         }
+        let marks = (copies_may_follow && task.carried.is_none()).then(|| DeliveryId::pair_digest(&task.event_id, &task.webhook_id));
+        let event = match task.carried {
+            Some(carried) if shares_event || self.overflow.len() < self.room.own_copies => {
+                SpilledEvent::Shared(self.share_event(task.event_id, Some(carried)))
+            }
+            _ => SpilledEvent::Alone(task.event_id),
+        };
+        self.overflow.push(&task.webhook_id, Spilled { visible_at, event });
+        // After the push: an empty overflow forgets its marks.
+        if let Some(delivery) = marks {
+            self.overflow.changed(delivery);
+        }
+        true
     }
 
     /// Adds a task visible from `visible_at` to the index whatever its room (a task coming
@@ -185,10 +185,10 @@ impl QueueIndex {
         while self.waiting.len() < self.room.tasks {
             let (by_webhook, per_webhook) = (&self.by_webhook, self.room.per_webhook);
             let has_share = |webhook: &WebhookId| waiting_of(by_webhook, webhook) < per_webhook;
-            let Some((webhook, Spilled { delivery, visible_at, event }, copy_holds)) = self.overflow.pop_turn(has_share) else {
+            let Some(Popped { webhook, delivery, spilled: Spilled { visible_at, event }, copy_holds }) = self.overflow.pop_turn(has_share)
+            else {
                 break;
             };
-            let delivery = DeliveryId::unpacked(&delivery);
             if self.queued(&delivery) {
                 continue;
             }

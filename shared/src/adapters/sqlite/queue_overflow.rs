@@ -1,7 +1,9 @@
 //! New tasks past the local queue's room in memory (`Room`), kept small until there is room:
-//! a delivery id of `for_pair` packed into 20 bytes, when it became visible, and its event:
-//! shared with the rest of its fan-out (about 40 bytes a task, where a task in the index takes
-//! about 270), or, past `Room::own_copies`, only its id when it has no other task (about 60).
+//! when it became visible and its event, shared with the rest of its fan-out (about 16 bytes a
+//! task, where a task in the index takes about 270), or, past `Room::own_copies`, only its id
+//! when it has no other task (about 60). Only a task whose delivery id is its event's and
+//! webhook's (`DeliveryId::for_pair`, as every delivery's is) overflows: its id is not kept
+//! but worked out again when it comes out.
 //! Each webhook's overflow is first in, first out, and the webhooks take turns, so one with a
 //! long backlog does not keep the others' tasks out of the index.
 //! Nothing here is durable: as every queued task, an overflowing one is an open delivery,
@@ -11,13 +13,13 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::queue_index::OfEvent;
-use crate::domain::ids::{EventId, PACKED_LEN, WebhookId};
+use crate::domain::ids::{DeliveryId, EventId, PACKED_LEN, WebhookId};
 
 pub(super) type Packed = [u8; PACKED_LEN];
 
-/// A task waiting for room in the index.
+/// A task waiting for room in the index; its delivery is `DeliveryId::for_pair` of its event
+/// and webhook.
 pub(super) struct Spilled {
-    pub delivery: Packed,
     pub visible_at: i64,
     pub event: SpilledEvent,
 }
@@ -31,7 +33,7 @@ pub(super) enum SpilledEvent {
 }
 
 impl SpilledEvent {
-    fn id(&self) -> &EventId {
+    pub fn id(&self) -> &EventId {
         match self {
             Self::Shared(event) => &event.id,
             Self::Alone(id) => id,
@@ -41,6 +43,15 @@ impl SpilledEvent {
     fn has_copy(&self) -> bool {
         matches!(self, Self::Shared(event) if event.carried.is_some())
     }
+}
+
+/// A task out of the overflow (`Overflow::pop_turn`).
+pub(super) struct Popped {
+    pub webhook: WebhookId,
+    pub delivery: DeliveryId,
+    pub spilled: Spilled,
+    /// Its copy of the delivery (if it has one) still holds.
+    pub copy_holds: bool,
 }
 
 #[derive(Default)]
@@ -75,10 +86,10 @@ impl Overflow {
         self.turns.push_back(webhook.clone());
     }
 
-    /// The oldest task of the next webhook in turn that `may_take` accepts, and whether its
-    /// copy of the delivery still holds; `None` when no webhook with overflowing tasks is
-    /// accepted. A webhook that gives a task goes to the back of the turns.
-    pub fn pop_turn(&mut self, may_take: impl Fn(&WebhookId) -> bool) -> Option<(WebhookId, Spilled, bool)> {
+    /// The oldest task of the next webhook in turn that `may_take` accepts, its delivery, and
+    /// whether its copy of the delivery still holds; `None` when no webhook with overflowing
+    /// tasks is accepted. A webhook that gives a task goes to the back of the turns.
+    pub fn pop_turn(&mut self, may_take: impl Fn(&WebhookId) -> bool) -> Option<Popped> {
         for _ in 0..self.turns.len() {
             let webhook = self.turns.pop_front()?;
             if !may_take(&webhook) {
@@ -93,10 +104,11 @@ impl Overflow {
                 self.turns.push_back(webhook.clone());
             }
             self.len -= 1;
+            let delivery = DeliveryId::pair_digest(spilled.event.id(), &webhook);
             // A mark stays until the task with a copy it is for comes out (or the overflow empties).
-            let carried_holds = !spilled.event.has_copy() || !self.changed.remove(&spilled.delivery);
+            let copy_holds = !spilled.event.has_copy() || !self.changed.remove(&delivery);
             self.forget_changes_when_empty();
-            return Some((webhook, spilled, carried_holds));
+            return Some(Popped { webhook, delivery: DeliveryId::unpacked(&delivery), spilled, copy_holds });
         }
         None
     }
