@@ -1,5 +1,5 @@
 //! New tasks past the local queue's room in memory (`Room`), kept small until there is room:
-//! when it became visible and its event, shared with the rest of its fan-out (about 16 bytes a
+//! when it became visible and its event, shared with the rest of its fan-out (32 bytes a
 //! task, where a task in the index takes about 270), or, past `Room::own_copies`, only its id
 //! when it has no other task (about 60). Only a task whose delivery id is its event's and
 //! webhook's (`DeliveryId::for_pair`, as every delivery's is) overflows: its id is not kept
