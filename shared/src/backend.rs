@@ -19,7 +19,7 @@ use crate::adapters::key_check::check_secret_key;
 use crate::api::{self, AppState};
 use crate::config::{Config, ConfigError};
 use crate::ports::{Resolver, StoreError};
-use crate::service::{Hookline, Parts, Stores};
+use crate::service::{Hookline, Parts, RecentSuccesses, Stores, Tally};
 
 /// Where a deployment keeps its data: a closed set, chosen by the host.
 pub enum Backend {
@@ -97,8 +97,8 @@ pub async fn assemble(config: &Config, backend: Backend, keys: Keys, resolver: A
         resolver,
         clock: Arc::new(SystemClock),
         settings: config.settings(),
-        tally: Arc::default(),
-        recent_successes: Arc::default(),
+        tally: Tally::default(),
+        recent_successes: RecentSuccesses::default(),
     });
     let state = AppState::new(hookline.clone(), tokens.clone(), &config.rate_limits);
     let router = api::router(state.clone(), config.api());

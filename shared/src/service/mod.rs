@@ -116,9 +116,9 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     /// What this process did, for the host's own metrics (Prometheus, EMF).
-    pub tally: Arc<Tally>,
+    pub tally: Tally,
     /// Successes this process wrote into webhooks' health lately.
-    pub recent_successes: Arc<RecentSuccesses>,
+    pub recent_successes: RecentSuccesses,
 }
 
 /// Maps a store's `NotFound` to "`what` not found", and any other store error through.

@@ -128,7 +128,8 @@ impl QueueIndex {
         if !overflows || !task.delivery_id.is_for_pair(&task.event_id, &task.webhook_id) {
             return self.add(task, visible_at);
         }
-        let marks = (copies_may_follow && task.carried.is_none()).then(|| DeliveryId::pair_digest(&task.event_id, &task.webhook_id));
+        // The id is its pair's, so its packed spelling is the pair's digest.
+        let marks = (copies_may_follow && task.carried.is_none()).then(|| task.delivery_id.packed()).flatten();
         let event = match task.carried {
             Some(carried) if shares_event || self.overflow.len() < self.room.own_copies => {
                 SpilledEvent::Shared(self.share_event(task.event_id, Some(carried)))
