@@ -2,6 +2,7 @@
 //! Adapters (SQLite here; DynamoDB and SQS on AWS) implement them and translate their
 //! own errors into the ones below.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -110,6 +111,11 @@ pub enum Recorded {
     },
 }
 
+/// The deliveries planned for each of a publish's events (`planned[i]` for `events[i]`),
+/// shared with the write that stores them rather than copied into it: a fan-out's are
+/// most of what a publish holds.
+pub type PlannedDeliveries = Arc<Vec<Vec<Delivery>>>;
+
 /// Whether an event's fan-out is finished once `planned`, its deliveries, are stored: true
 /// unless one of them is held, since held deliveries ask for their webhook to be checked again
 /// afterwards (a fan-out resumed at start-up does that).
@@ -150,7 +156,7 @@ pub trait EventStore: Send + Sync {
     /// out: a process that dies before queueing them queues them from the stored deliveries at
     /// start-up. `None` from a store that cannot write both at once; the caller then records
     /// and creates in two steps.
-    async fn record_with_deliveries(&self, _events: &[Event], _planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
+    async fn record_with_deliveries(&self, _events: &[Event], _planned: &PlannedDeliveries) -> Option<Result<Vec<Recorded>, StoreError>> {
         None
     }
     /// `mark_fanned_out` for several events.

@@ -2,6 +2,7 @@
 //! (the deliveries of one that is not active are created held, and not queued).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -16,7 +17,7 @@ use crate::domain::ids::{EventId, WebhookId};
 use crate::domain::json::from_value;
 use crate::domain::trace::TraceContext;
 use crate::domain::webhook::Webhook;
-use crate::ports::{DeliveryTask, FanOut, Recorded, StoreError, settled_when_stored};
+use crate::ports::{DeliveryTask, FanOut, PlannedDeliveries, Recorded, StoreError, settled_when_stored};
 
 /// The answer to one publish.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -147,10 +148,12 @@ impl Hookline {
         let as_stored: Vec<(&Event, bool)> = events.iter().map(|event| (event, false)).collect();
         let FanOutPlan { again, counts, held_for, failures, .. } = self.plan_fan_out(&as_stored).await?;
         let mut planned = again.into_iter();
-        let by_event: Vec<Vec<Delivery>> = counts.iter().map(|count| planned.by_ref().take(*count).collect()).collect();
+        let by_event: PlannedDeliveries = Arc::new(counts.iter().map(|count| planned.by_ref().take(*count).collect()).collect());
         let Some(recorded) = self.stores.events.record_with_deliveries(events, &by_event).await else {
             return Ok(unplanned(self.stores.events.record_all(events).await?));
         };
+        // The write let go of its share when it ran.
+        let by_event = Arc::unwrap_or_clone(by_event);
         let recorded = recorded?;
         let is_new: Vec<bool> = recorded.iter().map(|r| *r == Recorded::New).collect();
         let new_events: Vec<&Event> = events.iter().zip(&is_new).filter(|(_, new)| **new).map(|(event, _)| event).collect();

@@ -1,10 +1,12 @@
 //! `EventStore`: write once, duplicates told apart from conflicts, fan-out state, erasure.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use hookline_core::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use hookline_core::domain::event::{Event, PublishRequest, format_timestamp};
 use hookline_core::domain::ids::WebhookId;
-use hookline_core::ports::{AttemptRecord, FanOut, Recorded, StoreError};
+use hookline_core::ports::{AttemptRecord, FanOut, PlannedDeliveries, Recorded, StoreError};
 use serde_json::json;
 
 use super::{Backend, aws, event, now, retention_policy, sqlite, stored_webhook};
@@ -16,13 +18,14 @@ async fn events_are_recorded_with_their_deliveries_where_the_store_can(backend: 
     let (before, fresh) = (event("evt_with_1", "a"), event("evt_with_2", "b"));
     store.record(&before).await.unwrap();
     let webhook = WebhookId::generate(9);
-    let planned: Vec<Vec<Delivery>> =
-        [&before, &fresh].iter().map(|e| vec![Delivery::new(e.id.clone(), webhook.clone(), "auth.login", now())]).collect();
+    let planned: PlannedDeliveries =
+        Arc::new([&before, &fresh].iter().map(|e| vec![Delivery::new(e.id.clone(), webhook.clone(), "auth.login", now())]).collect());
     let Some(recorded) = store.record_with_deliveries(&[before.clone(), fresh.clone()], &planned).await else {
         assert_eq!(store.fan_out(), FanOut::FromStream, "only a store whose stream fans out leaves it to the caller");
         return;
     };
     assert_eq!(recorded.unwrap(), [Recorded::Existing { fanned_out: false, same_content: true }, Recorded::New]);
+    assert_eq!(Arc::strong_count(&planned), 1, "the write let go of the plan it shared: the publish takes it back uncopied");
     let deliveries = &backend.stores.deliveries;
     assert!(deliveries.get(&planned[0][0].id).await.unwrap().is_none(), "an event recorded before gets no deliveries here");
     assert!(deliveries.get(&planned[1][0].id).await.unwrap().is_some(), "the new one's are written with it");
@@ -33,7 +36,7 @@ async fn events_are_recorded_with_their_deliveries_where_the_store_can(backend: 
     let (settled, held) = (event("evt_with_3", "c"), event("evt_with_4", "d"));
     let mut held_delivery = Delivery::new(held.id.clone(), webhook.clone(), "auth.login", now());
     held_delivery.status = DeliveryStatus::Held;
-    let planned = vec![vec![], vec![held_delivery]];
+    let planned = Arc::new(vec![vec![], vec![held_delivery]]);
     store.record_with_deliveries(&[settled.clone(), held.clone()], &planned).await.unwrap().unwrap();
     let unfanned: Vec<_> = store.unfanned().await.unwrap().into_iter().map(|e| e.id).collect();
     let waiting = [before.id.clone(), held.id.clone()];

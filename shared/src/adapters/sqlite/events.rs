@@ -10,11 +10,10 @@ use rusqlite::{OptionalExtension, params};
 use super::deliveries::insert_rows;
 use super::recent::Recent;
 use super::{Db, corrupt, from_text, to_text};
-use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::trace::TraceContext;
-use crate::ports::{EventStore, Recorded, StoreError, settled_when_stored};
+use crate::ports::{EventStore, PlannedDeliveries, Recorded, StoreError, settled_when_stored};
 
 pub struct SqliteEventStore {
     db: Arc<Db>,
@@ -40,8 +39,8 @@ impl EventStore for SqliteEventStore {
     }
 
     /// The events and the deliveries of those recorded now in one write: one commit per publish.
-    async fn record_with_deliveries(&self, events: &[Event], planned: &[Vec<Delivery>]) -> Option<Result<Vec<Recorded>, StoreError>> {
-        Some(self.record_all_with(events, Some(planned.to_vec())).await)
+    async fn record_with_deliveries(&self, events: &[Event], planned: &PlannedDeliveries) -> Option<Result<Vec<Recorded>, StoreError>> {
+        Some(self.record_all_with(events, Some(planned.clone())).await)
     }
 
     /// The mark is a hint for start-up (`unfanned`): it rides with the next write's commit
@@ -111,7 +110,7 @@ impl EventStore for SqliteEventStore {
 
 impl SqliteEventStore {
     /// `record_with_deliveries` (no plan: `record_all`), remembering the new events.
-    async fn record_all_with(&self, events: &[Event], planned: Option<Vec<Vec<Delivery>>>) -> Result<Vec<Recorded>, StoreError> {
+    async fn record_all_with(&self, events: &[Event], planned: Option<PlannedDeliveries>) -> Result<Vec<Recorded>, StoreError> {
         // Each planned delivery reads its event once; events recorded alone say nothing.
         let reads: Vec<Option<usize>> =
             events.iter().enumerate().map(|(i, _)| planned.as_ref().and_then(|planned| planned.get(i)).map(Vec::len)).collect();
@@ -128,9 +127,9 @@ impl SqliteEventStore {
     /// Inserts each event unless its id is stored, and with each one inserted its planned
     /// deliveries (`planned[i]` for `events[i]`, if planned), in one write; what became of
     /// each. An event whose plan is settled once stored is inserted fanned out.
-    async fn insert_all(&self, events: &[Event], planned: Option<Vec<Vec<Delivery>>>) -> Result<Vec<Recorded>, StoreError> {
+    async fn insert_all(&self, events: &[Event], planned: Option<PlannedDeliveries>) -> Result<Vec<Recorded>, StoreError> {
         let was_planned = planned.is_some();
-        let mut planned = planned.unwrap_or_default();
+        let planned = planned.unwrap_or_default();
         let rows: Vec<_> = events
             .iter()
             .map(|event| {
@@ -152,11 +151,11 @@ impl SqliteEventStore {
                 let mut insert = conn.prepare_cached(sql)?;
                 let mut stored = conn.prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?;
                 let mut recorded = Vec::with_capacity(rows.len());
-                planned.resize_with(rows.len(), Vec::new);
-                for ((id, event_type, occurred_at, body, fingerprint, trace), deliveries) in rows.into_iter().zip(planned) {
-                    let fanned_out = was_planned && settled_when_stored(&deliveries);
+                for (i, (id, event_type, occurred_at, body, fingerprint, trace)) in rows.into_iter().enumerate() {
+                    let deliveries = planned.get(i).map_or(&[][..], Vec::as_slice);
+                    let fanned_out = was_planned && settled_when_stored(deliveries);
                     if insert.execute(params![id, event_type, occurred_at, body, fingerprint, trace, fanned_out])? == 1 {
-                        insert_rows(conn, &deliveries)?;
+                        insert_rows(conn, deliveries)?;
                         recorded.push(Recorded::New);
                         continue;
                     }

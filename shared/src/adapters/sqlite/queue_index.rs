@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::SubsecRound;
 
-use super::queue_overflow::{Overflow, Popped, Spilled, SpilledEvent};
+use super::queue_overflow::{Overflow, Popped, Spilled, VisibleAt};
 use crate::domain::ids::{DeliveryId, EventId, WebhookId};
 use crate::ports::{Carried, ClaimLimits, DeliveryTask};
 
@@ -34,7 +34,7 @@ pub struct Room {
 /// shares before they keep another webhook's new tasks out. Tasks alone keep their own copy
 /// while fewer than 32,768 overflow (about 6 MiB of them): a backlog of a few seconds reads
 /// nothing back (the reads cost single-webhook throughput 0.80–0.93×), and past it a task
-/// alone takes about 60 bytes, not 200.
+/// alone takes about 70 bytes, not 190.
 pub const ROOM: Room = Room { tasks: 8_192, per_webhook: 256, own_copies: 32_768 };
 
 /// When a waiting task becomes visible (epoch ms), then the order it was added in.
@@ -130,13 +130,14 @@ impl QueueIndex {
         }
         // The id is its pair's, so its packed spelling is the pair's digest.
         let marks = (copies_may_follow && task.carried.is_none()).then(|| task.delivery_id.packed()).flatten();
-        let event = match task.carried {
+        let visible = VisibleAt::of(visible_at);
+        let spilled = match task.carried {
             Some(carried) if shares_event || self.overflow.len() < self.room.own_copies => {
-                SpilledEvent::Shared(self.share_event(task.event_id, Some(carried)))
+                Spilled::Shared { visible, event: self.share_event(task.event_id, Some(carried)) }
             }
-            _ => SpilledEvent::Alone(task.event_id),
+            _ => Spilled::Alone { visible, event: Box::new(task.event_id) },
         };
-        self.overflow.push(&task.webhook_id, Spilled { visible_at, event });
+        self.overflow.push(&task.webhook_id, spilled);
         // After the push: an empty overflow forgets its marks.
         if let Some(delivery) = marks {
             self.overflow.changed(delivery);
@@ -186,17 +187,17 @@ impl QueueIndex {
         while self.waiting.len() < self.room.tasks {
             let (by_webhook, per_webhook) = (&self.by_webhook, self.room.per_webhook);
             let has_share = |webhook: &WebhookId| waiting_of(by_webhook, webhook) < per_webhook;
-            let Some(Popped { webhook, delivery, spilled: Spilled { visible_at, event }, copy_holds }) = self.overflow.pop_turn(has_share)
-            else {
+            let Some(Popped { webhook, delivery, spilled, copy_holds }) = self.overflow.pop_turn(has_share) else {
                 break;
             };
             if self.queued(&delivery) {
                 continue;
             }
-            let event = match event {
-                SpilledEvent::Shared(event) if copy_holds => event,
-                SpilledEvent::Shared(event) => self.share_event(event.id.clone(), None),
-                SpilledEvent::Alone(id) => self.share_event(id, None),
+            let visible_at = spilled.visible().millis();
+            let event = match spilled {
+                Spilled::Shared { event, .. } if copy_holds => event,
+                Spilled::Shared { event, .. } => self.share_event(event.id.clone(), None),
+                Spilled::Alone { event, .. } => self.share_event(*event, None),
             };
             self.insert(delivery, webhook, event, visible_at);
         }

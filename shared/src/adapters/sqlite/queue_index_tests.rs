@@ -312,7 +312,7 @@ fn an_overflowing_task_alone_keeps_its_own_copy_only_while_the_overflow_is_short
 }
 
 #[test]
-fn an_overflowing_task_takes_32_bytes_beside_what_it_shares() {
+fn an_overflowing_task_takes_16_bytes_beside_what_it_shares() {
     // When it became visible and its event: the delivery id is worked out again as it comes out.
-    assert_eq!(std::mem::size_of::<Spilled>(), 32);
+    assert_eq!(std::mem::size_of::<Spilled>(), 16);
 }

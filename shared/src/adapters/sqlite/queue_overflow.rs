@@ -1,9 +1,9 @@
 //! New tasks past the local queue's room in memory (`Room`), kept small until there is room:
-//! when it became visible and its event, shared with the rest of its fan-out (32 bytes a
-//! task, where a task in the index takes about 270), or, past `Room::own_copies`, only its id
-//! when it has no other task (about 60). Only a task whose delivery id is its event's and
-//! webhook's (`DeliveryId::for_pair`, as every delivery's is) overflows: its id is not kept
-//! but worked out again when it comes out.
+//! 16 bytes a task (where a task in the index takes about 270): when it became visible and
+//! its event, shared with the rest of its fan-out, or, past `Room::own_copies`, only its
+//! id when it has no other task (about 70 bytes in all). Only a task whose delivery id is its
+//! event's and webhook's (`DeliveryId::for_pair`, as every delivery's is) overflows: its id is
+//! not kept but worked out again when it comes out.
 //! Each webhook's overflow is first in, first out, and the webhooks take turns, so one with a
 //! long backlog does not keep the others' tasks out of the index.
 //! Nothing here is durable: as every queued task, an overflowing one is an open delivery,
@@ -18,30 +18,54 @@ use crate::domain::ids::{DeliveryId, EventId, PACKED_LEN, WebhookId};
 pub(super) type Packed = [u8; PACKED_LEN];
 
 /// A task waiting for room in the index; its delivery is `DeliveryId::for_pair` of its event
-/// and webhook.
-pub(super) struct Spilled {
-    pub visible_at: i64,
-    pub event: SpilledEvent,
+/// and webhook. When it became visible sits beside the variant's tag, so a task takes two
+/// words.
+pub(super) enum Spilled {
+    /// Its event is shared with the rest of its fan-out, with their copy of the stored
+    /// delivery (or, for a task alone, one of its own while the overflow is short).
+    Shared { visible: VisibleAt, event: Arc<OfEvent> },
+    /// Only its event's id: its first attempt reads the delivery.
+    Alone { visible: VisibleAt, event: Box<EventId> },
 }
 
-/// An overflowing task's event: shared with the rest of its fan-out, with their copy of the
-/// stored delivery (or, for a task alone, one of its own while the overflow is short), or only
-/// its id: its first attempt reads the delivery.
-pub(super) enum SpilledEvent {
-    Shared(Arc<OfEvent>),
-    Alone(EventId),
+/// When an overflowing task became visible, in epoch milliseconds, in seven bytes: beside the
+/// variant's tag, where the word the tag takes has room for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct VisibleAt([u8; 7]);
+
+impl VisibleAt {
+    /// The latest time seven bytes hold, in some two million years.
+    const LAST: i64 = (1 << 56) - 1;
+
+    /// `at` in epoch milliseconds; one before 1970 is 1970's first.
+    pub fn of(at: i64) -> Self {
+        let bytes = at.clamp(0, Self::LAST).to_le_bytes();
+        Self([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6]])
+    }
+
+    /// In epoch milliseconds.
+    pub fn millis(self) -> i64 {
+        let [b0, b1, b2, b3, b4, b5, b6] = self.0;
+        i64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, 0])
+    }
 }
 
-impl SpilledEvent {
-    pub fn id(&self) -> &EventId {
+impl Spilled {
+    pub fn visible(&self) -> VisibleAt {
         match self {
-            Self::Shared(event) => &event.id,
-            Self::Alone(id) => id,
+            Self::Shared { visible, .. } | Self::Alone { visible, .. } => *visible,
+        }
+    }
+
+    pub fn event_id(&self) -> &EventId {
+        match self {
+            Self::Shared { event, .. } => &event.id,
+            Self::Alone { event, .. } => event,
         }
     }
 
     fn has_copy(&self) -> bool {
-        matches!(self, Self::Shared(event) if event.carried.is_some())
+        matches!(self, Self::Shared { event, .. } if event.carried.is_some())
     }
 }
 
@@ -104,9 +128,9 @@ impl Overflow {
                 self.turns.push_back(webhook.clone());
             }
             self.len -= 1;
-            let delivery = DeliveryId::pair_digest(spilled.event.id(), &webhook);
+            let delivery = DeliveryId::pair_digest(spilled.event_id(), &webhook);
             // A mark stays until the task with a copy it is for comes out (or the overflow empties).
-            let copy_holds = !spilled.event.has_copy() || !self.changed.remove(&delivery);
+            let copy_holds = !spilled.has_copy() || !self.changed.remove(&delivery);
             self.forget_changes_when_empty();
             return Some(Popped { webhook, delivery: DeliveryId::unpacked(&delivery), spilled, copy_holds });
         }
@@ -120,9 +144,9 @@ impl Overflow {
         self.forget_changes_when_empty();
     }
 
-    /// When the task that overflowed first became visible.
+    /// When the task that overflowed first became visible (epoch ms).
     pub fn oldest(&self) -> Option<i64> {
-        self.by_webhook.values().filter_map(|tasks| tasks.front()).map(|spilled| spilled.visible_at).min()
+        self.by_webhook.values().filter_map(|tasks| tasks.front()).map(|spilled| spilled.visible().millis()).min()
     }
 
     pub fn forget_webhook(&mut self, webhook: &WebhookId) {
@@ -136,7 +160,7 @@ impl Overflow {
     pub fn forget_event(&mut self, event: &EventId) {
         for tasks in self.by_webhook.values_mut() {
             let before = tasks.len();
-            tasks.retain(|spilled| spilled.event.id() != event);
+            tasks.retain(|spilled| spilled.event_id() != event);
             self.len -= before - tasks.len();
         }
         self.by_webhook.retain(|_, tasks| !tasks.is_empty());
@@ -149,5 +173,19 @@ impl Overflow {
         if self.len == 0 {
             self.changed.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_in_seven_bytes_comes_back_to_the_millisecond_within_two_million_years() {
+        for at in [0, 1, 1_765_000_000_123, VisibleAt::LAST] {
+            assert_eq!(VisibleAt::of(at).millis(), at);
+        }
+        assert_eq!(VisibleAt::of(-5).millis(), 0, "before 1970");
+        assert_eq!(VisibleAt::of(i64::MAX).millis(), VisibleAt::LAST);
     }
 }
