@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use super::deliveries::insert_rows;
 use super::recent::Recent;
 use super::{Db, corrupt, from_text, to_text};
+use crate::domain::delivery::Delivery;
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::EventId;
 use crate::domain::trace::TraceContext;
@@ -108,12 +109,16 @@ impl EventStore for SqliteEventStore {
     }
 }
 
+/// The deliveries `planned` holds for `events[i]`; `None` when nothing was planned.
+fn planned_for(planned: Option<&PlannedDeliveries>, i: usize) -> Option<&[Delivery]> {
+    planned.and_then(|planned| planned.get(i)).map(Vec::as_slice)
+}
+
 impl SqliteEventStore {
     /// `record_with_deliveries` (no plan: `record_all`), remembering the new events.
     async fn record_all_with(&self, events: &[Event], planned: Option<PlannedDeliveries>) -> Result<Vec<Recorded>, StoreError> {
         // Each planned delivery reads its event once; events recorded alone say nothing.
-        let reads: Vec<Option<usize>> =
-            events.iter().enumerate().map(|(i, _)| planned.as_ref().and_then(|planned| planned.get(i)).map(Vec::len)).collect();
+        let reads: Vec<Option<usize>> = (0..events.len()).map(|i| planned_for(planned.as_ref(), i).map(<[Delivery]>::len)).collect();
         let recorded = self.insert_all(events, planned).await?;
         if let Ok(mut recent) = self.recent.lock() {
             let now = Instant::now();
@@ -128,8 +133,6 @@ impl SqliteEventStore {
     /// deliveries (`planned[i]` for `events[i]`, if planned), in one write; what became of
     /// each. An event whose plan is settled once stored is inserted fanned out.
     async fn insert_all(&self, events: &[Event], planned: Option<PlannedDeliveries>) -> Result<Vec<Recorded>, StoreError> {
-        let was_planned = planned.is_some();
-        let planned = planned.unwrap_or_default();
         let rows: Vec<_> = events
             .iter()
             .map(|event| {
@@ -152,8 +155,8 @@ impl SqliteEventStore {
                 let mut stored = conn.prepare_cached("SELECT fanned_out, fingerprint FROM events WHERE id = ?1")?;
                 let mut recorded = Vec::with_capacity(rows.len());
                 for (i, (id, event_type, occurred_at, body, fingerprint, trace)) in rows.into_iter().enumerate() {
-                    let deliveries = planned.get(i).map_or(&[][..], Vec::as_slice);
-                    let fanned_out = was_planned && settled_when_stored(deliveries);
+                    let deliveries = planned_for(planned.as_ref(), i).unwrap_or_default();
+                    let fanned_out = planned.is_some() && settled_when_stored(deliveries);
                     if insert.execute(params![id, event_type, occurred_at, body, fingerprint, trace, fanned_out])? == 1 {
                         insert_rows(conn, deliveries)?;
                         recorded.push(Recorded::New);
